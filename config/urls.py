@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from status import views as status_views
+
+urlpatterns = [
+    path("", status_views.home, name="home"),
+    path("healthz", status_views.healthz, name="healthz"),
+    path("media/<path:path>", status_views.media, name="media"),
+    path("accounts/", include("status.urls_accounts")),
+    path("manage/", include("status.urls_manage")),
+    path("p/<slug:page_slug>/", include("config.urls_public")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,98 @@
+"""Which page a request is for, by its Host.
+
+The main site (console, accounts, admin and every page under /p/<slug>/) answers on the hosts in
+settings.SITE_HOSTS. A page is also served at the root of its custom domain and of
+<slug>.<PUBLIC_BASE_DOMAIN>. Any other host gets a plain 404 before any other code runs, which
+is what keeps Host-header tricks (poisoned reset links, cache poisoning) out.
+"""
+
+from functools import wraps
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpResponseNotFound
+from django.http.request import split_domain_port, validate_host
+from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+HOST_CACHE_SECONDS = 300
+# Bumped when any page's slug or domain changes, so every cached host mapping goes at once.
+HOSTS_GENERATION_KEY = "page-hosts:generation"
+
+
+def forget_hosts():
+    try:
+        cache.incr(HOSTS_GENERATION_KEY)
+    except ValueError:
+        cache.set(HOSTS_GENERATION_KEY, 1, None)
+
+
+def page_id_for_host(domain):
+    """The id of the page served at `domain`, or None. Cached; forgotten on page changes."""
+    from status.models import Page
+
+    generation = cache.get_or_set(HOSTS_GENERATION_KEY, 1, None)
+    key = f"page-host:{generation}:{domain}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached or None
+    page_id = None
+    base = settings.PUBLIC_BASE_DOMAIN
+    if base and domain.endswith("." + base):
+        slug = domain[: -len(base) - 1]
+        if "." not in slug:
+            page_id = Page.objects.filter(slug=slug).values_list("pk", flat=True).first()
+    if page_id is None:
+        page_id = Page.objects.filter(custom_domain=domain).values_list("pk", flat=True).first()
+    cache.set(key, page_id or 0, HOST_CACHE_SECONDS)
+    return page_id
+
+
+class HostRoutingMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        raw_host = request.META.get("HTTP_HOST") or request.META.get("SERVER_NAME", "")
+        domain, _port = split_domain_port(raw_host)
+        domain = domain.rstrip(".")
+        request.page_host_id = None
+        if domain and validate_host(domain, settings.SITE_HOSTS):
+            return self.get_response(request)
+        page_id = page_id_for_host(domain) if domain else None
+        if page_id is None:
+            return HttpResponseNotFound(render_to_string("unknown_host.html"))
+        request.page_host_id = page_id
+        request.urlconf = settings.PAGE_HOST_URLCONF
+        return self.get_response(request)
+
+
+def on_page_host(request):
+    return getattr(request, "page_host_id", None) is not None
+
+
+def public_page(view):
+    """Give a public view the page it is for: from the Host, or from /p/<page_slug>/."""
+    from status.models import Page
+
+    @wraps(view)
+    def wrapper(request, *args, page_slug=None, **kwargs):
+        if on_page_host(request):
+            page = get_object_or_404(Page, pk=request.page_host_id)
+        else:
+            page = get_object_or_404(Page, slug=page_slug)
+        request.page = page
+        return view(request, page, *args, **kwargs)
+
+    wrapper.access = "public"
+    return wrapper
+
+
+def page_reverse(request, page, name, **kwargs):
+    """The path of public view `name` of `page`, as the current request's host serves it."""
+    if request is not None and on_page_host(request) and request.page_host_id == page.pk:
+        return reverse(f"public:{name}", urlconf=settings.PAGE_HOST_URLCONF, kwargs=kwargs)
+    return reverse(
+        f"public:{name}", urlconf=settings.ROOT_URLCONF, kwargs={"page_slug": page.slug, **kwargs}
+    )

@@ -1,0 +1,352 @@
+import secrets
+import string
+import zoneinfo
+from datetime import datetime, time
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models, transaction
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+
+CODE_ALPHABET = string.ascii_lowercase + string.digits
+CODE_LENGTH = 12
+# Names a page slug cannot take: they are hostnames we need for ourselves.
+RESERVED_SLUGS = {
+    "admin", "api", "app", "assets", "console", "help", "mail", "manage", "media", "p",
+    "smtp", "static", "status", "support", "www",
+}  # fmt: skip
+
+
+def new_code():
+    """A random public id in Statuspage's shape: 12 lowercase base-36 characters."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def validate_time_zone(value):
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone, such as Europe/Paris.")
+
+
+def validate_slug(value):
+    if value in RESERVED_SLUGS:
+        raise ValidationError(f"{value!r} is reserved; choose another.")
+
+
+validate_domain = RegexValidator(
+    r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
+    "Enter a domain name such as status.example.com (no scheme, no path).",
+)
+validate_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a colour as #RRGGBB.")
+slug_validator = RegexValidator(
+    r"^[a-z0-9]([a-z0-9-]{0,48}[a-z0-9])?$",
+    "Use 1 to 50 lowercase letters, digits and hyphens, not starting or ending with a hyphen.",
+)
+
+
+class CodeField(models.CharField):
+    """The random public id used in URLs and APIs in place of the integer primary key."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", CODE_LENGTH)
+        kwargs.setdefault("unique", True)
+        kwargs.setdefault("editable", False)
+        kwargs.setdefault("default", new_code)
+        super().__init__(**kwargs)
+
+
+class Tenant(models.Model):
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=50, unique=True, validators=[slug_validator])
+    created_at = models.DateTimeField(default=timezone.now)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="tenants"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    EDITOR = "editor", "Editor"
+    VIEWER = "viewer", "Viewer"
+
+
+# A role can do what every role after it in this list can do.
+ROLE_RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.OWNER: 2}
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "tenant"], name="one_membership_per_tenant")
+        ]
+
+    def __str__(self):
+        return f"{self.user} is {self.role} of {self.tenant}"
+
+    def allows(self, role):
+        return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(role)]
+
+
+class PageQuerySet(models.QuerySet):
+    def for_user(self, user, role=Role.VIEWER):
+        """Pages of the tenants where `user` has at least `role`."""
+        if not user.is_authenticated:
+            return self.none()
+        roles = [r for r in Role if ROLE_RANK[r] >= ROLE_RANK[Role(role)]]
+        return self.filter(
+            tenant__memberships__user=user, tenant__memberships__role__in=roles
+        ).distinct()
+
+
+class Page(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="pages")
+    code = CodeField()
+    name = models.CharField(max_length=100, help_text="The company or product name shown.")
+    slug = models.SlugField(
+        max_length=50,
+        unique=True,
+        validators=[slug_validator, validate_slug],
+        help_text="Used in /p/<slug>/ and in <slug>.<public base domain>.",
+    )
+    custom_domain = models.CharField(
+        max_length=253, unique=True, null=True, blank=True, validators=[validate_domain]
+    )
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    company_url = models.URLField(blank=True)
+    support_url = models.URLField(blank=True)
+    logo = models.ImageField(upload_to="logos/", blank=True)
+    accent_color = models.CharField(max_length=7, default="#2563eb", validators=[validate_colour])
+    # Bumped by every write that changes what the public page shows; part of its cache key.
+    version = models.PositiveBigIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.custom_domain = (self.custom_domain or "").lower().strip().rstrip(".") or None
+        if self.pk:
+            self.version = F("version") + 1
+        super().save(*args, **kwargs)
+        if self.pk and isinstance(self.version, F):
+            self.refresh_from_db(fields=["version"])
+        from status.hosts import forget_hosts
+
+        forget_hosts()
+
+    def get_absolute_url(self):
+        return reverse("public:page", kwargs={"page_slug": self.slug})
+
+    def clean(self):
+        if self.custom_domain:
+            self.custom_domain = self.custom_domain.lower().strip().rstrip(".")
+        else:
+            self.custom_domain = None
+
+    def bump_version(self):
+        """Invalidate cached renderings of the public page."""
+        Page.objects.filter(pk=self.pk).update(version=F("version") + 1)
+
+    @property
+    def tz(self):
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    @property
+    def hostname(self):
+        """The host the page is canonically served on, or None for /p/<slug>/ only."""
+        if self.custom_domain:
+            return self.custom_domain
+        if settings.PUBLIC_BASE_DOMAIN:
+            return f"{self.slug}.{settings.PUBLIC_BASE_DOMAIN}"
+        return None
+
+    def public_url(self, path=""):
+        """Absolute URL of the page, or of `path` (relative to the page root) on it."""
+        scheme = settings.SITE_URL.split("://", 1)[0]
+        if self.hostname:
+            return f"{scheme}://{self.hostname}/{path.lstrip('/')}"
+        return f"{settings.SITE_URL}/p/{self.slug}/{path.lstrip('/')}"
+
+
+class ComponentStatus(models.TextChoices):
+    OPERATIONAL = "operational", "Operational"
+    DEGRADED_PERFORMANCE = "degraded_performance", "Degraded performance"
+    PARTIAL_OUTAGE = "partial_outage", "Partial outage"
+    MAJOR_OUTAGE = "major_outage", "Major outage"
+    UNDER_MAINTENANCE = "under_maintenance", "Under maintenance"
+
+
+# How bad a status is, for "worst status of a day" and the page indicator.
+STATUS_SEVERITY = {
+    ComponentStatus.OPERATIONAL: 0,
+    ComponentStatus.UNDER_MAINTENANCE: 1,
+    ComponentStatus.DEGRADED_PERFORMANCE: 2,
+    ComponentStatus.PARTIAL_OUTAGE: 3,
+    ComponentStatus.MAJOR_OUTAGE: 4,
+}
+
+
+class ComponentGroup(models.Model):
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="groups")
+    code = CodeField()
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    position = models.PositiveIntegerField(default=0)
+    collapsed = models.BooleanField(default=False, help_text="Shown collapsed by default.")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        self.page.bump_version()
+
+    def delete(self, *args, **kwargs):
+        page = self.page
+        result = super().delete(*args, **kwargs)
+        page.bump_version()
+        return result
+
+
+class Component(models.Model):
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="components")
+    group = models.ForeignKey(
+        ComponentGroup,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="components",
+    )
+    code = CodeField()
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=24, choices=ComponentStatus.choices, default=ComponentStatus.OPERATIONAL
+    )
+    position = models.PositiveIntegerField(default=0)
+    showcase = models.BooleanField(default=True, help_text="Show the uptime bar.")
+    only_show_if_degraded = models.BooleanField(default=False)
+    start_date = models.DateField(
+        null=True, blank=True, help_text="Uptime is counted from this day (page time zone)."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        adding = self._state.adding
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if adding:
+                self.status_changes.create(status=self.status, started_at=self.history_start())
+        self.page.bump_version()
+
+    def delete(self, *args, **kwargs):
+        page = self.page
+        result = super().delete(*args, **kwargs)
+        page.bump_version()
+        return result
+
+    def clean(self):
+        if self.group_id and self.group.page_id != self.page_id:
+            raise ValidationError({"group": "The group belongs to another page."})
+
+    def history_start(self):
+        """When the component's history begins: its start date, or its creation."""
+        if self.start_date:
+            start = datetime.combine(self.start_date, time.min, tzinfo=self.page.tz)
+            return min(start, self.created_at)
+        return self.created_at
+
+    def set_status(self, status, *, at=None):
+        """Move the component to `status` at `at` (default now), writing its history.
+
+        Closes the open history row and opens a new one in one transaction. Returns False when
+        the component already had that status (nothing is written).
+        """
+        status = ComponentStatus(status)
+        with transaction.atomic():
+            # Lock the row so that two concurrent changes cannot both close the same period;
+            # "now" is read under the lock so that it comes after the change we waited for.
+            current = Component.objects.select_for_update().get(pk=self.pk)
+            at = at or timezone.now()
+            if current.status == status:
+                self.status = status
+                return False
+            open_row = current.status_changes.filter(ended_at__isnull=True).first()
+            if open_row:
+                if at < open_row.started_at:
+                    raise ValueError(
+                        f"{self} has history from {open_row.started_at.isoformat()};"
+                        " a change cannot be dated before it"
+                    )
+                open_row.ended_at = at
+                open_row.save(update_fields=["ended_at"])
+            self.status_changes.create(status=status, started_at=at)
+            Component.objects.filter(pk=self.pk).update(status=status, updated_at=timezone.now())
+            self.status = status
+            self.page.bump_version()
+        return True
+
+
+class ComponentStatusChange(models.Model):
+    """One period of a component's status. History is only ever closed, never rewritten."""
+
+    component = models.ForeignKey(
+        Component, on_delete=models.CASCADE, related_name="status_changes"
+    )
+    status = models.CharField(max_length=24, choices=ComponentStatus.choices)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["component", "started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["component"],
+                condition=Q(ended_at__isnull=True),
+                name="one_open_status_per_component",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("started_at")),
+                name="status_change_ends_after_start",
+            ),
+        ]
+        indexes = [
+            # Uptime: a component's periods overlapping a date range.
+            models.Index(fields=["component", "started_at"], name="status_change_by_start"),
+        ]
+
+    def __str__(self):
+        return f"{self.component}: {self.status} from {self.started_at}"

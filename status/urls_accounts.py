@@ -1,0 +1,47 @@
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.urls import path, reverse_lazy
+
+from status import views
+from status.tenancy import public_view
+
+urlpatterns = [
+    path("signup/", views.signup, name="signup"),
+    path(
+        "login/",
+        public_view(auth_views.LoginView.as_view(redirect_authenticated_user=True)),
+        name="login",
+    ),
+    path("logout/", public_view(auth_views.LogoutView.as_view()), name="logout"),
+    path(
+        "password/reset/",
+        # The Host of this request was checked against SITE_HOSTS by HostRoutingMiddleware,
+        # so the link in the email cannot point elsewhere.
+        public_view(
+            auth_views.PasswordResetView.as_view(
+                extra_email_context={"site_name": settings.SITE_NAME}
+            )
+        ),
+        name="password_reset",
+    ),
+    path(
+        "password/reset/sent/",
+        public_view(auth_views.PasswordResetDoneView.as_view()),
+        name="password_reset_done",
+    ),
+    path(
+        "password/reset/<uidb64>/<token>/",
+        public_view(auth_views.PasswordResetConfirmView.as_view()),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password/reset/done/",
+        public_view(auth_views.PasswordResetCompleteView.as_view()),
+        name="password_reset_complete",
+    ),
+    path(
+        "password/change/",
+        public_view(auth_views.PasswordChangeView.as_view(success_url=reverse_lazy("manage:home"))),
+        name="password_change",
+    ),
+]

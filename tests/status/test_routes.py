@@ -1,0 +1,48 @@
+"""Every route says who may reach it; a new route with no say fails here."""
+
+from django.conf import settings
+from django.urls import URLPattern, URLResolver, get_resolver
+
+ACCESS = {"public", "tenant", "platform"}
+
+
+def walk(patterns, prefix=""):
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            yield from walk(pattern.url_patterns, route)
+        elif isinstance(pattern, URLPattern):
+            yield route, pattern.callback
+
+
+def access_of(route, callback):
+    if route.startswith("admin/"):
+        # The Django admin checks is_staff itself, for platform operators only.
+        return "platform"
+    return getattr(callback, "access", None)
+
+
+def all_routes():
+    for urlconf in [settings.ROOT_URLCONF, settings.PAGE_HOST_URLCONF]:
+        yield from walk(get_resolver(urlconf).url_patterns)
+
+
+def test_every_route_is_classified():
+    unclassified = [
+        route for route, callback in all_routes() if access_of(route, callback) not in ACCESS
+    ]
+    assert unclassified == []
+
+
+def test_the_walk_sees_the_routes_we_know():
+    routes = {route: access_of(route, callback) for route, callback in all_routes()}
+    assert routes["p/<slug:page_slug>/"] == "public"
+    assert routes["manage/<str:page_code>/"] == "tenant"
+    assert routes["accounts/login/"] == "public"
+    assert any(access == "platform" for access in routes.values())
+
+
+def test_every_tenant_route_outside_the_page_list_takes_a_page_code():
+    for route, callback in all_routes():
+        if access_of(route, callback) == "tenant" and route != "manage/":
+            assert "<str:page_code>" in route, route

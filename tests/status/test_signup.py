@@ -1,0 +1,60 @@
+from django.contrib.auth import get_user_model
+
+from status.models import Membership, Page, Tenant
+
+User = get_user_model()
+
+VALID = {
+    "email": "Founder@Example.com",
+    "company": "Example Corp",
+    "page_slug": "example",
+    "password1": "a sturdy passphrase 42",
+    "password2": "a sturdy passphrase 42",
+}
+
+
+def test_signup_creates_user_tenant_page_and_owner_membership(client, db):
+    response = client.post("/accounts/signup/", VALID)
+    page = Page.objects.get(slug="example")
+    assert response.status_code == 302
+    assert response.url == f"/manage/{page.code}/"
+
+    user = User.objects.get(email="founder@example.com")
+    membership = Membership.objects.get(user=user)
+    assert membership.role == "owner"
+    assert membership.tenant == page.tenant
+    assert page.name == "Example Corp"
+    # Signed in, and the new page is there.
+    assert "Example Corp" in client.get(response.url).text
+    assert client.get("/p/example/").status_code == 200
+
+
+def test_signup_with_a_taken_address_shows_an_error_and_saves_nothing(client, tenant_a):
+    response = client.post("/accounts/signup/", {**VALID, "page_slug": "alpha"})
+    assert response.status_code == 200
+    assert "This address is taken" in response.text
+    assert not User.objects.filter(email="founder@example.com").exists()
+    assert Tenant.objects.count() == 1
+
+
+def test_signup_refuses_reserved_and_malformed_addresses(client, db):
+    for slug, message in [("admin", "reserved"), ("Bad Slug!", "lowercase letters")]:
+        response = client.post("/accounts/signup/", {**VALID, "page_slug": slug})
+        assert response.status_code == 200
+        assert message in response.text
+    assert User.objects.count() == 0
+
+
+def test_signup_with_an_existing_email_says_sign_in(client, db):
+    client.post("/accounts/signup/", VALID)
+    client.logout()
+    response = client.post("/accounts/signup/", {**VALID, "page_slug": "other"})
+    assert "An account with this email exists" in response.text
+    assert Page.objects.count() == 1
+
+
+def test_signup_with_mismatched_passwords_saves_nothing(client, db):
+    response = client.post("/accounts/signup/", {**VALID, "password2": "something else 42"})
+    assert response.status_code == 200
+    assert "password fields didn" in response.text
+    assert Page.objects.count() == 0
