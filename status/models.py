@@ -207,7 +207,24 @@ STATUS_SEVERITY = {
 }
 
 
-class ComponentGroup(models.Model):
+class PageContent(models.Model):
+    """Something shown on a public page: saving or deleting it invalidates the page's cache."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        self.page.bump_version()
+
+    def delete(self, *args, **kwargs):
+        page = self.page
+        result = super().delete(*args, **kwargs)
+        page.bump_version()
+        return result
+
+
+class ComponentGroup(PageContent):
     page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="groups")
     code = CodeField()
     name = models.CharField(max_length=100)
@@ -223,18 +240,8 @@ class ComponentGroup(models.Model):
     def __str__(self):
         return self.name
 
-    def save(self, *args, **kwargs):
-        super().save(*args, **kwargs)
-        self.page.bump_version()
 
-    def delete(self, *args, **kwargs):
-        page = self.page
-        result = super().delete(*args, **kwargs)
-        page.bump_version()
-        return result
-
-
-class Component(models.Model):
+class Component(PageContent):
     page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="components")
     group = models.ForeignKey(
         ComponentGroup,
@@ -270,13 +277,6 @@ class Component(models.Model):
             super().save(*args, **kwargs)
             if adding:
                 self.status_changes.create(status=self.status, started_at=self.history_start())
-        self.page.bump_version()
-
-    def delete(self, *args, **kwargs):
-        page = self.page
-        result = super().delete(*args, **kwargs)
-        page.bump_version()
-        return result
 
     def clean(self):
         if self.group_id and self.group.page_id != self.page_id:
