@@ -6,10 +6,15 @@ host (config/urls_page.py); views take the page through status.hosts.public_page
 
 from django.urls import path
 
-from status import views as status_views
+from incidents import feeds
+from incidents import views as incident_views
 
 app_name = "public"
 
 urlpatterns = [
-    path("", status_views.status_page, name="page"),
+    path("", incident_views.status_page, name="page"),
+    path("incidents/<str:code>/", incident_views.incident_page, name="incident"),
+    path("history/", incident_views.history, name="history"),
+    path("history.atom", feeds.atom, name="history-atom"),
+    path("history.rss", feeds.rss, name="history-rss"),
 ]

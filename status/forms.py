@@ -1,6 +1,6 @@
 from django import forms
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm, UsernameField
 from django.db import transaction
 from django.utils.text import slugify
 
@@ -18,7 +18,7 @@ class SignupForm(UserCreationForm):
         max_length=50,
         label="Page address",
         validators=[slug_validator, validate_slug],
-        help_text="Lowercase letters, digits and hyphens; your page is served at /p/<address>/.",
+        help_text="Lowercase letters, digits and hyphens; your page is served at /p/your-address/.",
     )
 
     class Meta(UserCreationForm.Meta):
@@ -57,3 +57,18 @@ def unique_tenant_slug(text):
         n += 1
         slug = f"{base}-{n}"
     return slug
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form; people sign up with their email, which is their username."""
+
+    username = UsernameField(
+        label="Email", widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "email"})
+    )
+
+    def clean(self):
+        if self.cleaned_data.get("username"):
+            username = self.cleaned_data["username"].strip()
+            if "@" in username:
+                self.cleaned_data["username"] = username.lower()
+        return super().clean()

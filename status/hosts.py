@@ -10,7 +10,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpResponseNotFound
+from django.http import Http404, HttpResponseNotFound
 from django.http.request import split_domain_port, validate_host
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
@@ -72,21 +72,53 @@ def on_page_host(request):
     return getattr(request, "page_host_id", None) is not None
 
 
-def public_page(view):
-    """Give a public view the page it is for: from the Host, or from /p/<page_slug>/."""
+def page_id_for_slug(slug):
+    """The id of the page with this slug, or None. Cached like host lookups."""
     from status.models import Page
 
-    @wraps(view)
-    def wrapper(request, *args, page_slug=None, **kwargs):
-        if on_page_host(request):
-            page = get_object_or_404(Page, pk=request.page_host_id)
-        else:
-            page = get_object_or_404(Page, slug=page_slug)
-        request.page = page
-        return view(request, page, *args, **kwargs)
+    generation = cache.get_or_set(HOSTS_GENERATION_KEY, 1, None)
+    key = f"page-slug:{generation}:{slug}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached or None
+    page_id = Page.objects.filter(slug=slug).values_list("pk", flat=True).first()
+    cache.set(key, page_id or 0, HOST_CACHE_SECONDS)
+    return page_id
 
-    wrapper.access = "public"
-    return wrapper
+
+def public_page(view=None, *, cached=True):
+    """Give a public view the page it is for: from the Host, or from /p/<page_slug>/.
+
+    With `cached`, whole GET responses are kept in the cache under the page's version and
+    served with ETag, Last-Modified and Cache-Control (see status/pagecache.py); a hit runs no
+    SQL at all.
+    """
+    from status import pagecache
+    from status.models import Page
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, page_slug=None, **kwargs):
+            host_page = on_page_host(request)
+            page_id = request.page_host_id if host_page else page_id_for_slug(page_slug)
+            if page_id is None:
+                raise Http404("No such page")
+            if cached and request.method in ("GET", "HEAD"):
+                hit = pagecache.lookup(request, page_id)
+                if hit is not None:
+                    return hit
+
+            page = get_object_or_404(Page, pk=page_id)
+            request.page = page
+            response = view(request, page, *args, **kwargs)
+            if cached and request.method in ("GET", "HEAD"):
+                return pagecache.store(request, page, response)
+            return response
+
+        wrapper.access = "public"
+        return wrapper
+
+    return decorator(view) if view is not None else decorator
 
 
 def page_reverse(request, page, name, **kwargs):

@@ -152,8 +152,11 @@ class Page(models.Model):
         if self.pk and isinstance(self.version, F):
             self.refresh_from_db(fields=["version"])
         from status.hosts import forget_hosts
+        from status.pagecache import forget_version
 
         forget_hosts()
+        forget_version(self.pk)
+        transaction.on_commit(lambda: forget_version(self.pk))
 
     def get_absolute_url(self):
         return reverse("public:page", kwargs={"page_slug": self.slug})
@@ -166,7 +169,12 @@ class Page(models.Model):
 
     def bump_version(self):
         """Invalidate cached renderings of the public page."""
-        Page.objects.filter(pk=self.pk).update(version=F("version") + 1)
+        from status.pagecache import forget_version
+
+        Page.objects.filter(pk=self.pk).update(version=F("version") + 1, updated_at=timezone.now())
+        forget_version(self.pk)
+        # A reader may have cached the old version before this transaction commits.
+        transaction.on_commit(lambda: forget_version(self.pk))
 
     @property
     def tz(self):
@@ -289,11 +297,12 @@ class Component(PageContent):
             return min(start, self.created_at)
         return self.created_at
 
-    def set_status(self, status, *, at=None):
+    def set_status(self, status, *, at=None, cause=None):
         """Move the component to `status` at `at` (default now), writing its history.
 
         Closes the open history row and opens a new one in one transaction. Returns False when
-        the component already had that status (nothing is written).
+        the component already had that status (nothing is written). `cause` is the incident
+        or maintenance behind the change, if any.
         """
         status = ComponentStatus(status)
         with transaction.atomic():
@@ -313,7 +322,7 @@ class Component(PageContent):
                     )
                 open_row.ended_at = at
                 open_row.save(update_fields=["ended_at"])
-            self.status_changes.create(status=status, started_at=at)
+            self.status_changes.create(status=status, started_at=at, incident=cause)
             Component.objects.filter(pk=self.pk).update(status=status, updated_at=timezone.now())
             self.status = status
             self.page.bump_version()
@@ -329,6 +338,13 @@ class ComponentStatusChange(models.Model):
     status = models.CharField(max_length=24, choices=ComponentStatus.choices)
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
+    incident = models.ForeignKey(
+        "incidents.Incident",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="status_changes",
+    )
 
     class Meta:
         ordering = ["component", "started_at"]
@@ -350,3 +366,41 @@ class ComponentStatusChange(models.Model):
 
     def __str__(self):
         return f"{self.component}: {self.status} from {self.started_at}"
+
+
+class OverallStatus:
+    """The page indicator (Statuspage's `status.indicator`) and its words."""
+
+    DESCRIPTIONS = {
+        "none": "All Systems Operational",
+        "degraded": "Partially Degraded Service",
+        "minor": "Minor Service Outage",
+        "major": "Partial System Outage",
+        "critical": "Major System Outage",
+        "maintenance": "Service Under Maintenance",
+    }
+
+    def __init__(self, component_statuses, incident_impacts=(), maintenance_in_progress=False):
+        statuses = set(component_statuses)
+        impacts = set(incident_impacts)
+        if ComponentStatus.MAJOR_OUTAGE in statuses or "critical" in impacts:
+            self.indicator, key = "critical", "critical"
+        elif ComponentStatus.PARTIAL_OUTAGE in statuses or "major" in impacts:
+            self.indicator, key = "major", "major"
+        elif "minor" in impacts:
+            self.indicator, key = "minor", "minor"
+        elif ComponentStatus.DEGRADED_PERFORMANCE in statuses:
+            self.indicator, key = "minor", "degraded"
+        elif maintenance_in_progress or ComponentStatus.UNDER_MAINTENANCE in statuses:
+            self.indicator, key = "maintenance", "maintenance"
+        else:
+            self.indicator, key = "none", "none"
+        self.description = self.DESCRIPTIONS[key]
+
+    @property
+    def banner(self):
+        """The description in sentence case, for the page banner."""
+        return self.description.capitalize()
+
+    def __repr__(self):
+        return f"<OverallStatus {self.indicator}: {self.description}>"

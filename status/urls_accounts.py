@@ -3,13 +3,18 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from status import views
+from status.forms import SignInForm
 from status.tenancy import public_view
 
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path(
         "login/",
-        public_view(auth_views.LoginView.as_view(redirect_authenticated_user=True)),
+        public_view(
+            auth_views.LoginView.as_view(
+                authentication_form=SignInForm, redirect_authenticated_user=True
+            )
+        ),
         name="login",
     ),
     path("logout/", public_view(auth_views.LogoutView.as_view()), name="logout"),

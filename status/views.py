@@ -9,7 +9,6 @@ from django.views.decorators.http import require_POST
 from django.views.static import serve
 
 from status.forms import SignupForm
-from status.hosts import public_page
 from status.models import Component, ComponentStatus, Page, Role
 from status.tenancy import page_member, public_view, tenant_view
 
@@ -53,21 +52,6 @@ def signup(request):
     return render(request, "registration/signup.html", {"form": form})
 
 
-@public_page
-def status_page(request, page):
-    groups = list(page.groups.all())
-    components = list(page.components.all())
-    by_group = {group.pk: [] for group in groups}
-    ungrouped = []
-    for component in components:
-        if component.only_show_if_degraded and component.status == ComponentStatus.OPERATIONAL:
-            continue
-        by_group.get(component.group_id, ungrouped).append(component)
-    sections = [(None, ungrouped)] if ungrouped else []
-    sections += [(group, by_group[group.pk]) for group in groups if by_group[group.pk]]
-    return render(request, "status/page.html", {"page": page, "sections": sections})
-
-
 @tenant_view
 def manage_home(request):
     pages = Page.objects.for_user(request.user).select_related("tenant")
@@ -76,7 +60,9 @@ def manage_home(request):
 
 @page_member(role=Role.VIEWER)
 def manage_page(request, page):
-    components = page.components.select_related("group")
+    components = page.components.select_related("group").order_by(
+        "group__position", "group__id", "position", "id"
+    )
     return render(
         request,
         "manage/page.html",

@@ -28,6 +28,8 @@ def need(what):
 def _site(settings):
     settings.SITE_HOSTS = [*settings.SITE_HOSTS, "testserver"]
     settings.SITE_URL = "http://testserver"
+    # Hashing is not what these tests are about; the default hasher makes each user cost ~0.3 s.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()
     yield
     cache.clear()

@@ -1,0 +1,485 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+
+from incidents.markdown import render_markdown
+from status.models import (
+    STATUS_SEVERITY,
+    CodeField,
+    Component,
+    ComponentStatus,
+    Page,
+    PageContent,
+)
+
+
+class Kind(models.TextChoices):
+    INCIDENT = "incident", "Incident"
+    MAINTENANCE = "maintenance", "Scheduled maintenance"
+
+
+class IncidentStatus(models.TextChoices):
+    INVESTIGATING = "investigating", "Investigating"
+    IDENTIFIED = "identified", "Identified"
+    MONITORING = "monitoring", "Monitoring"
+    RESOLVED = "resolved", "Resolved"
+    POSTMORTEM = "postmortem", "Postmortem"
+    SCHEDULED = "scheduled", "Scheduled"
+    IN_PROGRESS = "in_progress", "In progress"
+    VERIFYING = "verifying", "Verifying"
+    COMPLETED = "completed", "Completed"
+
+
+INCIDENT_STATUSES = [
+    IncidentStatus.INVESTIGATING,
+    IncidentStatus.IDENTIFIED,
+    IncidentStatus.MONITORING,
+    IncidentStatus.RESOLVED,
+]
+MAINTENANCE_STATUSES = [
+    IncidentStatus.SCHEDULED,
+    IncidentStatus.IN_PROGRESS,
+    IncidentStatus.VERIFYING,
+    IncidentStatus.COMPLETED,
+]
+CLOSED_STATUSES = [IncidentStatus.RESOLVED, IncidentStatus.POSTMORTEM, IncidentStatus.COMPLETED]
+
+
+class Impact(models.TextChoices):
+    NONE = "none", "None"
+    MINOR = "minor", "Minor"
+    MAJOR = "major", "Major"
+    CRITICAL = "critical", "Critical"
+    MAINTENANCE = "maintenance", "Maintenance"
+
+
+# The impact an incident has when its worst component status is this one (Statuspage's rule).
+IMPACT_OF_STATUS = {
+    ComponentStatus.OPERATIONAL: Impact.NONE,
+    ComponentStatus.UNDER_MAINTENANCE: Impact.MAINTENANCE,
+    ComponentStatus.DEGRADED_PERFORMANCE: Impact.MINOR,
+    ComponentStatus.PARTIAL_OUTAGE: Impact.MAJOR,
+    ComponentStatus.MAJOR_OUTAGE: Impact.CRITICAL,
+}
+IMPACT_SEVERITY = {
+    Impact.NONE: 0,
+    Impact.MAINTENANCE: 1,
+    Impact.MINOR: 2,
+    Impact.MAJOR: 3,
+    Impact.CRITICAL: 4,
+}
+
+MAINTENANCE_STARTED_BODY = (
+    "Scheduled maintenance is in progress. We will provide updates as necessary."
+)
+MAINTENANCE_COMPLETED_BODY = "The scheduled maintenance has been completed."
+
+
+class IncidentQuerySet(models.QuerySet):
+    def incidents(self):
+        return self.filter(kind=Kind.INCIDENT)
+
+    def maintenances(self):
+        return self.filter(kind=Kind.MAINTENANCE)
+
+    def open(self):
+        return self.exclude(status__in=CLOSED_STATUSES)
+
+    def unresolved(self):
+        return self.incidents().open()
+
+    def upcoming(self):
+        return self.maintenances().filter(status=IncidentStatus.SCHEDULED)
+
+    def active_maintenance(self):
+        return self.maintenances().filter(
+            status__in=[IncidentStatus.IN_PROGRESS, IncidentStatus.VERIFYING]
+        )
+
+    def due_to_start(self, now):
+        return self.upcoming().filter(auto_start=True, scheduled_for__lte=now)
+
+    def due_to_complete(self, now):
+        return self.active_maintenance().filter(auto_complete=True, scheduled_until__lte=now)
+
+    def due_for_reminder(self, now):
+        return self.upcoming().filter(
+            remind_before_minutes__isnull=False,
+            reminder_sent_at__isnull=True,
+            reminder_due_at__lte=now,
+            scheduled_for__gt=now,
+        )
+
+    def recent(self, since):
+        """Open incidents and maintenance, and those that started or closed since `since`."""
+        return self.filter(
+            Q(status__in=set(IncidentStatus) - set(CLOSED_STATUSES))
+            | Q(started_at__gte=since)
+            | Q(resolved_at__gte=since)
+        )
+
+
+class Incident(PageContent):
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="incidents")
+    code = CodeField()
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.INCIDENT)
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=IncidentStatus.choices)
+    impact = models.CharField(max_length=12, choices=Impact.choices, default=Impact.NONE)
+    # When set, the impact staff chose, whatever the components say.
+    impact_override = models.CharField(
+        max_length=12, choices=Impact.choices, blank=True, default=""
+    )
+    # The worst status any component had through this incident ("Degraded performance").
+    worst_component_status = models.CharField(
+        max_length=24, choices=ComponentStatus.choices, blank=True, default=""
+    )
+    components = models.ManyToManyField(Component, blank=True, related_name="incidents")
+    started_at = models.DateTimeField(default=timezone.now)
+    identified_at = models.DateTimeField(null=True, blank=True)
+    monitoring_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    backfilled = models.BooleanField(default=False)
+    # Maintenance window and its automation.
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    scheduled_until = models.DateTimeField(null=True, blank=True)
+    auto_start = models.BooleanField(default=True)
+    auto_complete = models.BooleanField(default=True)
+    notify_on_start = models.BooleanField(default=True)
+    notify_on_complete = models.BooleanField(default=True)
+    remind_before_minutes = models.PositiveIntegerField(null=True, blank=True)
+    reminder_due_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reminder_sent_at = models.DateTimeField(null=True, blank=True)
+    postmortem_body = models.TextField(blank=True)
+    # The Markdown rendered and sanitised at save, so public pages never render it per request.
+    postmortem_rendered = models.TextField(blank=True, editable=False)
+    postmortem_published_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = IncidentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [
+            # Public pages and history: a page's incidents by start time.
+            models.Index(fields=["page", "-started_at"], name="incident_page_started"),
+            # The scheduler: maintenance by status and window.
+            models.Index(fields=["kind", "status", "scheduled_for"], name="incident_schedule"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        if self.scheduled_for and self.remind_before_minutes is not None:
+            self.reminder_due_at = self.scheduled_for - timedelta(
+                minutes=self.remind_before_minutes
+            )
+        else:
+            self.reminder_due_at = None
+        self.postmortem_rendered = render_markdown(self.postmortem_body)
+        super().save(*args, **kwargs)
+
+    @property
+    def postmortem_html(self):
+        return mark_safe(self.postmortem_rendered)  # noqa: S308 (sanitised by render_markdown)
+
+    @property
+    def is_maintenance(self):
+        return self.kind == Kind.MAINTENANCE
+
+    @property
+    def is_closed(self):
+        return self.status in CLOSED_STATUSES
+
+    @property
+    def allowed_statuses(self):
+        return MAINTENANCE_STATUSES if self.is_maintenance else INCIDENT_STATUSES
+
+    @property
+    def ended_at(self):
+        return self.resolved_at if self.is_closed else None
+
+    @property
+    def impact_description(self):
+        """The incident's impact in words, as its worst component status ("Degraded
+        performance"), or the impact level when no component was touched."""
+        if self.worst_component_status:
+            return ComponentStatus(self.worst_component_status).label
+        if self.impact == Impact.NONE:
+            return "No impact"
+        return f"{Impact(self.impact).label} impact"
+
+    @classmethod
+    def declare(
+        cls,
+        page,
+        *,
+        name,
+        status=IncidentStatus.INVESTIGATING,
+        body="",
+        component_statuses=None,
+        impact_override="",
+        notify=True,
+        by=None,
+        started_at=None,
+        backfilled=False,
+    ):
+        """Open a new incident with its first update."""
+        with transaction.atomic():
+            incident = cls.objects.create(
+                page=page,
+                kind=Kind.INCIDENT,
+                name=name,
+                status=IncidentStatus.INVESTIGATING,
+                impact_override=impact_override,
+                started_at=started_at or timezone.now(),
+                backfilled=backfilled,
+            )
+            incident.post_update(
+                status,
+                body,
+                component_statuses=component_statuses,
+                notify=notify,
+                by=by,
+                display_at=started_at,
+            )
+        return incident
+
+    @classmethod
+    def schedule(
+        cls,
+        page,
+        *,
+        name,
+        scheduled_for,
+        scheduled_until,
+        body="",
+        components=(),
+        auto_start=True,
+        auto_complete=True,
+        remind_before_minutes=None,
+        notify=True,
+        by=None,
+    ):
+        """Schedule maintenance of `components`; they go under maintenance when it starts."""
+        if scheduled_until <= scheduled_for:
+            raise ValidationError("The maintenance must end after it starts.")
+        with transaction.atomic():
+            incident = cls.objects.create(
+                page=page,
+                kind=Kind.MAINTENANCE,
+                name=name,
+                status=IncidentStatus.SCHEDULED,
+                impact=Impact.MAINTENANCE,
+                started_at=scheduled_for,
+                scheduled_for=scheduled_for,
+                scheduled_until=scheduled_until,
+                auto_start=auto_start,
+                auto_complete=auto_complete,
+                remind_before_minutes=remind_before_minutes,
+            )
+            incident.components.set(components)
+            incident.post_update(IncidentStatus.SCHEDULED, body, notify=notify, by=by)
+        return incident
+
+    def post_update(
+        self, status, body="", *, component_statuses=None, notify=True, by=None, display_at=None
+    ):
+        """Add an update: the one way an incident or maintenance changes.
+
+        In one transaction: records the update, moves the components in `component_statuses`
+        ({component: status}) writing their history, sets the incident's timestamps, restores
+        affected components to operational on resolution (unless given), and records a
+        notification event when `notify`.
+        """
+        status = IncidentStatus(status)
+        if status not in self.allowed_statuses:
+            raise ValidationError(
+                f"{status.label} is not a status for {Kind(self.kind).label.lower()}."
+            )
+        component_statuses = {c: ComponentStatus(s) for c, s in (component_statuses or {}).items()}
+        for component in component_statuses:
+            if component.page_id != self.page_id:
+                raise ValidationError(f"{component} is not a component of this page.")
+        now = timezone.now()
+        at = display_at or now
+
+        with transaction.atomic():
+            # Serialise updates of one incident, and work from its committed state.
+            Incident.objects.select_for_update().filter(pk=self.pk).first()
+            self.refresh_from_db()
+            first = not self.updates.exists()
+            was_closed = self.is_closed and not first
+            closing = status in CLOSED_STATUSES
+
+            if closing and not was_closed:
+                restore = self.components_to_restore(exclude=component_statuses)
+                component_statuses.update(dict.fromkeys(restore, ComponentStatus.OPERATIONAL))
+            if status == IncidentStatus.IN_PROGRESS and not component_statuses:
+                component_statuses = dict.fromkeys(
+                    self.components.all(), ComponentStatus.UNDER_MAINTENANCE
+                )
+
+            update = self.updates.create(
+                status=status,
+                body=body,
+                display_at=at,
+                deliver_notifications=notify,
+                author=by,
+            )
+            self.apply_component_statuses(update, component_statuses, at)
+            self.set_timestamps(status, at)
+            if self.impact_override:
+                self.impact = self.impact_override
+            self.status = status
+            self.save()
+
+            if notify:
+                from notifications.models import NotificationEvent
+
+                NotificationEvent.record(self, update, first=first)
+        return update
+
+    def components_to_restore(self, exclude):
+        """Affected components not already given a status, that no other open incident or
+        maintenance still holds down."""
+        holding = (
+            Incident.objects.open()
+            .filter(page_id=self.page_id)
+            .exclude(status=IncidentStatus.SCHEDULED)
+            .exclude(pk=self.pk)
+        )
+        held = Component.objects.filter(incidents__in=holding)
+        return (
+            self.components.exclude(status=ComponentStatus.OPERATIONAL)
+            .exclude(pk__in=[c.pk for c in exclude])
+            .exclude(pk__in=held)
+        )
+
+    def apply_component_statuses(self, update, component_statuses, at):
+        if not component_statuses:
+            return
+        impacts = []
+        for component, new_status in component_statuses.items():
+            component.refresh_from_db(fields=["status"])
+            impacts.append(
+                ComponentImpact(
+                    update=update,
+                    component=component,
+                    old_status=component.status,
+                    new_status=new_status,
+                )
+            )
+            # A backfilled incident records what happened without rewriting history.
+            if not self.backfilled:
+                component.set_status(
+                    new_status, at=max(at, component_period_start(component)), cause=self
+                )
+        ComponentImpact.objects.bulk_create(impacts)
+        self.components.add(*component_statuses)
+
+        statuses = [i.new_status for i in impacts if i.new_status != ComponentStatus.OPERATIONAL]
+        if self.worst_component_status:
+            statuses.append(self.worst_component_status)
+        if statuses:
+            worst = max(statuses, key=lambda s: STATUS_SEVERITY[ComponentStatus(s)])
+            self.worst_component_status = worst
+            if not self.is_maintenance:
+                self.impact = IMPACT_OF_STATUS[ComponentStatus(worst)]
+
+    def set_timestamps(self, status, at):
+        if status == IncidentStatus.IDENTIFIED and not self.identified_at:
+            self.identified_at = at
+        elif status == IncidentStatus.MONITORING:
+            self.monitoring_at = at
+        elif status == IncidentStatus.IN_PROGRESS:
+            self.started_at = at
+        if status in CLOSED_STATUSES:
+            if not self.resolved_at or self.status not in CLOSED_STATUSES:
+                self.resolved_at = at
+        else:
+            self.resolved_at = None
+
+    def publish_postmortem(self, body=None, *, notify=True, by=None):
+        """Publish the postmortem (Markdown) on a resolved incident."""
+        if body is not None:
+            self.postmortem_body = body
+        if not self.postmortem_body.strip():
+            raise ValidationError("Write the postmortem before publishing it.")
+        if self.status not in (IncidentStatus.RESOLVED, IncidentStatus.POSTMORTEM):
+            raise ValidationError("Only a resolved incident can have a postmortem published.")
+        with transaction.atomic():
+            self.postmortem_published_at = timezone.now()
+            self.status = IncidentStatus.POSTMORTEM
+            self.save()
+            if notify:
+                from notifications.models import NotificationEvent
+
+                NotificationEvent.record_postmortem(self, by=by)
+
+
+def component_period_start(component):
+    """A change cannot be dated before the component's current period started."""
+    row = component.status_changes.filter(ended_at__isnull=True).only("started_at").first()
+    return row.started_at if row else component.created_at
+
+
+class IncidentUpdate(PageContent):
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="updates")
+    code = CodeField()
+    status = models.CharField(max_length=16, choices=IncidentStatus.choices)
+    body = models.TextField(blank=True)
+    body_rendered = models.TextField(blank=True, editable=False)
+    display_at = models.DateTimeField(default=timezone.now)
+    deliver_notifications = models.BooleanField(default=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-display_at", "-id"]
+        indexes = [
+            # An incident's updates, newest first.
+            models.Index(fields=["incident", "-display_at"], name="update_incident_display"),
+        ]
+
+    def __str__(self):
+        return f"{self.incident}: {self.get_status_display()}"
+
+    def save(self, *args, **kwargs):
+        self.body_rendered = render_markdown(self.body)
+        super().save(*args, **kwargs)
+
+    @property
+    def page(self):
+        return self.incident.page
+
+    @property
+    def body_html(self):
+        return mark_safe(self.body_rendered)  # noqa: S308 (sanitised by render_markdown)
+
+
+class ComponentImpact(models.Model):
+    """What one update did to one component."""
+
+    update = models.ForeignKey(IncidentUpdate, on_delete=models.CASCADE, related_name="impacts")
+    component = models.ForeignKey(Component, on_delete=models.CASCADE, related_name="impacts")
+    old_status = models.CharField(max_length=24, choices=ComponentStatus.choices)
+    new_status = models.CharField(max_length=24, choices=ComponentStatus.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["update", "component"], name="one_impact_per_update")
+        ]
+
+    def __str__(self):
+        return f"{self.component}: {self.old_status} → {self.new_status}"

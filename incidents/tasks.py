@@ -1,0 +1,72 @@
+import logging
+
+from celery import shared_task
+from django.db import transaction
+from django.utils import timezone
+
+from incidents.models import (
+    MAINTENANCE_COMPLETED_BODY,
+    MAINTENANCE_STARTED_BODY,
+    Incident,
+    IncidentStatus,
+)
+
+log = logging.getLogger(__name__)
+
+
+@shared_task
+def advance_maintenance():
+    """Start, complete and send reminders for maintenance whose time has come (beat, 30 s)."""
+    now = timezone.now()
+    started = completed = reminded = 0
+    for incident in Incident.objects.due_to_start(now):
+        started += transition(incident, IncidentStatus.SCHEDULED, IncidentStatus.IN_PROGRESS)
+    for incident in Incident.objects.due_to_complete(now):
+        completed += transition(
+            incident,
+            [IncidentStatus.IN_PROGRESS, IncidentStatus.VERIFYING],
+            IncidentStatus.COMPLETED,
+        )
+    for incident in Incident.objects.due_for_reminder(now):
+        reminded += remind(incident)
+    if started or completed or reminded:
+        log.info("maintenance: %d started, %d completed, %d reminded", started, completed, reminded)
+    return {"started": started, "completed": completed, "reminded": reminded}
+
+
+def transition(incident, from_statuses, to_status):
+    """One maintenance moves on, once, even when two schedulers race for it."""
+    if isinstance(from_statuses, str):
+        from_statuses = [from_statuses]
+    with transaction.atomic():
+        locked = (
+            Incident.objects.select_for_update(skip_locked=True)
+            .filter(pk=incident.pk, status__in=from_statuses)
+            .first()
+        )
+        if locked is None:
+            return 0
+        if to_status == IncidentStatus.IN_PROGRESS:
+            locked.post_update(to_status, MAINTENANCE_STARTED_BODY, notify=locked.notify_on_start)
+        else:
+            locked.post_update(
+                to_status, MAINTENANCE_COMPLETED_BODY, notify=locked.notify_on_complete
+            )
+    return 1
+
+
+def remind(incident):
+    from notifications.models import NotificationEvent
+
+    with transaction.atomic():
+        locked = (
+            Incident.objects.select_for_update(skip_locked=True)
+            .filter(pk=incident.pk, reminder_sent_at__isnull=True)
+            .first()
+        )
+        if locked is None:
+            return 0
+        locked.reminder_sent_at = timezone.now()
+        locked.save(update_fields=["reminder_sent_at"])
+        NotificationEvent.record_reminder(locked)
+    return 1

@@ -1,0 +1,248 @@
+"""The public pages: status page, incident page and history.
+
+Each runs a fixed number of SQL queries, whatever the number of components, days of history or
+incidents (tests/incidents/test_query_counts.py), and is cached whole (status/pagecache.py).
+"""
+
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Prefetch
+from django.http import Http404
+from django.shortcuts import render
+from django.utils import timezone
+
+from incidents.models import CLOSED_STATUSES, ComponentImpact, Incident, IncidentUpdate, Kind
+from status.hosts import public_page
+from status.models import STATUS_SEVERITY, ComponentStatus, ComponentStatusChange, OverallStatus
+from status.uptime import daily_uptime
+
+UPTIME_DAYS = 90
+PAST_DAYS = 14
+MONTHS_PER_HISTORY_PAGE = 3
+
+
+def page_components(page):
+    """The page's groups and components (two queries), with `component.page` set."""
+    groups = list(page.groups.all())
+    components = list(page.components.all())
+    for component in components:
+        component.page = page
+    return groups, components
+
+
+def overall_status(components, open_incidents):
+    return OverallStatus(
+        [c.status for c in components],
+        [i.impact for i in open_incidents if i.kind == Kind.INCIDENT],
+        any(i.status in ("in_progress", "verifying") for i in open_incidents),
+    )
+
+
+def with_updates(queryset):
+    return queryset.prefetch_related(
+        Prefetch(
+            "updates",
+            queryset=IncidentUpdate.objects.order_by("-display_at", "-id").prefetch_related(
+                Prefetch("impacts", queryset=ComponentImpact.objects.select_related(None))
+            ),
+        )
+    )
+
+
+def label_updates(updates):
+    """Each update's label: its status, or "Update" when it did not change the status."""
+    previous = None
+    for update in reversed(updates):
+        update.label = update.get_status_display() if update.status != previous else "Update"
+        previous = update.status
+    return updates
+
+
+@public_page
+def status_page(request, page):
+    now = timezone.now()
+    tz = page.tz
+    groups, components = page_components(page)
+    today = now.astimezone(tz).date()
+    since = datetime.combine(today - timedelta(days=PAST_DAYS - 1), time.min, tzinfo=tz)
+    incidents = list(
+        Incident.objects.filter(page=page)
+        .recent(since)
+        .prefetch_related(
+            Prefetch("updates", queryset=IncidentUpdate.objects.order_by("-display_at", "-id"))
+        )
+        .order_by("-started_at", "-id")
+    )
+    for incident in incidents:
+        label_updates(incident.updates.all())
+    open_incidents = [i for i in incidents if i.status not in CLOSED_STATUSES]
+
+    visible = [
+        c
+        for c in components
+        if not (c.only_show_if_degraded and c.status == ComponentStatus.OPERATIONAL)
+    ]
+    uptimes = daily_uptime([c for c in visible if c.showcase], days=UPTIME_DAYS, tz=tz, now=now)
+    for component in visible:
+        component.uptime = uptimes.get(component.pk)
+    sections = group_sections(groups, visible)
+
+    past_days = []
+    closed = [i for i in incidents if i.status in CLOSED_STATUSES]
+    for offset in range(PAST_DAYS):
+        day = today - timedelta(days=offset)
+        past_days.append((day, [i for i in closed if i.started_at.astimezone(tz).date() == day]))
+
+    context = {
+        "page": page,
+        "now": now,
+        "overall": overall_status(components, open_incidents),
+        "active_incidents": [i for i in open_incidents if i.kind == Kind.INCIDENT],
+        "active_maintenance": [
+            i for i in open_incidents if i.kind == Kind.MAINTENANCE and i.status != "scheduled"
+        ],
+        "upcoming_maintenance": sorted(
+            (i for i in open_incidents if i.status == "scheduled"), key=lambda i: i.scheduled_for
+        ),
+        "sections": sections,
+        "past_days": past_days,
+        "uptime_days": UPTIME_DAYS,
+    }
+    return render(request, "public/status_page.html", context)
+
+
+def group_sections(groups, components):
+    """[(group or None, [components])] in display order; groups with nothing visible go."""
+    by_group = {group.pk: [] for group in groups}
+    ungrouped = []
+    for component in components:
+        by_group.get(component.group_id, ungrouped).append(component)
+    sections = [(None, ungrouped)] if ungrouped else []
+    for group in groups:
+        members = by_group[group.pk]
+        if members:
+            group.status = max(
+                (c.status for c in members), key=lambda s: STATUS_SEVERITY[ComponentStatus(s)]
+            )
+            sections.append((group, members))
+    return sections
+
+
+@public_page
+def incident_page(request, page, code):
+    incident = with_updates(Incident.objects.filter(page=page, code=code)).first()
+    if incident is None:
+        raise Http404("No such incident")
+    now = timezone.now()
+    groups, components = page_components(page)
+    open_incidents = list(
+        Incident.objects.filter(page=page).open().only("kind", "status", "impact")
+    )
+    updates = label_updates(list(incident.updates.all()))
+
+    start = incident.started_at
+    end = incident.resolved_at if incident.is_closed and incident.resolved_at else now
+    end = max(end, start)
+    affected_ids = set(incident.components.values_list("pk", flat=True))
+    affected = [c for c in components if c.pk in affected_ids]
+    rows = list(
+        ComponentStatusChange.objects.filter(component__in=[c.pk for c in affected])
+        .filter(started_at__lte=end)
+        .exclude(ended_at__lt=start)
+        .order_by("started_at")
+    )
+    timelines = {
+        c.pk: timeline([r for r in rows if r.component_id == c.pk], start, end) for c in affected
+    }
+    group_by_id = {g.pk: g for g in groups}
+    affected_sections = []
+    for group_id in dict.fromkeys(c.group_id for c in affected):
+        members = [c for c in affected if c.group_id == group_id]
+        for c in members:
+            c.timeline = timelines[c.pk]
+        group = group_by_id.get(group_id)
+        if group is not None:
+            group.timeline = merge_timelines([timelines[c.pk] for c in members], start, end)
+        affected_sections.append((group, members))
+
+    context = {
+        "page": page,
+        "now": now,
+        "incident": incident,
+        "updates": updates,
+        "overall": overall_status(components, open_incidents),
+        "affected_sections": affected_sections,
+        "duration": end - start,
+    }
+    return render(request, "public/incident.html", context)
+
+
+def timeline(rows, start, end):
+    """[(status, from, to)] of one component over [start, end], from its history rows."""
+    segments = []
+    for row in rows:
+        seg_start = max(row.started_at, start)
+        seg_end = min(row.ended_at or end, end)
+        if seg_end < seg_start:
+            continue
+        if segments and segments[-1][0] == row.status:
+            segments[-1] = (row.status, segments[-1][1], seg_end)
+        else:
+            segments.append((row.status, seg_start, seg_end))
+    return segments or [(ComponentStatus.OPERATIONAL, start, end)]
+
+
+def merge_timelines(timelines, start, end):
+    """The worst status at each moment across several components' timelines."""
+    points = sorted({start, end, *(t for tl in timelines for _, a, b in tl for t in (a, b))})
+    merged = []
+    for a, b in zip(points, points[1:] or [end], strict=False):
+        statuses = [s for tl in timelines for s, x, y in tl if x <= a < y or (x == y == a)]
+        status = max(statuses or ["operational"], key=lambda s: STATUS_SEVERITY[ComponentStatus(s)])
+        if merged and merged[-1][0] == status:
+            merged[-1] = (status, merged[-1][1], b)
+        else:
+            merged.append((status, a, b))
+    return merged or [(ComponentStatus.OPERATIONAL, start, end)]
+
+
+@public_page
+def history(request, page):
+    tz = page.tz
+    today = timezone.now().astimezone(tz).date()
+    try:
+        number = max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        number = 1
+    newest = shift_month(date(today.year, today.month, 1), -(number - 1) * MONTHS_PER_HISTORY_PAGE)
+    months = [shift_month(newest, -i) for i in range(MONTHS_PER_HISTORY_PAGE)]
+    start = datetime.combine(months[-1], time.min, tzinfo=tz)
+    end = datetime.combine(shift_month(newest, 1), time.min, tzinfo=tz)
+    incidents = list(
+        Incident.objects.filter(page=page, started_at__gte=start, started_at__lt=end)
+        .exclude(status="scheduled")
+        .order_by("-started_at", "-id")
+    )
+    older = Incident.objects.filter(page=page, started_at__lt=start).exists()
+    by_month = [
+        (month, [i for i in incidents if month_of(i.started_at.astimezone(tz)) == month])
+        for month in months
+    ]
+    context = {
+        "page": page,
+        "now": timezone.now(),
+        "by_month": by_month,
+        "number": number,
+        "newer": number - 1 if number > 1 else None,
+        "older": number + 1 if older else None,
+    }
+    return render(request, "public/history.html", context)
+
+
+def month_of(moment):
+    return date(moment.year, moment.month, 1)
+
+
+def shift_month(first_of_month, months):
+    index = first_of_month.year * 12 + first_of_month.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)

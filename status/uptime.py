@@ -1,0 +1,313 @@
+"""Uptime and daily bars, computed from components' status history.
+
+Uptime over a day or a range = 1 − (major outage seconds + 0.3 × partial outage seconds) /
+(seconds after the component's start and before now, less maintenance seconds). Degraded
+performance is shown (it can be a day's worst status) but is not downtime. Days are calendar
+days in the page's time zone, so a day can have 23 or 25 hours.
+
+Times are counted in whole seconds: every instant is truncated to its second, so that the
+seconds of the days add up exactly to the seconds of the range.
+"""
+
+import bisect
+import datetime
+from dataclasses import dataclass
+
+from django.db.models import Q
+from django.utils import timezone
+
+from status.models import STATUS_SEVERITY, ComponentStatus, ComponentStatusChange
+
+PARTIAL_OUTAGE_WEIGHT = 0.3
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+OPERATIONAL = ComponentStatus.OPERATIONAL.value
+# Statuses worst first; a status's index there is its slot, so the worse of two has the lower
+# slot. A counter is [major, partial, degraded, maintenance seconds, worst slot seen]:
+# operational time needs no counting, it is what is left.
+STATUSES = [str(status) for status in sorted(STATUS_SEVERITY, key=STATUS_SEVERITY.get)][::-1]
+SLOTS = {status: index for index, status in enumerate(STATUSES)}
+MAJOR, PARTIAL, DEGRADED, MAINTENANCE, OPERATIONAL_SLOT = (
+    SLOTS[status]
+    for status in (
+        ComponentStatus.MAJOR_OUTAGE,
+        ComponentStatus.PARTIAL_OUTAGE,
+        ComponentStatus.DEGRADED_PERFORMANCE,
+        ComponentStatus.UNDER_MAINTENANCE,
+        ComponentStatus.OPERATIONAL,
+    )
+)
+
+
+def format_seconds(seconds):
+    """A duration for people: 3900 -> "1 h 5 min", 30 -> "under 1 min"."""
+    if seconds <= 0:
+        return "0 min"
+    if seconds < 60:
+        return "under 1 min"
+    hours, minutes = divmod(int(seconds) // 60, 60)
+    if not hours:
+        return f"{minutes} min"
+    if not minutes:
+        return f"{hours} h"
+    return f"{hours} h {minutes} min"
+
+
+def uptime_ratio(major_seconds, partial_seconds, counted_seconds):
+    """The uptime formula, 0..1; None when nothing was counted."""
+    if counted_seconds <= 0:
+        return None
+    downtime = major_seconds + PARTIAL_OUTAGE_WEIGHT * partial_seconds
+    return 1 - downtime / counted_seconds
+
+
+def _percent(major_seconds, partial_seconds, counted_seconds):
+    ratio = uptime_ratio(major_seconds, partial_seconds, counted_seconds)
+    return None if ratio is None else ratio * 100
+
+
+# Frozen because a day without events is the same object for every component that has it.
+@dataclass(frozen=True, slots=True)
+class Day:
+    """One bar of a component's uptime chart."""
+
+    date: datetime.date
+    status: str | None  # the worst status of the day; None when there is no data
+    major_seconds: int = 0
+    partial_seconds: int = 0
+    degraded_seconds: int = 0
+    maintenance_seconds: int = 0
+    counted_seconds: int = 0  # after the start, before now, less maintenance
+    uptime: float | None = None
+
+    @property
+    def tooltip(self):
+        label = f"{MONTHS[self.date.month - 1]} {self.date.day}, {self.date.year}"
+        if self.status is None:
+            return f"{label}: no data"
+        durations = [
+            ("major outage", self.major_seconds),
+            ("partial outage", self.partial_seconds),
+            ("degraded performance", self.degraded_seconds),
+            ("maintenance", self.maintenance_seconds),
+        ]
+        parts = [f"{name} {format_seconds(seconds)}" for name, seconds in durations if seconds]
+        return f"{label}: {', '.join(parts) or 'no downtime'}"
+
+
+@dataclass
+class Uptime:
+    """A component's days (oldest first) and the totals over all of them."""
+
+    days: list[Day]
+    percent: float | None  # 0..100 over the whole range; None when nothing was counted
+    major_seconds: int = 0
+    partial_seconds: int = 0
+    degraded_seconds: int = 0
+    maintenance_seconds: int = 0
+    counted_seconds: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RangeUptime:
+    """A component's uptime over [start, end)."""
+
+    start: datetime.datetime
+    end: datetime.datetime
+    status: str | None  # the worst status in the range; None when there is no data
+    major_seconds: int
+    partial_seconds: int
+    degraded_seconds: int
+    maintenance_seconds: int
+    counted_seconds: int
+    percent: float | None  # 0..100; None when nothing was counted
+
+
+def daily_uptime(components, *, days=90, tz, now=None):
+    """One Uptime per component id, for the `days` calendar days (in `tz`) ending today.
+
+    The components belong to one page and `tz` is its time zone. Runs one query (none for no
+    components), reading only the history that is not operational and overlaps the window;
+    the components' pages are not read.
+    """
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    components = list(components)
+    now = now or timezone.now()
+    now_s = _epoch(now)
+    today = now.astimezone(tz).date()
+    dates = [today - datetime.timedelta(days=n) for n in range(days - 1, -1, -1)]
+    midnights = [_midnight(day, tz) for day in dates]
+    bounds = [_epoch(m) for m in midnights]
+    bounds.append(_epoch(_midnight(today + datetime.timedelta(days=1), tz)))
+    ends = [*bounds[1:-1], now_s]  # today ends now
+    window = _Window(
+        dates=dates,
+        bounds=bounds,
+        ends=ends,
+        now_s=now_s,
+        no_data=[Day(day, None) for day in dates],
+        quiet=[_day(day, bounds[i], ends[i], None) for i, day in enumerate(dates)],
+    )
+
+    periods = {component.pk: [] for component in components}
+    for component_id, status, started_at, ended_at in _history(periods.keys(), midnights[0], now):
+        periods[component_id].append(_period(status, started_at, ended_at, now_s))
+    return {
+        component.pk: window.uptime(_epoch(_history_start(component, tz)), periods[component.pk])
+        for component in components
+    }
+
+
+def range_uptime(component, start, end, *, now=None):
+    """The component's uptime over [start, end) (aware datetimes), counting nothing after now.
+
+    Runs one query, provided the component comes with its page (read for the start date's
+    time zone), as from `page.components` or select_related("page").
+    """
+    now = now or timezone.now()
+    lo = _epoch(max(start, component.history_start()))
+    hi = _epoch(min(end, now))
+    counter = [0, 0, 0, 0, OPERATIONAL_SLOT]
+    if lo < hi:
+        for _, status, started_at, ended_at in _history(
+            [component.pk], _from_epoch(lo), _from_epoch(hi)
+        ):
+            slot, begin, finish = _period(status, started_at, ended_at, hi)
+            seconds = min(finish, hi) - max(begin, lo)
+            if seconds > 0:
+                counter[slot] += seconds
+                counter[4] = min(counter[4], slot)
+    major, partial, degraded, maintenance, worst = counter
+    counted = max(hi - lo, 0) - maintenance
+    return RangeUptime(
+        start=start,
+        end=end,
+        status=STATUSES[worst] if lo < hi else None,
+        major_seconds=major,
+        partial_seconds=partial,
+        degraded_seconds=degraded,
+        maintenance_seconds=maintenance,
+        counted_seconds=counted,
+        percent=_percent(major, partial, counted),
+    )
+
+
+@dataclass
+class _Window:
+    """The days of a daily_uptime() call, shared by all its components.
+
+    `bounds` are the days' starts and the start of tomorrow, `ends` the days' ends (today's is
+    now), all in epoch seconds. `no_data` and `quiet` are each day without data and each full
+    day without events: most of a component's days are one of them.
+    """
+
+    dates: list[datetime.date]
+    bounds: list[int]
+    ends: list[int]
+    now_s: int
+    no_data: list[Day]
+    quiet: list[Day]
+
+    def uptime(self, start_s, periods):
+        """The Uptime of a component starting at `start_s`, with its _period()s."""
+        bounds, now_s = self.bounds, self.now_s
+        lo = max(start_s, bounds[0])
+        if lo >= now_s:
+            return Uptime(days=list(self.no_data), percent=None)
+        first = max(bisect.bisect_right(bounds, start_s) - 1, 0)
+
+        # Day index -> counter, for the days that have events or start late. This loop is
+        # the hot path: a page runs it for each period of each of its components.
+        counters = {}
+        if start_s > bounds[first]:
+            counters[first] = [0, 0, 0, 0, OPERATIONAL_SLOT]
+        for slot, begin, finish in periods:
+            begin = max(begin, lo)
+            finish = min(finish, now_s)
+            if begin >= finish:
+                continue
+            i = bisect.bisect_right(bounds, begin) - 1
+            while begin < finish:
+                cut = min(bounds[i + 1], finish)
+                counter = counters.get(i)
+                if counter is None:
+                    counter = counters[i] = [0, 0, 0, 0, OPERATIONAL_SLOT]
+                counter[slot] += cut - begin
+                if slot < counter[4]:
+                    counter[4] = slot
+                begin = cut
+                i += 1
+
+        days = self.no_data[:first] + self.quiet[first:]
+        major = partial = degraded = maintenance = 0
+        dates, ends = self.dates, self.ends
+        for i, counter in counters.items():
+            days[i] = _day(dates[i], max(bounds[i], start_s), ends[i], counter)
+            major += counter[MAJOR]
+            partial += counter[PARTIAL]
+            degraded += counter[DEGRADED]
+            maintenance += counter[MAINTENANCE]
+        counted = now_s - lo - maintenance
+        return Uptime(
+            days=days,
+            percent=_percent(major, partial, counted),
+            major_seconds=major,
+            partial_seconds=partial,
+            degraded_seconds=degraded,
+            maintenance_seconds=maintenance,
+            counted_seconds=counted,
+        )
+
+
+def _day(date, begin, end, counter):
+    """The Day counted from `begin` to `end` (epoch seconds) with its counter (see
+    _Window.uptime), None for a day without events."""
+    if end <= begin:
+        return Day(date, None)
+    if counter is None:
+        return Day(date, OPERATIONAL, 0, 0, 0, 0, end - begin, 1.0)
+    major, partial, degraded, maintenance, worst = counter
+    counted = end - begin - maintenance
+    uptime = uptime_ratio(major, partial, counted)
+    return Day(date, STATUSES[worst], major, partial, degraded, maintenance, counted, uptime)
+
+
+def _history(component_ids, start, end):
+    """(component id, status, started at, ended at) of the periods that are not operational
+    and overlap [start, end), for all the components in one query."""
+    return (
+        ComponentStatusChange.objects.filter(component__in=list(component_ids), started_at__lt=end)
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=start))
+        .exclude(status=OPERATIONAL)
+        .order_by("component_id", "started_at")
+        .values_list("component_id", "status", "started_at", "ended_at")
+    )
+
+
+def _period(status, started_at, ended_at, now_s):
+    """(slot, begin, end) in epoch seconds of a history row; an open row ends now."""
+    # int(timestamp()) is _epoch() inlined: this runs for every row.
+    end = now_s if ended_at is None else int(ended_at.timestamp())
+    return SLOTS[status], int(started_at.timestamp()), end
+
+
+def _history_start(component, tz):
+    """Component.history_start(), given the page's time zone so that the page is not read."""
+    if component.start_date:
+        start = _midnight(component.start_date, tz)
+        return min(start, component.created_at)
+    return component.created_at
+
+
+def _midnight(date, tz):
+    # combine() then conversion, not "previous midnight + 24 h": DST days have 23 or 25 hours.
+    return datetime.datetime.combine(date, datetime.time.min, tzinfo=tz)
+
+
+def _epoch(moment):
+    return int(moment.timestamp())  # floors: the instants we see are all after 1970
+
+
+def _from_epoch(seconds):
+    return datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)

@@ -1,0 +1,353 @@
+import html
+import re
+from html.parser import HTMLParser
+
+import pytest
+from django.utils.safestring import SafeString
+
+from incidents import markdown
+from incidents.markdown import markdown_to_text, render_markdown
+
+# What the output may contain, written out here rather than imported, so a widened allow-list in
+# the module shows up as a failing test.
+TAGS = {
+    *("a", "blockquote", "br", "code", "em", "hr", "li", "ol", "p", "pre", "s", "strong"),
+    *("table", "thead", "tbody", "tr", "th", "td", "h1", "h2", "h3", "h4", "h5", "h6", "ul"),
+}
+ATTRIBUTES = {
+    "a": {"href", "title", "rel"},
+    "code": {"class"},
+    "ol": {"start"},
+    "th": {"align"},
+    "td": {"align"},
+}
+LINK_REL = "nofollow noopener noreferrer"
+
+
+class Tags(HTMLParser):
+    """Start tags of a fragment, with attribute values unescaped as a browser would see them."""
+
+    def __init__(self, fragment):
+        super().__init__()
+        self.tags = []
+        self.markup = []
+        self.feed(fragment)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, attrs))
+        self.markup.append(self.get_starttag_text())
+
+    handle_startendtag = handle_starttag
+
+
+def url_scheme(url):
+    # What a browser's URL parser does before reading the scheme: drop tabs and newlines
+    # anywhere, trim C0 controls and spaces at both ends.
+    url = re.sub(r"[\t\n\r]", "", url).strip("".join(map(chr, range(0x21))))
+    match = re.match(r"([a-zA-Z][a-zA-Z0-9+.-]*):", url)
+    return match[1].lower() if match else None
+
+
+def assert_safe(output):
+    assert isinstance(output, SafeString)
+    lowered = output.lower()
+    for tag in ("script", "iframe", "svg", "style", "img", "math", "form", "object", "embed"):
+        assert f"<{tag}" not in lowered
+    for tag in ("base", "meta", "link", "input", "button", "frame", "video", "audio", "template"):
+        assert f"<{tag}" not in lowered
+    assert "<!--" not in output
+
+    parsed = Tags(output)
+    markup = " ".join(parsed.markup).lower()
+    # Outside attribute values: a title may well say "onerror=" as text.
+    assert not re.search(r"\son\w+\s*=", re.sub(r'"[^"]*"|\'[^\']*\'', '""', markup))
+    for tag, attrs in parsed.tags:
+        assert tag in TAGS
+        for name, value in attrs:
+            assert name in ATTRIBUTES.get(tag, set()), (tag, name)
+            if name == "href":
+                assert url_scheme(value) in {"http", "https", "mailto"}, value
+            if name == "rel":
+                assert value == LINK_REL
+            if name == "class":
+                assert re.fullmatch(r"language-[\w+#.-]+", value), value
+            # html.parser has unescaped the value already.
+            squeezed = re.sub(r"[\s\x00-\x1f]", "", value).lower()
+            for scheme in ("javascript:", "vbscript:", "data:", "file:"):
+                assert scheme not in squeezed, (tag, name, value)
+    for scheme in ("javascript:", "vbscript:", "data:", "file:"):
+        assert scheme not in markup
+        assert scheme not in html.unescape(markup)
+
+
+def test_paragraphs_render():
+    assert render_markdown("One.\n\nTwo.") == "<p>One.</p>\n<p>Two.</p>\n"
+
+
+def test_emphasis_strong_and_strikethrough_render():
+    assert render_markdown("*a* **b** ~~c~~") == "<p><em>a</em> <strong>b</strong> <s>c</s></p>\n"
+
+
+def test_hard_line_breaks_render():
+    assert render_markdown("a  \nb") == "<p>a<br>\nb</p>\n"
+
+
+def test_unordered_and_ordered_lists_render():
+    assert render_markdown("- a\n- b") == "<ul>\n<li>a</li>\n<li>b</li>\n</ul>\n"
+    assert render_markdown("3. a\n4. b") == '<ol start="3">\n<li>a</li>\n<li>b</li>\n</ol>\n'
+
+
+def test_nested_lists_render():
+    assert render_markdown("- a\n  1. b\n  2. c\n- d") == (
+        "<ul>\n<li>a\n<ol>\n<li>b</li>\n<li>c</li>\n</ol>\n</li>\n<li>d</li>\n</ul>\n"
+    )
+
+
+def test_links_render_with_title_and_rel():
+    assert render_markdown('[docs](https://example.com/a?b=1&c=2 "The docs")') == (
+        '<p><a href="https://example.com/a?b=1&amp;c=2" title="The docs" '
+        f'rel="{LINK_REL}">docs</a></p>\n'
+    )
+
+
+def test_autolinks_render_for_http_and_mail():
+    assert render_markdown("<https://example.com> <ops@example.com>") == (
+        f'<p><a href="https://example.com" rel="{LINK_REL}">https://example.com</a> '
+        f'<a href="mailto:ops@example.com" rel="{LINK_REL}">ops@example.com</a></p>\n'
+    )
+
+
+def test_relative_links_lose_their_target_because_emails_and_feeds_have_no_base():
+    assert render_markdown("[history](/history)") == f'<p><a rel="{LINK_REL}">history</a></p>\n'
+
+
+def test_inline_code_renders_escaped():
+    assert render_markdown("Run `<b>x</b>`.") == "<p>Run <code>&lt;b&gt;x&lt;/b&gt;</code>.</p>\n"
+
+
+def test_fenced_code_renders_with_its_language_class():
+    assert render_markdown("```python\nif a < b:\n    pass\n```") == (
+        '<pre><code class="language-python">if a &lt; b:\n    pass\n</code></pre>\n'
+    )
+
+
+def test_fenced_code_with_a_malformed_language_loses_the_class():
+    assert render_markdown('```py"onclick=alert(1)\nx\n```') == "<pre><code>x\n</code></pre>\n"
+
+
+def test_indented_code_renders():
+    assert render_markdown("    x = 1") == "<pre><code>x = 1\n</code></pre>\n"
+
+
+def test_blockquotes_render():
+    assert render_markdown("> Quoted\n> more") == (
+        "<blockquote>\n<p>Quoted\nmore</p>\n</blockquote>\n"
+    )
+
+
+def test_tables_render_with_alignment_as_attributes_not_styles():
+    output = render_markdown("| a | b | c | d |\n|:--|:-:|--:|---|\n| 1 | 2 | 3 | 4 |")
+    assert output == (
+        "<table>\n<thead>\n<tr>\n"
+        '<th align="left">a</th>\n<th align="center">b</th>\n<th align="right">c</th>\n'
+        "<th>d</th>\n</tr>\n</thead>\n<tbody>\n<tr>\n"
+        '<td align="left">1</td>\n<td align="center">2</td>\n<td align="right">3</td>\n'
+        "<td>4</td>\n</tr>\n</tbody>\n</table>\n"
+    )
+
+
+def test_horizontal_rules_render():
+    assert render_markdown("a\n\n---\n\nb") == "<p>a</p>\n<hr>\n<p>b</p>\n"
+
+
+def test_images_become_links_so_the_page_loads_nothing_from_third_parties():
+    assert render_markdown('![Graph *of* load](https://cdn.example.com/g.png "Load")') == (
+        '<p><a href="https://cdn.example.com/g.png" title="Load" '
+        f'rel="{LINK_REL}">Graph of load</a></p>\n'
+    )
+
+
+def test_images_without_alt_text_link_with_their_address():
+    assert render_markdown("![](https://cdn.example.com/g.png)") == (
+        f'<p><a href="https://cdn.example.com/g.png" rel="{LINK_REL}">'
+        "https://cdn.example.com/g.png</a></p>\n"
+    )
+
+
+def test_raw_html_is_shown_as_text():
+    assert render_markdown("<b>bold</b>") == "<p>&lt;b&gt;bold&lt;/b&gt;</p>\n"
+
+
+@pytest.mark.parametrize(
+    ("source", "tag"),
+    [("# a", "h3"), ("## a", "h4"), ("### a", "h5"), ("#### a", "h6"), ("###### a", "h6")],
+)
+def test_headings_shift_two_levels_down_capped_at_h6(source, tag):
+    assert render_markdown(source) == f"<{tag}>a</{tag}>\n"
+
+
+def test_setext_headings_shift_too():
+    assert render_markdown("a\n===\n\nb\n---") == "<h3>a</h3>\n<h4>b</h4>\n"
+
+
+@pytest.mark.parametrize(("offset", "tag"), [(0, "h1"), (1, "h2"), (5, "h6"), (-3, "h1")])
+def test_the_heading_offset_is_a_parameter(offset, tag):
+    assert render_markdown("# a", heading_offset=offset) == f"<{tag}>a</{tag}>\n"
+
+
+@pytest.mark.parametrize("text", ["", None])
+def test_empty_text_renders_as_an_empty_safe_string(text):
+    output = render_markdown(text)
+    assert output == ""
+    assert isinstance(output, SafeString)
+
+
+def test_a_full_document_passes_the_safety_checks():
+    # Guards the checks themselves: everything legitimate must get through them.
+    output = render_markdown(
+        "# Outage\n\n*a* **b** ~~c~~ `d` [e](https://example.com) <ops@example.com>\n\n"
+        "1. f\n   - g\n\n> h\n\n```sh\nls\n```\n\n| i | j |\n|:-|-:|\n| 1 | 2 |\n\n---\n"
+    )
+    assert_safe(output)
+    assert {tag for tag, _ in Tags(output).tags} == {
+        *("h3", "p", "em", "strong", "s", "code", "a", "ol", "li", "ul", "blockquote", "pre"),
+        *("table", "thead", "tbody", "tr", "th", "td", "hr"),
+    }
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        '<a href="javascript:alert(1)">x</a>',
+        '<a href=" jav&#x09;ascript:alert(1)">x</a>',
+        '<a href="data:text/html,x">x</a>',
+        '<a href="ftp://example.com">x</a>',
+        '<a href="https://example.com" rel="opener">x</a>',
+        "<p onclick=alert(1)>x</p>",
+        '<p style="color:red">x</p>',
+        '<code class="x">x</code>',
+        "<img src=https://example.com/a.png>",
+        "<SVG></SVG>",
+        "<div>x</div>",
+        "<!-- x -->",
+    ],
+)
+def test_the_safety_checks_reject_unsafe_output(output):
+    with pytest.raises(AssertionError):
+        assert_safe(SafeString(output))
+
+
+XSS = {
+    "script tag": "<script>alert(1)</script>",
+    "script src uppercase": "<SCRIPT SRC=//xss.example/xss.js></SCRIPT>",
+    "script split by markdown": "<scr<b>ipt>alert(1)</scr</b>ipt>",
+    "img onerror": "<img src=x onerror=alert(1)>",
+    "img onerror in a link text": "[<img src=x onerror=alert(1)>](https://example.com)",
+    "svg onload": "<svg onload=alert(1)>",
+    "svg with script": "<svg><script>alert(1)</script></svg>",
+    "math mxss": "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+    "markdown javascript link": "[x](javascript:alert(1))",
+    "tab entity in scheme": "[x](jav&#x09;ascript:alert(1))",
+    "newline entity in scheme": "[x](jav&#x0A;ascript:alert(1))",
+    "mixed case scheme": "[x](JaVaScRiPt:alert(1))",
+    "decimal entities": "[x](&#106;&#97;&#118;&#97;&#115;&#99;&#114;&#105;&#112;&#116;&#58;a(1))",
+    "hex entities without semicolons": "[x](&#x6A&#x61&#x76&#x61&#x73&#x63&#x72&#x69&#x70&#x74:a)",
+    "named colon entity": "[x](javascript&colon;alert(1))",
+    "leading spaces and angle brackets": "[x](<  javascript:alert(1)>)",
+    "percent encoded scheme": "[x](javascript%3Aalert(1))",
+    "javascript comment trick": "[x](javascript://example.com/%0Aalert(1))",
+    "vbscript link": "[x](vbscript:msgbox(1))",
+    "data html link": "[x](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    "data image link markdown-it allows": "[x](data:image/png;base64,iVBORw0KGgo=)",
+    "data svg image": "![x](data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+)",
+    "file link": "[x](file:///etc/passwd)",
+    "javascript autolink": "<javascript:alert(1)>",
+    "data autolink": "<data:text/html,%3Cscript%3Ealert(1)%3C/script%3E>",
+    "reference link": "[x][r]\n\n[r]: javascript:alert(1)",
+    "reference link with attribute in title": '[x][r]\n\n[r]: https://e.com "a" onclick="alert(1)"',
+    "link title breaking out": '[x](https://example.com "a\\" onmouseover=\\"alert(1)")',
+    "image title breaking out": '![x](https://example.com/a.png "\\" onerror=\\"alert(1)")',
+    "image with javascript source": "![x](javascript:alert(1))",
+    "raw html block": '<div onmouseover="alert(1)">\n\n*hi*\n\n</div>',
+    "raw anchor": '<a href="javascript:alert(1)">x</a>',
+    "raw anchor with entities": '<a href="&#x6A;avascript:alert(1)">x</a>',
+    "style attribute": '<p style="background:url(javascript:alert(1))">x</p>',
+    "style tag": "<style>@import 'https://evil.example/x.css';</style>",
+    "iframe": '<iframe src="javascript:alert(1)"></iframe>',
+    "iframe srcdoc": '<iframe srcdoc="<script>alert(1)</script>"></iframe>',
+    "form action": '<form action="javascript:alert(1)"><button>x</button></form>',
+    "object": '<object data="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">',
+    "embed": '<embed src="javascript:alert(1)">',
+    "meta refresh": '<meta http-equiv="refresh" content="0;url=javascript:alert(1)">',
+    "base href": '<base href="javascript:alert(1)//">',
+    "html comment": "<!--<script>alert(1)</script>-->",
+    "comment hiding a closing tag": "<!-- --!><img src=x onerror=alert(1)> -->",
+    "zero width space before scheme": "[x](\u200bjavascript:alert(1))",
+    "fullwidth scheme": "[x](\uff4a\uff41\uff56\uff41script:alert(1))",
+    "null byte in scheme": "[x](java\x00script:alert(1))",
+    "right to left override": "[x](\u202ejavascript:alert(1))",
+    "fence info injection": '```"><script>alert(1)</script>\nx\n```',
+    "inline code with script": "`<script>alert(1)</script>`",
+    "table cell with raw html": "| a |\n|---|\n| <img src=x onerror=alert(1)> |",
+    "details ontoggle": "<details open ontoggle=alert(1)>",
+    "template and noscript": '<noscript><p title="</noscript><img src=x onerror=alert(1)>">',
+}
+
+
+@pytest.fixture(params=[False, True], ids=["parser defaults", "parser lets raw html through"])
+def parser_lets_raw_html_through(request, monkeypatch):
+    # The sanitizer is the guarantee: with the parser's own protections off (raw HTML on,
+    # link validation off), every vector must still come out safe.
+    if request.param:
+        monkeypatch.setitem(markdown._parser.options, "html", True)
+        monkeypatch.setattr(markdown._parser, "validateLink", lambda url: True)
+    return request.param
+
+
+@pytest.mark.parametrize("source", XSS.values(), ids=XSS.keys())
+def test_xss_vectors_come_out_inert(source, parser_lets_raw_html_through):
+    assert_safe(render_markdown(source))
+
+
+@pytest.mark.parametrize("source", XSS.values(), ids=XSS.keys())
+def test_xss_vectors_come_out_inert_inside_other_markdown(source):
+    assert_safe(render_markdown(f"# Title\n\n- item {source}\n\n> {source}\n\n| {source} |\n|-|"))
+
+
+def test_the_relaxed_parser_really_lets_raw_html_and_any_link_through(monkeypatch):
+    monkeypatch.setitem(markdown._parser.options, "html", True)
+    monkeypatch.setattr(markdown._parser, "validateLink", lambda url: True)
+    assert render_markdown("<em>x</em>") == "<p><em>x</em></p>\n"
+    # The parser now emits the link; only nh3 removes its target.
+    assert render_markdown("[x](javascript:alert(1))") == f'<p><a rel="{LINK_REL}">x</a></p>\n'
+
+
+def test_plain_text_drops_tags_and_unescapes_entities():
+    assert markdown_to_text("**Fixed** `a < b` & <i>x</i>") == "Fixed a < b & <i>x</i>"
+
+
+def test_plain_text_keeps_paragraphs_apart():
+    text = markdown_to_text("# Outage\n\nOne.\n\n\n\nTwo\nlines.")
+    assert text == "Outage\n\nOne.\n\nTwo\nlines."
+
+
+def test_plain_text_keeps_link_targets():
+    assert markdown_to_text("See [the docs](https://example.com/a?b=1&c=2).") == (
+        "See the docs (https://example.com/a?b=1&c=2)."
+    )
+
+
+def test_plain_text_does_not_repeat_autolink_targets():
+    assert markdown_to_text("<https://example.com> <ops@example.com>") == (
+        "https://example.com ops@example.com"
+    )
+
+
+def test_plain_text_shows_no_target_for_a_link_the_sanitizer_dropped():
+    assert markdown_to_text("[x](data:image/png;base64,AA) [y](/relative)") == "x y"
+
+
+@pytest.mark.parametrize("text", ["", None])
+def test_plain_text_of_nothing_is_empty(text):
+    assert markdown_to_text(text) == ""
