@@ -9,12 +9,12 @@ from django.utils.safestring import mark_safe
 
 from incidents.markdown import render_markdown
 from status.models import (
-    STATUS_SEVERITY,
     CodeField,
     Component,
     ComponentStatus,
     Page,
     PageContent,
+    worst_status,
 )
 
 
@@ -320,8 +320,7 @@ class Incident(PageContent):
             closing = status in CLOSED_STATUSES
 
             if closing and not was_closed:
-                restore = self.components_to_restore(exclude=component_statuses)
-                component_statuses.update(dict.fromkeys(restore, ComponentStatus.OPERATIONAL))
+                component_statuses.update(self.components_to_restore(exclude=component_statuses))
             if status == IncidentStatus.IN_PROGRESS and not component_statuses:
                 component_statuses = dict.fromkeys(
                     self.components.all(), ComponentStatus.UNDER_MAINTENANCE
@@ -348,20 +347,30 @@ class Incident(PageContent):
         return update
 
     def components_to_restore(self, exclude):
-        """Affected components not already given a status, that no other open incident or
-        maintenance still holds down."""
+        """{component: status} for the affected components this closing update gives no status.
+
+        Each goes back to operational, or, when another open incident or maintenance in
+        progress still holds it, to the worst status those last gave it.
+        """
+        affected = list(self.components.exclude(pk__in=[c.pk for c in exclude]))
+        if not affected:
+            return {}
         holding = (
             Incident.objects.open()
             .filter(page_id=self.page_id)
             .exclude(status=IncidentStatus.SCHEDULED)
             .exclude(pk=self.pk)
         )
-        held = Component.objects.filter(incidents__in=holding)
-        return (
-            self.components.exclude(status=ComponentStatus.OPERATIONAL)
-            .exclude(pk__in=[c.pk for c in exclude])
-            .exclude(pk__in=held)
-        )
+        latest = {}  # (incident, component) -> the status its latest update gave
+        impacts = ComponentImpact.objects.filter(
+            update__incident__in=holding, component__in=affected
+        ).order_by("update__display_at", "update__id")
+        for impact in impacts.values("update__incident_id", "component_id", "new_status"):
+            latest[impact["update__incident_id"], impact["component_id"]] = impact["new_status"]
+        targets = {
+            c: worst_status(s for (_, pk), s in latest.items() if pk == c.pk) for c in affected
+        }
+        return {c: status for c, status in targets.items() if c.status != status}
 
     def apply_component_statuses(self, update, component_statuses, at):
         if not component_statuses:
@@ -389,7 +398,7 @@ class Incident(PageContent):
         if self.worst_component_status:
             statuses.append(self.worst_component_status)
         if statuses:
-            worst = max(statuses, key=lambda s: STATUS_SEVERITY[ComponentStatus(s)])
+            worst = worst_status(statuses)
             self.worst_component_status = worst
             if not self.is_maintenance:
                 self.impact = IMPACT_OF_STATUS[ComponentStatus(worst)]

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from incidents.models import CLOSED_STATUSES, ComponentImpact, Incident, IncidentUpdate, Kind
 from status.hosts import public_page
-from status.models import STATUS_SEVERITY, ComponentStatus, ComponentStatusChange, OverallStatus
+from status.models import ComponentStatus, ComponentStatusChange, OverallStatus, worst_status
 from status.uptime import daily_uptime
 
 UPTIME_DAYS = 90
@@ -121,9 +121,7 @@ def group_sections(groups, components):
     for group in groups:
         members = by_group[group.pk]
         if members:
-            group.status = max(
-                (c.status for c in members), key=lambda s: STATUS_SEVERITY[ComponentStatus(s)]
-            )
+            group.status = worst_status(c.status for c in members)
             sections.append((group, members))
     return sections
 
@@ -183,7 +181,10 @@ def timeline(rows, start, end):
     for row in rows:
         seg_start = max(row.started_at, start)
         seg_end = min(row.ended_at or end, end)
-        if seg_end < seg_start:
+        # A period touching the window only at its edge is not part of it; in a window of no
+        # length (resolved within the second) the period holding its instant is all there is.
+        instant = start == end and row.started_at <= start and (row.ended_at or end) >= end
+        if seg_end <= seg_start and not instant:
             continue
         if segments and segments[-1][0] == row.status:
             segments[-1] = (row.status, segments[-1][1], seg_end)
@@ -198,7 +199,7 @@ def merge_timelines(timelines, start, end):
     merged = []
     for a, b in zip(points, points[1:] or [end], strict=False):
         statuses = [s for tl in timelines for s, x, y in tl if x <= a < y or (x == y == a)]
-        status = max(statuses or ["operational"], key=lambda s: STATUS_SEVERITY[ComponentStatus(s)])
+        status = worst_status(statuses)
         if merged and merged[-1][0] == status:
             merged[-1] = (status, merged[-1][1], b)
         else:
@@ -214,8 +215,13 @@ def history(request, page):
         number = max(1, int(request.GET.get("page", "1")))
     except ValueError:
         number = 1
-    newest = shift_month(date(today.year, today.month, 1), -(number - 1) * MONTHS_PER_HISTORY_PAGE)
-    months = [shift_month(newest, -i) for i in range(MONTHS_PER_HISTORY_PAGE)]
+    try:
+        newest = shift_month(
+            date(today.year, today.month, 1), -(number - 1) * MONTHS_PER_HISTORY_PAGE
+        )
+        months = [shift_month(newest, -i) for i in range(MONTHS_PER_HISTORY_PAGE)]
+    except ValueError:
+        raise Http404("No history that far back") from None
     start = datetime.combine(months[-1], time.min, tzinfo=tz)
     end = datetime.combine(shift_month(newest, 1), time.min, tzinfo=tz)
     incidents = list(

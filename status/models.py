@@ -215,6 +215,11 @@ STATUS_SEVERITY = {
 }
 
 
+def worst_status(statuses, default=ComponentStatus.OPERATIONAL):
+    """The most severe of some component statuses."""
+    return max(statuses, key=lambda s: STATUS_SEVERITY[ComponentStatus(s)], default=default)
+
+
 class PageContent(models.Model):
     """Something shown on a public page: saving or deleting it invalidates the page's cache."""
 
