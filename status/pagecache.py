@@ -8,6 +8,7 @@ an incident's traffic spike, and conditional GETs get 304.
 """
 
 import hashlib
+import time
 
 from django.core.cache import cache
 from django.http import HttpResponse
@@ -42,7 +43,10 @@ def forget_version(page_id):
 
 def response_key(request, page_id, version):
     variant = "htmx" if request.headers.get("HX-Request") else "full"
-    where = f"{request.get_host()}:{request.get_full_path()}"
+    # Hashed: the query string is the client's, of any length.
+    where = hashlib.blake2b(
+        f"{request.get_host()}\n{request.get_full_path()}".encode(), digest_size=16
+    ).hexdigest()
     return f"page-response:{page_id}:{version}:{variant}:{where}"
 
 
@@ -68,7 +72,9 @@ def store(request, page, response):
         return response
     body = response.content
     etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
-    last_modified = int(page.updated_at.timestamp())
+    # Pages change with time too (relative times, today's bar), so this is when it was
+    # rendered, not when the page was last written.
+    last_modified = int(time.time())
     response["ETag"] = etag
     response["Last-Modified"] = http_date(last_modified)
     patch_cache_control(

@@ -1,0 +1,245 @@
+"""Public pages are cached whole (status/pagecache.py): validators and Cache-Control for CDNs,
+hits without SQL, 304 for conditional GETs, and every write visible at once."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.cache import cache
+from django.utils.http import http_date
+
+from incidents.models import Incident, IncidentStatus
+from status.models import ComponentGroup, ComponentStatus
+from tests.incidents.test_public_page import hrefs, make_component, make_page, visible
+
+NOW = datetime(2026, 3, 15, 15, 0, tzinfo=UTC)
+HOST = {"host": "status.alpha.example"}
+
+
+@pytest.fixture
+def clock(time_machine):
+    time_machine.move_to(NOW, tick=False)
+    return time_machine
+
+
+@pytest.fixture
+def page(db, clock):
+    page = make_page("alpha", "Alpha", custom_domain="status.alpha.example")
+    core = ComponentGroup.objects.create(page=page, name="Core")
+    page.api = make_component(page, "API", core)
+    page.incident = Incident.declare(
+        page,
+        name="Slow API",
+        body="Looking into it.",
+        component_statuses={page.api: ComponentStatus.DEGRADED_PERFORMANCE},
+        started_at=NOW - timedelta(minutes=30),
+        notify=False,
+    )
+    return page
+
+
+def incident_path(page):
+    return f"/p/alpha/incidents/{page.incident.code}/"
+
+
+PATHS = ["/p/alpha/", "incident", "/p/alpha/history/", "/p/alpha/history.atom"]
+
+
+def path_of(page, path):
+    return incident_path(page) if path == "incident" else path
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_first_get_has_validators_and_cache_control_for_shared_caches(client, page, path):
+    response = client.get(path_of(page, path))
+    assert response.status_code == 200
+    assert response["X-Cache"] == "miss"
+    assert response["ETag"].startswith('"') and response["ETag"].endswith('"')
+    assert response["Last-Modified"]
+    cache_control = response["Cache-Control"]
+    assert "public" in cache_control
+    assert "max-age=" in cache_control
+    assert "stale-while-revalidate=" in cache_control
+    assert "private" not in cache_control and "no-store" not in cache_control
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_second_get_is_served_from_the_cache_without_sql(
+    client, page, path, django_assert_num_queries
+):
+    first = client.get(path_of(page, path))
+    with django_assert_num_queries(0):
+        second = client.get(path_of(page, path))
+    assert second.status_code == 200
+    assert second["X-Cache"] == "hit"
+    assert second.content == first.content
+    assert second["Content-Type"] == first["Content-Type"]
+    for header in ["ETag", "Last-Modified", "Cache-Control"]:
+        assert second[header] == first[header]
+
+
+def test_a_hit_on_the_pages_own_host_runs_no_sql_either(client, page, django_assert_num_queries):
+    client.get("/", headers=HOST)
+    with django_assert_num_queries(0):
+        response = client.get("/", headers=HOST)
+    assert response["X-Cache"] == "hit"
+
+
+def test_if_none_match_with_the_etag_gets_304_without_a_body(
+    client, page, django_assert_num_queries
+):
+    etag = client.get("/p/alpha/")["ETag"]
+    with django_assert_num_queries(0):
+        response = client.get("/p/alpha/", headers={"if-none-match": etag})
+    assert response.status_code == 304
+    assert response.content == b""
+    assert response["ETag"] == etag
+
+
+def test_if_none_match_gets_304_even_once_the_cache_entry_is_gone(client, page):
+    etag = client.get("/p/alpha/")["ETag"]
+    cache.clear()
+    response = client.get("/p/alpha/", headers={"if-none-match": etag})
+    assert response.status_code == 304
+    assert response.content == b""
+
+
+def test_another_etag_gets_the_full_page(client, page):
+    client.get("/p/alpha/")
+    response = client.get("/p/alpha/", headers={"if-none-match": '"something-else"'})
+    assert response.status_code == 200
+    assert "Slow API" in response.text
+
+
+def test_if_modified_since_last_modified_gets_304(client, page):
+    last_modified = client.get("/p/alpha/")["Last-Modified"]
+    response = client.get("/p/alpha/", headers={"if-modified-since": last_modified})
+    assert response.status_code == 304
+    assert response.content == b""
+
+
+def test_if_modified_since_before_the_last_change_gets_the_page(client, page):
+    client.get("/p/alpha/")
+    earlier = http_date((NOW - timedelta(hours=1)).timestamp())
+    response = client.get("/p/alpha/", headers={"if-modified-since": earlier})
+    assert response.status_code == 200
+    assert "Slow API" in response.text
+
+
+def test_a_component_status_change_shows_at_once_with_a_new_etag(client, page, clock):
+    first = client.get("/p/alpha/")
+    assert client.get("/p/alpha/")["X-Cache"] == "hit"
+
+    clock.shift(timedelta(seconds=5))
+    page.api.set_status(ComponentStatus.MAJOR_OUTAGE)
+
+    response = client.get("/p/alpha/", headers={"if-none-match": first["ETag"]})
+    assert response.status_code == 200
+    assert response["X-Cache"] == "miss"
+    assert response["ETag"] != first["ETag"]
+    assert response["Last-Modified"] != first["Last-Modified"]
+    body = visible(response)
+    assert body.find("section", class_="banner").text == "Major system outage"
+    assert "Major outage" in body.find("li", class_="component").text
+    again = client.get("/p/alpha/", headers={"if-modified-since": first["Last-Modified"]})
+    assert again.status_code == 200
+
+
+def test_a_new_incident_update_shows_at_once_on_every_page(client, page, clock):
+    paths = ["/p/alpha/", incident_path(page), "/p/alpha/history/", "/p/alpha/history.atom"]
+    before = {path: client.get(path)["ETag"] for path in paths}
+    assert all(client.get(path)["X-Cache"] == "hit" for path in paths)
+
+    clock.shift(timedelta(minutes=1))
+    page.incident.post_update(IncidentStatus.RESOLVED, "All fixed now.", notify=False)
+
+    for path in paths:
+        response = client.get(path)
+        assert response["X-Cache"] == "miss", path
+        assert response["ETag"] != before[path], path
+    assert "All fixed now." in client.get("/p/alpha/").text
+    assert "All fixed now." in client.get(incident_path(page)).text
+    assert "All fixed now." in client.get("/p/alpha/history.atom").text
+    incident = visible(client.get(incident_path(page)))
+    assert incident.find("dd", class_="incident-status").text == "Resolved"
+
+
+def test_a_new_incident_shows_at_once(client, page):
+    client.get("/p/alpha/")
+    Incident.declare(page, name="Brand new trouble", notify=False)
+    response = client.get("/p/alpha/")
+    assert response["X-Cache"] == "miss"
+    assert "Brand new trouble" in response.text
+
+
+def test_a_post_is_not_cached_and_does_not_fill_the_cache(client, page):
+    client.get("/p/alpha/")
+    response = client.post("/p/alpha/")
+    if response.status_code != 405:
+        assert "X-Cache" not in response
+        assert "ETag" not in response and "Cache-Control" not in response
+
+    # A POST before any GET leaves nothing for the GET to hit.
+    cache.clear()
+    client.post("/p/alpha/")
+    assert client.get("/p/alpha/")["X-Cache"] == "miss"
+
+
+def test_the_cache_keeps_hosts_apart(client, page):
+    on_site = client.get("/p/alpha/")
+    on_domain = client.get("/", headers=HOST)
+    assert on_domain["X-Cache"] == "miss"
+    assert "/p/alpha/history/" in hrefs(visible(on_site))
+    domain_links = hrefs(visible(on_domain))
+    assert "/history/" in domain_links
+    assert not [href for href in domain_links if href.startswith("/p/")]
+
+    assert client.get("/p/alpha/")["X-Cache"] == "hit"
+    assert "/p/alpha/history/" in client.get("/p/alpha/").text
+    cached_domain = client.get("/", headers=HOST)
+    assert cached_domain["X-Cache"] == "hit"
+    assert "/p/alpha/" not in cached_domain.text
+
+
+def test_the_cache_keeps_pages_apart(client, page):
+    other = make_page("bravo", "Bravo")
+    make_component(other, "Bravo engine")
+    client.get("/p/alpha/")
+    response = client.get("/p/bravo/")
+    assert response["X-Cache"] == "miss"
+    assert "Bravo engine" in response.text
+    assert "Slow API" not in response.text
+
+
+def test_the_cache_keeps_query_strings_apart(client, page):
+    client.get("/p/alpha/history/")
+    response = client.get("/p/alpha/history/?page=2")
+    assert response["X-Cache"] == "miss"
+    assert "← Newer" in response.text
+
+
+def test_a_404_is_not_cached(client, page):
+    assert client.get("/p/alpha/incidents/doesnotexist/").status_code == 404
+    response = client.get("/p/alpha/incidents/doesnotexist/")
+    assert response.status_code == 404
+    assert "X-Cache" not in response
+
+
+def test_if_modified_since_alone_does_not_keep_yesterdays_page(client, page, clock):
+    first = client.get("/p/alpha/")
+    clock.shift(timedelta(days=1))
+
+    response = client.get("/p/alpha/", headers={"if-modified-since": first["Last-Modified"]})
+    assert response.status_code == 200
+    assert "Mar 16, 2026" in response.text
+
+
+def test_a_head_request_does_not_leave_an_empty_page_in_the_cache(client, page):
+    head = client.head("/p/alpha/")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head["ETag"]
+
+    response = client.get("/p/alpha/")
+    assert response["X-Cache"] == "hit"
+    assert response["ETag"] == head["ETag"]
+    assert "Slow API" in response.text

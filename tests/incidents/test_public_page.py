@@ -1,0 +1,542 @@
+"""The public status page, as a visitor sees it: banner, incidents, components, uptime bars,
+past incidents and links, at /p/<slug>/ and on the page's own host."""
+
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+
+import pytest
+
+from incidents.models import Incident, IncidentStatus
+from status.models import Component, ComponentGroup, ComponentStatus, Page, Tenant
+
+NOW = datetime(2026, 3, 15, 15, 0, tzinfo=UTC)
+VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "wbr"}
+
+
+class Element:
+    """A parsed HTML element: just enough DOM to ask what a visitor sees."""
+
+    def __init__(self, tag, attrs=(), parent=None):
+        self.tag, self.attrs, self.parent, self.children = tag, dict(attrs), parent, []
+
+    def __repr__(self):
+        return f"<{self.tag} {self.attrs}>"
+
+    @property
+    def classes(self):
+        return (self.attrs.get("class") or "").split()
+
+    @property
+    def text(self):
+        """The text inside, whitespace collapsed (as a browser renders it)."""
+        parts = []
+
+        def walk(node):
+            for child in node.children:
+                if isinstance(child, str):
+                    parts.append(child)
+                else:
+                    walk(child)
+
+        walk(self)
+        return " ".join("".join(parts).split())
+
+    def iter(self):
+        for child in self.children:
+            if isinstance(child, Element):
+                yield child
+                yield from child.iter()
+
+    def find_all(self, tag=None, class_=None, **attrs):
+        return [
+            element
+            for element in self.iter()
+            if (tag is None or element.tag == tag)
+            and (class_ is None or class_ in element.classes)
+            and all(element.attrs.get(name) == value for name, value in attrs.items())
+        ]
+
+    def find(self, tag=None, class_=None, **attrs):
+        found = self.find_all(tag, class_, **attrs)
+        assert found, f"no <{tag or '*'} class={class_!r} {attrs}> in {self!r}"
+        return found[0]
+
+    def ancestor(self, tag):
+        node = self.parent
+        while node is not None and node.tag != tag:
+            node = node.parent
+        return node
+
+
+class _TreeBuilder(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.root = self.current = Element("#document")
+
+    def handle_starttag(self, tag, attrs):
+        element = Element(tag, attrs, self.current)
+        self.current.children.append(element)
+        if tag not in VOID_TAGS:
+            self.current = element
+
+    def handle_startendtag(self, tag, attrs):
+        self.current.children.append(Element(tag, attrs, self.current))
+
+    def handle_endtag(self, tag):
+        node = self.current
+        while node is not None and node.tag != tag:
+            node = node.parent
+        if node is not None and node.parent is not None:
+            self.current = node.parent
+
+    def handle_data(self, data):
+        self.current.children.append(data)
+
+
+def parse_html(text):
+    builder = _TreeBuilder()
+    builder.feed(text)
+    builder.close()
+    return builder.root
+
+
+def visible(response):
+    """The parsed <body> of a successful HTML response."""
+    assert response.status_code == 200, response.status_code
+    assert response["Content-Type"].startswith("text/html")
+    return parse_html(response.text).find("body")
+
+
+def hrefs(element):
+    return [a.attrs["href"] for a in element.find_all("a") if "href" in a.attrs]
+
+
+def make_page(slug, name, time_zone="UTC", **fields):
+    tenant = Tenant.objects.create(name=name, slug=slug)
+    return Page.objects.create(tenant=tenant, name=name, slug=slug, time_zone=time_zone, **fields)
+
+
+def make_component(page, name, group=None, **fields):
+    """A component whose history starts long before the 90 days the page shows."""
+    start = NOW - timedelta(days=120)
+    return Component.objects.create(
+        page=page, group=group, name=name, start_date=start.date(), created_at=start, **fields
+    )
+
+
+def outage(component, status, start, end):
+    component.set_status(status, at=start)
+    component.set_status(ComponentStatus.OPERATIONAL, at=end)
+
+
+@pytest.fixture
+def now(time_machine):
+    time_machine.move_to(NOW, tick=False)
+    return NOW
+
+
+@pytest.fixture
+def page(db, now):
+    page = make_page("alpha", "Alpha", custom_domain="status.alpha.example")
+    core = ComponentGroup.objects.create(page=page, name="Core", position=0)
+    make_component(page, "API", core, position=0)
+    make_component(page, "Website", core, position=1)
+    return page
+
+
+def component(page, name):
+    return Component.objects.get(page=page, name=name)
+
+
+def component_item(body, name):
+    """The <li class="component"> of the component called `name`."""
+    for item in body.find_all("li", class_="component"):
+        if item.find("span", class_="name").text.startswith(name):
+            return item
+    raise AssertionError(f"no component {name!r} on the page")
+
+
+def banner(body):
+    return body.find("section", class_="banner").text
+
+
+# Banner
+
+
+def test_banner_says_all_systems_operational_when_everything_is_up(client, page):
+    assert banner(visible(client.get("/p/alpha/"))) == "All systems operational"
+
+
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [
+        (ComponentStatus.DEGRADED_PERFORMANCE, "Partially degraded service"),
+        (ComponentStatus.PARTIAL_OUTAGE, "Partial system outage"),
+        (ComponentStatus.MAJOR_OUTAGE, "Major system outage"),
+    ],
+)
+def test_banner_follows_the_worst_component_status(client, page, status, words):
+    component(page, "API").set_status(status)
+    assert banner(visible(client.get("/p/alpha/"))) == words
+
+
+def test_banner_says_service_under_maintenance_while_maintenance_is_in_progress(client, page):
+    maintenance = Incident.schedule(
+        page,
+        name="Database upgrade",
+        scheduled_for=NOW - timedelta(minutes=30),
+        scheduled_until=NOW + timedelta(hours=1),
+        components=[component(page, "API")],
+        notify=False,
+    )
+    maintenance.post_update(IncidentStatus.IN_PROGRESS, "Upgrading now.", notify=False)
+
+    body = visible(client.get("/p/alpha/"))
+    assert banner(body) == "Service under maintenance"
+    section = body.find("section", **{"aria-labelledby": "active-maintenance"})
+    assert "Maintenance in progress" in section.text
+    assert "Database upgrade" in section.text
+    assert "Upgrading now." in section.text
+    assert "Under maintenance" in component_item(body, "API").text
+
+
+# Incidents and maintenance
+
+
+def test_an_active_incident_is_shown_with_its_latest_update(client, page):
+    incident = Incident.declare(
+        page,
+        name="Login failures",
+        body="We are looking into failed logins.",
+        component_statuses={component(page, "API"): ComponentStatus.PARTIAL_OUTAGE},
+        started_at=NOW - timedelta(minutes=40),
+        notify=False,
+    )
+    incident.post_update(IncidentStatus.IDENTIFIED, "A bad deploy; rolling it back.", notify=False)
+
+    body = visible(client.get("/p/alpha/"))
+    section = body.find("section", **{"aria-labelledby": "active-incidents"})
+    card = section.find("article", class_="incident-card")
+    assert card.find("h3").text == "Login failures"
+    assert card.find("a").attrs["href"] == f"/p/alpha/incidents/{incident.code}/"
+    assert card.find("p", class_="update-status").text.startswith("Identified – Mar 15, 2026")
+    assert "A bad deploy; rolling it back." in card.text
+    assert "We are looking into failed logins." not in card.text
+    assert banner(body) == "Partial system outage"
+
+
+def test_without_incidents_there_is_no_active_incident_section(client, page):
+    body = visible(client.get("/p/alpha/"))
+    assert not body.find_all("section", **{"aria-labelledby": "active-incidents"})
+    assert not body.find_all("section", **{"aria-labelledby": "upcoming"})
+
+
+def test_upcoming_maintenance_is_listed_with_its_window(client, page):
+    Incident.schedule(
+        page,
+        name="Network upgrade",
+        scheduled_for=NOW + timedelta(days=2),
+        scheduled_until=NOW + timedelta(days=2, hours=2),
+        body="Short interruptions are possible.",
+        components=[component(page, "Website")],
+        notify=False,
+    )
+
+    body = visible(client.get("/p/alpha/"))
+    section = body.find("section", **{"aria-labelledby": "upcoming"})
+    assert section.find("h2").text == "Scheduled maintenance"
+    assert "Network upgrade" in section.text
+    assert "Scheduled for Mar 17, 2026, 3:00 PM UTC – Mar 17, 2026, 5:00 PM UTC" in section.text
+    assert "Short interruptions are possible." in section.text
+    # Scheduled is not in progress: the page is still operational.
+    assert banner(body) == "All systems operational"
+
+
+# Components
+
+
+def test_components_are_listed_in_their_groups_with_their_status_in_words(client, page):
+    ungrouped = make_component(page, "Status emails")
+    ungrouped.set_status(ComponentStatus.PARTIAL_OUTAGE)
+
+    body = visible(client.get("/p/alpha/"))
+    (core,) = body.find_all("details", class_="component-group")
+    assert core.find("summary").text == "Core Operational"
+    names = [li.find("span", class_="name").text for li in core.find_all("li", class_="component")]
+    assert names == ["API", "Website"]
+    assert component_item(body, "API").find("span", class_="status").text == "Operational"
+    emails = component_item(body, "Status emails")
+    assert emails.ancestor("details") is None
+    assert emails.find("span", class_="status").text == "Partial outage"
+
+
+def test_a_group_shows_the_worst_status_of_its_components(client, page):
+    component(page, "Website").set_status(ComponentStatus.MAJOR_OUTAGE)
+    component(page, "API").set_status(ComponentStatus.DEGRADED_PERFORMANCE)
+
+    core = visible(client.get("/p/alpha/")).find("details", class_="component-group")
+    assert core.find("summary").text == "Core Major outage"
+
+
+def test_a_collapsed_group_is_closed_and_the_others_open(client, page):
+    infra = ComponentGroup.objects.create(page=page, name="Infra", position=1, collapsed=True)
+    make_component(page, "Database", infra)
+
+    body = visible(client.get("/p/alpha/"))
+    groups = {
+        d.find("summary").find("span", class_="name").text: d for d in body.find_all("details")
+    }
+    assert "open" in groups["Core"].attrs
+    assert "open" not in groups["Infra"].attrs
+    assert "Database" in groups["Infra"].text
+
+
+def test_a_group_with_nothing_visible_is_not_shown(client, page):
+    hidden = ComponentGroup.objects.create(page=page, name="Hidden", position=1)
+    make_component(page, "Canary", hidden, only_show_if_degraded=True)
+
+    body = visible(client.get("/p/alpha/"))
+    assert "Hidden" not in body.text
+
+
+def test_a_component_not_showcased_has_no_uptime_bar_but_is_listed(client, page):
+    make_component(page, "Docs", page.groups.get(), position=2, showcase=False)
+
+    body = visible(client.get("/p/alpha/"))
+    docs = component_item(body, "Docs")
+    assert docs.find("span", class_="status").text == "Operational"
+    assert not docs.find_all("svg")
+    assert "uptime" not in docs.text
+    assert component_item(body, "API").find_all("svg")
+
+
+def test_a_component_shown_only_if_degraded_appears_when_it_is(client, page):
+    search = make_component(page, "Search", page.groups.get(), only_show_if_degraded=True)
+    assert "Search" not in visible(client.get("/p/alpha/")).text
+
+    search.set_status(ComponentStatus.DEGRADED_PERFORMANCE)
+
+    body = visible(client.get("/p/alpha/"))
+    assert component_item(body, "Search").find("span", class_="status").text == (
+        "Degraded performance"
+    )
+
+
+def test_a_component_description_is_shown(client, page):
+    make_component(page, "Billing", description="Invoices and payments")
+    assert "Billing – Invoices and payments" in visible(client.get("/p/alpha/")).text
+
+
+# Uptime
+
+
+@pytest.fixture
+def history(page):
+    """API: 1 h of major outage on Mar 10; 2 h of partial outage then 30 min of degraded
+    performance on Mar 12. Website: nothing."""
+    api = component(page, "API")
+    outage(
+        api,
+        ComponentStatus.MAJOR_OUTAGE,
+        NOW.replace(day=10, hour=10),
+        NOW.replace(day=10, hour=11),
+    )
+    api.set_status(ComponentStatus.PARTIAL_OUTAGE, at=NOW.replace(day=12, hour=8))
+    api.set_status(ComponentStatus.DEGRADED_PERFORMANCE, at=NOW.replace(day=12, hour=10))
+    api.set_status(ComponentStatus.OPERATIONAL, at=NOW.replace(day=12, hour=10, minute=30))
+    return api
+
+
+def bars(item):
+    return [(rect.attrs["class"], rect.find("title").text) for rect in item.find_all("rect")]
+
+
+def test_each_showcased_component_has_90_day_bars_oldest_first(client, history):
+    body = visible(client.get("/p/alpha/"))
+    for name in ["API", "Website"]:
+        days = bars(component_item(body, name))
+        assert len(days) == 90
+        assert days[0][1].startswith("Dec 16, 2025:")
+        assert days[-1][1].startswith("Mar 15, 2026:")
+    svg = component_item(body, "API").find("svg")
+    assert svg.attrs["role"] == "img"
+    assert svg.attrs["aria-label"] == "API uptime, one bar per day"
+
+
+def test_a_day_bar_shows_the_worst_status_and_the_outage_durations(client, history):
+    days = {
+        title.split(":")[0]: (cls, title)
+        for cls, title in bars(component_item(visible(client.get("/p/alpha/")), "API"))
+    }
+    assert days["Mar 10, 2026"] == ("day day-major_outage", "Mar 10, 2026: major outage 1 h")
+    assert days["Mar 12, 2026"] == (
+        "day day-partial_outage",
+        "Mar 12, 2026: partial outage 2 h, degraded performance 30 min",
+    )
+    assert days["Mar 11, 2026"] == ("day day-operational", "Mar 11, 2026: no downtime")
+
+
+def test_a_component_younger_than_90_days_has_no_data_before_its_start(client, page):
+    young = Component.objects.create(
+        page=page, name="New thing", created_at=NOW - timedelta(days=2, hours=3)
+    )
+    assert young.pk
+    days = bars(component_item(visible(client.get("/p/alpha/")), "New thing"))
+    assert days[0] == ("day day-none", "Dec 16, 2025: no data")
+    assert days[-4] == ("day day-none", "Mar 12, 2026: no data")
+    assert days[-3][0] == "day day-operational"
+
+
+def test_uptime_percentage_counts_major_outage_fully_and_partial_outage_at_30_percent(
+    client, history
+):
+    # From midnight 89 days ago until now (15:00): the day bars' range.
+    counted = 89 * 86400 + 15 * 3600
+    downtime = 3600 + 0.3 * 2 * 3600
+    expected = int((1 - downtime / counted) * 100 * 100) / 100
+    assert f"{expected:.2f} %" == "99.92 %"
+
+    body = visible(client.get("/p/alpha/"))
+    legend = component_item(body, "API").find("div", class_="uptime-legend")
+    assert [span.text for span in legend.find_all("span")] == [
+        "90 days ago",
+        "99.92 % uptime",
+        "Today",
+    ]
+    assert "100.00 % uptime" in component_item(body, "Website").text
+
+
+# Past incidents
+
+
+def test_past_incidents_cover_14_days_with_the_quiet_days_said_so(client, page):
+    resolved = Incident.declare(
+        page,
+        name="Slow dashboard",
+        body="Investigating slowness.",
+        component_statuses={component(page, "Website"): ComponentStatus.DEGRADED_PERFORMANCE},
+        started_at=NOW - timedelta(days=3),
+        notify=False,
+    )
+    resolved.post_update(
+        IncidentStatus.RESOLVED,
+        "Back to normal.",
+        display_at=NOW - timedelta(days=3) + timedelta(minutes=20),
+        notify=False,
+    )
+    Incident.declare(
+        page, name="Too old to list", started_at=NOW - timedelta(days=20), notify=False
+    ).post_update(IncidentStatus.RESOLVED, display_at=NOW - timedelta(days=20), notify=False)
+
+    body = visible(client.get("/p/alpha/"))
+    past = body.find("section", **{"aria-labelledby": "past-incidents"})
+    days = past.find_all("div", class_="past-day")
+    assert [day.find("h3").text for day in days] == [
+        (NOW - timedelta(days=n)).strftime("%b %-d, %Y") for n in range(14)
+    ]
+    quiet = [day for day in days if "No incidents reported." in day.text]
+    assert len(quiet) == 13
+    (busy,) = [day for day in days if day not in quiet]
+    assert busy.find("h3").text == "Mar 12, 2026"
+    article = busy.find("article", class_="past-incident")
+    link = article.find("h4").find("a")
+    assert (link.text, link.attrs["href"]) == (
+        "Slow dashboard",
+        f"/p/alpha/incidents/{resolved.code}/",
+    )
+    statuses = [p.text for p in article.find_all("p", class_="update-status")]
+    assert statuses[0].startswith("Resolved – Mar 12, 2026, 3:20 PM UTC")
+    assert statuses[1].startswith("Investigating – Mar 12, 2026, 3:00 PM UTC")
+    assert "Back to normal." in article.text
+    assert "Too old to list" not in body.text
+
+
+def test_past_days_follow_the_page_time_zone(client, page):
+    page.time_zone = "America/Guayaquil"
+    page.save()
+    # 02:00 UTC on Mar 14 is 21:00 on Mar 13 in Ecuador.
+    Incident.declare(
+        page,
+        name="Late evening blip",
+        status=IncidentStatus.RESOLVED,
+        started_at=datetime(2026, 3, 14, 2, 0, tzinfo=UTC),
+        notify=False,
+    )
+
+    days = visible(client.get("/p/alpha/")).find_all("div", class_="past-day")
+    (busy,) = [day for day in days if "Late evening blip" in day.text]
+    assert busy.find("h3").text == "Mar 13, 2026"
+
+
+# Links and hosts
+
+
+def test_the_page_links_to_history_and_feeds(client, page):
+    body = visible(client.get("/p/alpha/"))
+    links = hrefs(body)
+    assert "/p/alpha/history/" in links
+    assert "/p/alpha/history.atom" in links
+    assert "/p/alpha/history.rss" in links
+    head = parse_html(client.get("/p/alpha/").text).find("head")
+    alternate = head.find("link", rel="alternate")
+    assert alternate.attrs["href"] == "/p/alpha/history.atom"
+    assert alternate.attrs["type"] == "application/atom+xml"
+
+
+def test_the_page_is_served_on_its_custom_domain_without_the_prefix(client, page):
+    response = client.get("/", headers={"host": "status.alpha.example"})
+    body = visible(response)
+    assert parse_html(response.text).find("title").text == "Alpha Status"
+    assert [
+        li.find("span", class_="name").text for li in body.find_all("li", class_="component")
+    ] == [
+        "API",
+        "Website",
+    ]
+    links = [href for href in hrefs(body) if href.startswith("/")]
+    assert "/history/" in links
+    assert "/history.atom" in links and "/history.rss" in links
+    assert not [href for href in links if href.startswith("/p/")]
+
+
+def test_the_page_is_served_on_its_subdomain_of_the_public_base_domain(client, page, settings):
+    settings.PUBLIC_BASE_DOMAIN = "status.test"
+    body = visible(client.get("/", headers={"host": "alpha.status.test"}))
+    assert "/history/" in hrefs(body)
+    assert component_item(body, "API")
+
+
+def test_another_page_shows_only_its_own_components(client, page):
+    other = make_page("bravo", "Bravo")
+    make_component(other, "Bravo engine")
+
+    alpha = visible(client.get("/p/alpha/"))
+    bravo = visible(client.get("/p/bravo/"))
+    assert "Bravo engine" not in alpha.text
+    assert "Bravo engine" in bravo.text
+    assert "API" not in bravo.text
+
+
+def test_an_unknown_page_is_404(client, page):
+    assert client.get("/p/nobody/").status_code == 404
+
+
+# Words, not only colour
+
+
+def test_statuses_are_given_in_words_not_only_colour(client, history, page):
+    component(page, "Website").set_status(ComponentStatus.PARTIAL_OUTAGE)
+
+    body = visible(client.get("/p/alpha/"))
+    labels = [span.text for span in body.find_all("span", class_="status")]
+    assert "Operational" in labels
+    assert "Partial outage" in labels
+    for span in body.find_all("span", class_="status"):
+        assert span.text, span
+    legend = body.find("p", class_="legend").text
+    for words in ["No downtime", "Degraded", "Partial outage", "Major outage", "Maintenance"]:
+        assert words in legend
+    # Every day bar carries its status in words in its tooltip.
+    for item in body.find_all("li", class_="component"):
+        for _cls, title in bars(item):
+            assert ": " in title and title.split(": ", 1)[1]
