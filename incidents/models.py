@@ -492,3 +492,32 @@ class ComponentImpact(models.Model):
 
     def __str__(self):
         return f"{self.component}: {self.old_status} → {self.new_status}"
+
+
+class IncidentTemplate(models.Model):
+    """A saved incident to prefill the declare form with during an outage."""
+
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="incident_templates")
+    code = CodeField()
+    name = models.CharField(max_length=100, help_text="How staff find it in the list.")
+    title = models.CharField(max_length=200, help_text="The incident's name.")
+    body = models.TextField(blank=True, help_text="The first update, in Markdown.")
+    status = models.CharField(
+        max_length=16,
+        choices=[(s.value, s.label) for s in INCIDENT_STATUSES],
+        default=IncidentStatus.INVESTIGATING,
+    )
+    components = models.ManyToManyField(Component, blank=True, related_name="+")
+    component_status = models.CharField(
+        max_length=24,
+        choices=ComponentStatus.choices,
+        default=ComponentStatus.DEGRADED_PERFORMANCE,
+        help_text="The status the template's components are given.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name

@@ -1,8 +1,11 @@
+import base64
+import secrets
+
 from django.db import models, transaction
 from django.utils import timezone
 
 from incidents.models import Incident, IncidentStatus, IncidentUpdate
-from status.models import Component, Page
+from status.models import CodeField, Component, Page
 
 
 class EventKind(models.TextChoices):
@@ -83,3 +86,94 @@ def kind_of_update(incident, update, first):
     if update.status == IncidentStatus.RESOLVED:
         return EventKind.INCIDENT_RESOLVED
     return EventKind.INCIDENT_UPDATED
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    WEBHOOK = "webhook", "Webhook"
+
+
+class SubscriberState(models.TextChoices):
+    PENDING = "pending", "Waiting for confirmation"
+    CONFIRMED = "confirmed", "Confirmed"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    QUARANTINED = "quarantined", "Quarantined (failing)"
+    DISABLED = "disabled", "Disabled (endpoint gone)"
+
+
+def new_token():
+    return secrets.token_urlsafe(24)
+
+
+def new_webhook_secret():
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+class SubscriberQuerySet(models.QuerySet):
+    def confirmed(self):
+        return self.filter(state=SubscriberState.CONFIRMED)
+
+    def for_component(self, component):
+        """Subscribers to the whole page, or to this component."""
+        return self.filter(
+            models.Q(components__isnull=True) | models.Q(components=component)
+        ).distinct()
+
+    def search(self, text):
+        return self.filter(models.Q(email__icontains=text) | models.Q(endpoint__icontains=text))
+
+
+class Subscriber(models.Model):
+    """Someone told of a page's incidents: by email, or by a signed webhook to an endpoint.
+
+    No components means the whole page.
+    """
+
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="subscribers")
+    code = CodeField()
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    # The address for email subscribers; for webhooks, where failure notices go.
+    email = models.EmailField(blank=True)
+    endpoint = models.URLField(max_length=2000, blank=True)
+    components = models.ManyToManyField(Component, blank=True, related_name="subscribers")
+    state = models.CharField(
+        max_length=12, choices=SubscriberState.choices, default=SubscriberState.PENDING
+    )
+    # In every email's links (confirm, manage, one-click unsubscribe).
+    token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
+    secret = models.CharField(max_length=64, default=new_webhook_secret, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    quarantined_at = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    first_failure_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SubscriberQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["page", "email"],
+                condition=models.Q(channel="email"),
+                name="one_email_subscriber_per_address",
+            ),
+            models.UniqueConstraint(
+                fields=["page", "endpoint"],
+                condition=models.Q(channel="webhook"),
+                name="one_webhook_subscriber_per_endpoint",
+            ),
+        ]
+        indexes = [
+            # Fan-out: a page's confirmed subscribers.
+            models.Index(fields=["page", "state"], name="subscriber_page_state"),
+        ]
+
+    def __str__(self):
+        return self.email if self.channel == Channel.EMAIL else self.endpoint
+
+    @property
+    def address(self):
+        return str(self)

@@ -1,7 +1,8 @@
+import hashlib
 import secrets
 import string
 import zoneinfo
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -131,6 +132,8 @@ class Page(models.Model):
     support_url = models.URLField(blank=True)
     logo = models.ImageField(upload_to="logos/", blank=True)
     accent_color = models.CharField(max_length=7, default="#2563eb", validators=[validate_colour])
+    allow_email_subscribers = models.BooleanField(default=True)
+    allow_webhook_subscribers = models.BooleanField(default=True)
     # Bumped by every write that changes what the public page shows; part of its cache key.
     version = models.PositiveBigIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now)
@@ -409,3 +412,220 @@ class OverallStatus:
 
     def __repr__(self):
         return f"<OverallStatus {self.indicator}: {self.description}>"
+
+
+API_KEY_PREFIX_LENGTH = 8
+
+
+def hash_secret(secret):
+    """Keys and tokens are stored as SHA-256: they are long random strings, so no salt or
+    stretching is needed, and a lookup by hash stays one indexed query."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiKey(models.Model):
+    """A tenant's key for the management API. Only its hash is kept; the key is shown once."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_keys")
+    code = CodeField()
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=API_KEY_PREFIX_LENGTH, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @classmethod
+    def issue(cls, tenant, name, by=None):
+        """A new key: returns (ApiKey, the secret), the only time the secret exists."""
+        secret = "hg_" + secrets.token_urlsafe(32)
+        key = cls.objects.create(
+            tenant=tenant,
+            name=name,
+            prefix=secret[:API_KEY_PREFIX_LENGTH],
+            key_hash=hash_secret(secret),
+            created_by=by,
+        )
+        return key, secret
+
+    @classmethod
+    def authenticate(cls, secret):
+        """The active key with this secret, or None; notes when it was last used."""
+        key = (
+            cls.objects.active()
+            .select_related("tenant")
+            .filter(key_hash=hash_secret(secret or ""))
+            .first()
+        )
+        if key is not None and (
+            key.last_used_at is None or timezone.now() - key.last_used_at > timedelta(minutes=1)
+        ):
+            # At most once a minute: a busy key must not write on every request.
+            key.last_used_at = timezone.now()
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=key.last_used_at)
+        return key
+
+    @property
+    def is_active(self):
+        return self.revoked_at is None
+
+    def revoke(self):
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])
+
+
+INVITATION_DAYS = 7
+
+
+class Invitation(models.Model):
+    """An invitation to join a tenant, sent by email, valid INVITATION_DAYS days."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invitations")
+    code = CodeField()
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.EDITOR)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="accepted_invitations",
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.email} to {self.tenant} as {self.role}"
+
+    @classmethod
+    def issue(cls, tenant, email, role, by=None):
+        """A new invitation: returns (Invitation, token); the token goes in the email only."""
+        token = secrets.token_urlsafe(32)
+        invitation = cls.objects.create(
+            tenant=tenant,
+            email=email.strip().lower(),
+            role=role,
+            token_hash=hash_secret(token),
+            invited_by=by,
+            expires_at=timezone.now() + timedelta(days=INVITATION_DAYS),
+        )
+        return invitation, token
+
+    @classmethod
+    def find(cls, token):
+        """The open invitation with this token, or None (unknown, used or expired)."""
+        return (
+            cls.objects.select_related("tenant")
+            .filter(
+                token_hash=hash_secret(token or ""),
+                accepted_at__isnull=True,
+                expires_at__gt=timezone.now(),
+            )
+            .first()
+        )
+
+    @property
+    def is_open(self):
+        return self.accepted_at is None and self.expires_at > timezone.now()
+
+    def accept(self, user):
+        """`user` joins the tenant with the invited role (an existing member keeps the higher)."""
+        with transaction.atomic():
+            membership, created = Membership.objects.get_or_create(
+                user=user, tenant=self.tenant, defaults={"role": self.role}
+            )
+            if not created and not membership.allows(self.role):
+                membership.role = self.role
+                membership.save(update_fields=["role"])
+            self.accepted_at = timezone.now()
+            self.accepted_by = user
+            self.save(update_fields=["accepted_at", "accepted_by"])
+        return membership
+
+
+class AuditLogEntry(models.Model):
+    """Who changed what, when, from the console or the API, with the values before and after."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="audit_log")
+    page = models.ForeignKey(
+        Page, on_delete=models.CASCADE, null=True, blank=True, related_name="audit_log"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    api_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, blank=True)
+    action = models.CharField(max_length=64)  # e.g. "component.update", "incident.create"
+    object_type = models.CharField(max_length=32, blank=True)
+    object_code = models.CharField(max_length=32, blank=True)
+    object_repr = models.CharField(max_length=200, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The audit log page: a page's entries, newest first.
+            models.Index(fields=["page", "-created_at"], name="audit_page_created"),
+        ]
+
+    def __str__(self):
+        return f"{self.action} {self.object_repr} by {self.actor or self.api_key}"
+
+    @classmethod
+    def record(cls, *, tenant, action, page=None, actor=None, api_key=None, obj=None,
+               before=None, after=None):  # fmt: skip
+        if actor is not None and not actor.is_authenticated:
+            actor = None
+        return cls.objects.create(
+            tenant=tenant,
+            page=page,
+            actor=actor,
+            api_key=api_key,
+            action=action,
+            object_type=obj._meta.model_name if obj is not None else "",
+            object_code=getattr(obj, "code", "") if obj is not None else "",
+            object_repr=str(obj)[:200] if obj is not None else "",
+            before=before,
+            after=after,
+        )
+
+
+def snapshot(obj, fields):
+    """The values of `fields` of `obj`, JSON-ready, for an audit log entry's before/after."""
+    values = {}
+    for name in fields:
+        value = getattr(obj, name)
+        if isinstance(value, models.Model):
+            value = getattr(value, "code", None) or str(value)
+        elif hasattr(value, "isoformat"):
+            value = value.isoformat()
+        elif isinstance(value, models.fields.files.FieldFile):
+            value = value.name or ""
+        values[name] = value
+    return values

@@ -9,8 +9,8 @@ from django.views.decorators.http import require_POST
 from django.views.static import serve
 
 from status.forms import SignupForm
-from status.models import Component, ComponentStatus, Page, Role
-from status.tenancy import page_member, public_view, tenant_view
+from status.models import Component, ComponentStatus, Page, Role, snapshot
+from status.tenancy import audit, page_member, public_view, tenant_view
 
 
 @public_view
@@ -66,7 +66,12 @@ def manage_page(request, page):
     return render(
         request,
         "manage/page.html",
-        {"page": page, "components": components, "statuses": ComponentStatus.choices},
+        {
+            "page": page,
+            "components": components,
+            "statuses": ComponentStatus.choices,
+            "can_edit": page.membership.allows(Role.EDITOR),
+        },
     )
 
 
@@ -77,11 +82,18 @@ def set_component_status(request, page, component_code):
     status = request.POST.get("status", "")
     if status not in ComponentStatus.values:
         return HttpResponse(f"Unknown status {status!r}.", status=400, content_type="text/plain")
-    component.set_status(status)
+    before = snapshot(component, ["status"])
+    if component.set_status(status):
+        audit(request, page, "component.status", component, before=before, after={"status": status})
     if request.htmx:
         return render(
             request,
-            "manage/page.html#component-row",
-            {"page": page, "component": component, "statuses": ComponentStatus.choices},
+            "manage/_component_status_form.html",
+            {
+                "page": page,
+                "component": component,
+                "statuses": ComponentStatus.choices,
+                "can_edit": True,
+            },
         )
     return redirect("manage:page", page_code=page.code)
