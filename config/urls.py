@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from status import team
 from status import views as status_views
 
 urlpatterns = [
@@ -9,6 +10,7 @@ urlpatterns = [
     path("media/<path:path>", status_views.media, name="media"),
     path("accounts/", include("status.urls_accounts")),
     path("manage/", include("status.urls_manage")),
+    path("invitations/<str:token>/", team.accept_invitation, name="invitation-accept"),
     path("p/<slug:page_slug>/", include("config.urls_public")),
     path("admin/", admin.site.urls),
 ]

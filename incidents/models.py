@@ -319,7 +319,8 @@ class Incident(PageContent):
             was_closed = self.is_closed and not first
             closing = status in CLOSED_STATUSES
 
-            if closing and not was_closed:
+            # Maintenance cancelled before it started never took its components.
+            if closing and not was_closed and self.status != IncidentStatus.SCHEDULED:
                 component_statuses.update(self.components_to_restore(exclude=component_statuses))
             if status == IncidentStatus.IN_PROGRESS and not component_statuses:
                 component_statuses = dict.fromkeys(

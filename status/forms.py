@@ -1,10 +1,24 @@
+import zoneinfo
+
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm, UsernameField
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.http.request import validate_host
 from django.utils.text import slugify
 
-from status.models import Membership, Page, Role, Tenant, slug_validator, validate_slug
+from status.models import (
+    Component,
+    ComponentGroup,
+    Membership,
+    Page,
+    Role,
+    Tenant,
+    slug_validator,
+    validate_slug,
+)
 
 User = get_user_model()
 
@@ -25,6 +39,16 @@ class SignupForm(UserCreationForm):
         model = User
         fields = ["email"]
 
+    def __init__(self, *args, joining=False, **kwargs):
+        """`joining`: the user signs up to accept an invitation, so no tenant or page of
+        their own is created."""
+        super().__init__(*args, **kwargs)
+        self.joining = joining
+        self.page = None
+        if joining:
+            del self.fields["company"]
+            del self.fields["page_slug"]
+
     def clean_email(self):
         email = self.cleaned_data["email"].strip().lower()
         if User.objects.filter(username__iexact=email).exists():
@@ -42,6 +66,8 @@ class SignupForm(UserCreationForm):
         user = super().save(commit=False)
         user.username = user.email = self.cleaned_data["email"]
         user.save()
+        if self.joining:
+            return user
         company = self.cleaned_data["company"]
         slug = self.cleaned_data["page_slug"]
         tenant = Tenant.objects.create(name=company, slug=unique_tenant_slug(slug or company))
@@ -72,3 +98,177 @@ class SignInForm(AuthenticationForm):
             if "@" in username:
                 self.cleaned_data["username"] = username.lower()
         return super().clean()
+
+
+def time_zone_choices():
+    return [(name, name) for name in sorted(zoneinfo.available_timezones())]
+
+
+LOGO_MAX_BYTES = 1024 * 1024
+# Formats every browser shows. SVG is not among them on purpose: it can carry scripts.
+LOGO_FORMATS = {"PNG": "png", "JPEG": "jpg", "GIF": "gif", "WEBP": "webp"}
+
+
+class PageCreateForm(forms.ModelForm):
+    """A new page in one of the tenants the user owns."""
+
+    tenant = forms.ModelChoiceField(
+        queryset=Tenant.objects.none(), to_field_name="slug", empty_label=None, label="Team"
+    )
+
+    class Meta:
+        model = Page
+        fields = ["tenant", "name", "slug"]
+        labels = {"slug": "Page address"}
+        help_texts = {
+            "slug": "Lowercase letters, digits and hyphens; the page is served at /p/address/."
+        }
+        error_messages = {"slug": {"unique": "This address is taken; choose another."}}
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        tenants = Tenant.objects.filter(memberships__user=user, memberships__role=Role.OWNER)
+        self.fields["tenant"].queryset = tenants
+        if len(tenants) == 1:
+            # Nothing to choose: the one team the user owns.
+            self.only_tenant = tenants[0]
+            self.fields["tenant"].widget = forms.HiddenInput()
+            self.fields["tenant"].required = False
+            self.initial.setdefault("tenant", self.only_tenant.slug)
+
+    def clean_tenant(self):
+        return self.cleaned_data["tenant"] or getattr(self, "only_tenant", None)
+
+    def clean_slug(self):
+        return self.cleaned_data["slug"].strip().lower()
+
+
+class LogoInput(forms.ClearableFileInput):
+    initial_text = "Current logo"
+    input_text = "Replace it with"
+    clear_checkbox_label = "Remove the logo"
+
+
+class PageSettingsForm(forms.ModelForm):
+    time_zone = forms.ChoiceField(
+        choices=time_zone_choices, help_text="Times on the public page are shown in this zone."
+    )
+    company_url = forms.URLField(
+        label="Company URL",
+        max_length=200,
+        required=False,
+        assume_scheme="https",
+        help_text="The logo links here.",
+    )
+    support_url = forms.URLField(
+        label="Support URL",
+        max_length=200,
+        required=False,
+        assume_scheme="https",
+        help_text="Shown as “Support” in the page's header.",
+    )
+
+    class Meta:
+        model = Page
+        fields = [
+            "name",
+            "slug",
+            "custom_domain",
+            "time_zone",
+            "company_url",
+            "support_url",
+            "logo",
+            "accent_color",
+            "allow_email_subscribers",
+            "allow_webhook_subscribers",
+        ]
+        labels = {
+            "slug": "Page address",
+            "accent_color": "Accent colour",
+            "allow_email_subscribers": "Visitors may subscribe by email",
+            "allow_webhook_subscribers": "Visitors may subscribe with a webhook",
+        }
+        help_texts = {
+            "slug": "Changing it changes the page's address; old links stop working.",
+            "custom_domain": "Such as status.example.com; empty for our address only.",
+            "logo": "PNG, JPEG, GIF or WebP, at most 1 MB; shown in place of the name.",
+        }
+        widgets = {
+            "accent_color": forms.TextInput(attrs={"type": "color"}),
+            "logo": LogoInput(attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}),
+        }
+        error_messages = {
+            "slug": {"unique": "This address is taken; choose another."},
+            "custom_domain": {"unique": "Another status page uses this domain."},
+        }
+
+    def clean_slug(self):
+        return self.cleaned_data["slug"].strip().lower()
+
+    def clean_custom_domain(self):
+        domain = (self.cleaned_data["custom_domain"] or "").strip().lower().rstrip(".")
+        if not domain:
+            return None
+        base = settings.PUBLIC_BASE_DOMAIN
+        if validate_host(domain, settings.SITE_HOSTS) or (
+            base and (domain == base or domain.endswith("." + base))
+        ):
+            raise forms.ValidationError("This is one of our own addresses; use your own domain.")
+        return domain
+
+    def clean_logo(self):
+        logo = self.cleaned_data["logo"]
+        if not isinstance(logo, UploadedFile):
+            return logo  # unchanged (the current file), cleared (False) or none
+        if logo.size > LOGO_MAX_BYTES:
+            raise forms.ValidationError("The logo is larger than 1 MB; upload a smaller image.")
+        extension = LOGO_FORMATS.get(getattr(logo, "image", None) and logo.image.format)
+        if extension is None:
+            raise forms.ValidationError("Upload a PNG, JPEG, GIF or WebP image.")
+        # The uploader's file name is theirs; ours says whose logo it is.
+        logo.name = f"{self.instance.code}.{extension}"
+        return logo
+
+
+class ComponentForm(forms.ModelForm):
+    group = forms.ModelChoiceField(
+        queryset=ComponentGroup.objects.none(),
+        to_field_name="code",
+        required=False,
+        empty_label="No group",
+    )
+
+    class Meta:
+        model = Component
+        fields = ["name", "description", "group", "showcase", "only_show_if_degraded", "start_date"]
+        labels = {
+            "showcase": "Show its uptime bar",
+            "only_show_if_degraded": "Hide it while it is operational",
+        }
+        help_texts = {
+            "description": "Optional; shown beside the name on the public page.",
+            "showcase": "",
+        }
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 2}),
+            "start_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        }
+
+    def __init__(self, *args, page, **kwargs):
+        # Distinct ids: this form and the group form share the components page.
+        kwargs.setdefault("auto_id", "id_component_%s")
+        super().__init__(*args, **kwargs)
+        self.fields["group"].queryset = page.groups.all()
+
+
+class GroupForm(forms.ModelForm):
+    class Meta:
+        model = ComponentGroup
+        fields = ["name", "description", "collapsed"]
+        labels = {"collapsed": "Collapsed by default on the public page"}
+        help_texts = {"collapsed": "", "description": "Optional; shown under the group's name."}
+        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "id_group_%s")
+        super().__init__(*args, **kwargs)

@@ -133,10 +133,17 @@ def redis():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def chromium():
+    """Debian's chromium for the browser tests (Playwright drives it; it downloads nothing)."""
+    if not shutil.which("chromium"):
+        apt_install("chromium")
+
+
 def main(argv):
     if not argv:
         print(__doc__, file=sys.stderr)
         return 2
+    chromium()
     with postgres() as database_url, redis() as redis_url:
         env = dict(os.environ)
         if database_url:

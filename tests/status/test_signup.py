@@ -17,7 +17,7 @@ def test_signup_creates_user_tenant_page_and_owner_membership(client, db):
     response = client.post("/accounts/signup/", VALID)
     page = Page.objects.get(slug="example")
     assert response.status_code == 302
-    assert response.url == f"/manage/{page.code}/"
+    assert response.url == f"/manage/{page.code}/components/"
 
     user = User.objects.get(email="founder@example.com")
     membership = Membership.objects.get(user=user)
@@ -58,3 +58,28 @@ def test_signup_with_mismatched_passwords_saves_nothing(client, db):
     assert response.status_code == 200
     assert "password fields didn" in response.text
     assert Page.objects.count() == 0
+
+
+def test_signing_up_to_accept_an_invitation_creates_an_account_only(client, tenant_a):
+    from status.models import Invitation
+
+    _, token = Invitation.issue(tenant_a, "newcomer@example.com", "editor")
+    response = client.post(
+        "/accounts/signup/",
+        {
+            "email": "newcomer@example.com",
+            "password1": "a sturdy passphrase 42",
+            "password2": "a sturdy passphrase 42",
+            "next": f"/invitations/{token}/",
+        },
+    )
+    assert response.status_code == 302
+    assert response.url == f"/invitations/{token}/"
+    assert Tenant.objects.count() == 1
+    client.post(f"/invitations/{token}/")
+    assert "Alpha" in client.get("/manage/").text
+
+
+def test_signup_ignores_a_next_address_on_another_site(client, db):
+    response = client.post("/accounts/signup/", {**VALID, "next": "https://evil.example/"})
+    assert response.url.startswith("/manage/")

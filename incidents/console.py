@@ -1,0 +1,744 @@
+"""The console's overview, incidents, maintenance and incident templates (/manage/<page_code>/).
+
+Every view takes the page from `page_member` (another tenant's page is 404) and looks up its
+objects through that page. Changes go through the model methods (`Incident.declare`,
+`Incident.post_update`, `Incident.schedule`, `Incident.publish_postmortem`) inside one
+transaction with their audit log entry, so a refused change leaves nothing behind. With HTMX a
+form comes back as its own fragment (errors in place); without JavaScript, plain POST and
+redirect.
+"""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from incidents.forms import (
+    CANCELLED_BODY,
+    RESOLVED_BODY,
+    BackfillIncidentForm,
+    CancelMaintenanceForm,
+    DeclareIncidentForm,
+    EditUpdateForm,
+    IncidentTemplateForm,
+    MaintenanceForm,
+    MaintenanceUpdateForm,
+    PostmortemForm,
+    PostUpdateForm,
+    ResolveForm,
+)
+from incidents.markdown import render_markdown
+from incidents.models import (
+    CLOSED_STATUSES,
+    MAINTENANCE_COMPLETED_BODY,
+    MAINTENANCE_STARTED_BODY,
+    Incident,
+    IncidentStatus,
+    IncidentTemplate,
+    IncidentUpdate,
+    Kind,
+)
+from incidents.views import label_updates
+from status.models import ComponentStatus, Role, snapshot
+from status.tenancy import audit, page_member
+
+PER_PAGE = 20
+INCIDENT_FIELDS = ["name", "status", "impact", "impact_override", "started_at", "resolved_at"]
+UPDATE_FIELDS = ["status", "body", "display_at"]
+MAINTENANCE_FIELDS = [
+    "name",
+    "status",
+    "scheduled_for",
+    "scheduled_until",
+    "auto_start",
+    "auto_complete",
+    "remind_before_minutes",
+]
+TEMPLATE_FIELDS = ["name", "title", "body", "status", "component_status"]
+
+
+def can_edit(page):
+    return page.membership.allows(Role.EDITOR)
+
+
+def page_components(page):
+    return list(
+        page.components.select_related("group").order_by(
+            "group__position", "group__id", "position", "id"
+        )
+    )
+
+
+def component_codes(components):
+    return sorted(c.code for c in components)
+
+
+def done(request, url):
+    """After a change: HTMX navigates the browser (not a swap); plain POST redirects."""
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+def render_form(request, template, partial, context, status=200):
+    """The whole page, or with HTMX the form's partial only."""
+    name = f"{template}#{partial}" if request.htmx else template
+    return render(request, name, context, status=status)
+
+
+def with_latest_updates(queryset):
+    return queryset.prefetch_related(
+        Prefetch("updates", queryset=IncidentUpdate.objects.order_by("-display_at", "-id"))
+    )
+
+
+def get_incident(page, code, kind=Kind.INCIDENT):
+    return get_object_or_404(Incident, page=page, code=code, kind=kind)
+
+
+# Overview
+
+
+@page_member(role=Role.VIEWER)
+def overview(request, page):
+    incidents = Incident.objects.filter(page=page)
+    active = list(with_latest_updates(incidents.unresolved()).order_by("-started_at", "-id"))
+    for incident in active:
+        updates = label_updates(list(incident.updates.all()))
+        incident.latest = updates[0] if updates else None
+    context = {
+        "page": page,
+        "components": page_components(page),
+        "statuses": ComponentStatus.choices,
+        "can_edit": can_edit(page),
+        "active_incidents": active,
+        "active_maintenance": incidents.active_maintenance().order_by("scheduled_until"),
+        "upcoming_maintenance": incidents.upcoming().order_by("scheduled_for", "id"),
+    }
+    return render(request, "manage/overview.html", context)
+
+
+# Incidents
+
+
+@page_member(role=Role.VIEWER)
+def incident_list(request, page):
+    incidents = Incident.objects.filter(page=page).incidents()
+    closed = incidents.filter(status__in=CLOSED_STATUSES).order_by("-started_at", "-id")
+    context = {
+        "page": page,
+        "can_edit": can_edit(page),
+        "open_incidents": incidents.open().order_by("-started_at", "-id"),
+        "closed": Paginator(closed, PER_PAGE).get_page(request.GET.get("page")),
+    }
+    return render(request, "manage/incidents/list.html", context)
+
+
+@page_member(role=Role.EDITOR)
+def incident_create(request, page):
+    components = page_components(page)
+    template = None
+    if request.method == "POST":
+        form = DeclareIncidentForm(request.POST, page=page, components=components)
+    else:
+        initial, component_initial = {}, {}
+        if code := request.GET.get("template"):
+            template = get_object_or_404(IncidentTemplate, page=page, code=code)
+            initial = {"name": template.title, "body": template.body}
+            if template.status != IncidentStatus.RESOLVED:
+                initial["status"] = template.status
+            component_initial = dict.fromkeys(template.components.all(), template.component_status)
+        form = DeclareIncidentForm(
+            initial=initial, page=page, components=components, component_initial=component_initial
+        )
+
+    preview = None
+    if request.method == "POST" and "preview" in request.POST:
+        preview = render_markdown(request.POST.get("body", ""))
+    elif request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():
+                incident = Incident.declare(
+                    page,
+                    name=data["name"],
+                    status=data["status"],
+                    body=data["body"],
+                    component_statuses=form.component_statuses(),
+                    impact_override=data["impact_override"],
+                    notify=data["notify"],
+                    by=request.user,
+                )
+                audit(
+                    request,
+                    page,
+                    "incident.create",
+                    incident,
+                    after=incident_snapshot(incident),
+                )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Incident “{incident.name}” declared.")
+            return done(request, incident_url(page, incident))
+
+    context = {"page": page, "form": form, "template": template, "preview": preview}
+    return render_form(request, "manage/incidents/new.html", "form", context)
+
+
+@require_POST
+@page_member(role=Role.EDITOR)
+def incident_preview(request, page):
+    """The Markdown of a form's `body`, rendered as the public will see it."""
+    return render(
+        request,
+        "manage/incidents/_preview.html",
+        {"preview": render_markdown(request.POST.get("body", ""))},
+    )
+
+
+def incident_url(page, incident):
+    name = "manage:maintenance-detail" if incident.is_maintenance else "manage:incident-detail"
+    return reverse(name, kwargs={"page_code": page.code, "code": incident.code})
+
+
+def incident_snapshot(incident, **extra):
+    values = snapshot(incident, INCIDENT_FIELDS)
+    values["components"] = component_codes(incident.components.all())
+    values.update(extra)
+    return values
+
+
+def timeline(incident):
+    updates = incident.updates.select_related("author").prefetch_related("impacts__component")
+    return label_updates(list(updates.order_by("-display_at", "-id")))
+
+
+def incident_context(page, incident, **forms):
+    components = page_components(page)
+    affected_ids = set(incident.components.values_list("pk", flat=True))
+    editable = can_edit(page)
+    if editable:
+        forms.setdefault(
+            "update_form", PostUpdateForm(page=page, incident=incident, components=components)
+        )
+        forms.setdefault("resolve_form", ResolveForm(initial={"notify": True}))
+    return {
+        "page": page,
+        "incident": incident,
+        "updates": timeline(incident),
+        "affected": [c for c in components if c.pk in affected_ids],
+        "can_edit": editable,
+        **forms,
+    }
+
+
+@page_member(role=Role.VIEWER)
+def incident_detail(request, page, code):
+    incident = get_incident(page, code)
+    return render(request, "manage/incidents/detail.html", incident_context(page, incident))
+
+
+@require_POST
+@page_member(role=Role.EDITOR)
+def incident_post_update(request, page, code):
+    incident = get_incident(page, code)
+    form = PostUpdateForm(
+        request.POST, page=page, incident=incident, components=page_components(page)
+    )
+    preview = None
+    if "preview" in request.POST:  # the Preview button without JavaScript
+        preview = render_markdown(request.POST.get("body", ""))
+    elif form.is_valid():
+        data = form.cleaned_data
+        before = incident_snapshot(incident)
+        try:
+            with transaction.atomic():
+                update = incident.post_update(
+                    data["status"],
+                    data["body"] or (RESOLVED_BODY if data["status"] == "resolved" else ""),
+                    component_statuses=form.component_statuses(),
+                    notify=data["notify"],
+                    by=request.user,
+                )
+                action = (
+                    "incident.resolve"
+                    if update.status == IncidentStatus.RESOLVED
+                    else "incident.update"
+                )
+                audit(
+                    request,
+                    page,
+                    action,
+                    incident,
+                    before=before,
+                    after=incident_snapshot(incident, update=update_summary(update)),
+                )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Update posted: {update.get_status_display()}.")
+            return done(request, incident_url(page, incident))
+    context = incident_context(page, incident, update_form=form)
+    context["preview"] = preview
+    return render_form(request, "manage/incidents/detail.html", "update-form", context)
+
+
+def update_summary(update):
+    return {
+        "code": update.code,
+        "status": update.status,
+        "components": {i.component.code: i.new_status for i in update.impacts.all()},
+    }
+
+
+@require_POST
+@page_member(role=Role.EDITOR)
+def incident_resolve(request, page, code):
+    incident = get_incident(page, code)
+    form = ResolveForm(request.POST)
+    if incident.is_closed:
+        messages.info(request, "This incident is already resolved.")
+    elif form.is_valid():
+        before = incident_snapshot(incident)
+        with transaction.atomic():
+            update = incident.post_update(
+                IncidentStatus.RESOLVED,
+                form.cleaned_data["body"] or RESOLVED_BODY,
+                notify=form.cleaned_data["notify"],
+                by=request.user,
+            )
+            audit(
+                request,
+                page,
+                "incident.resolve",
+                incident,
+                before=before,
+                after=incident_snapshot(incident, update=update_summary(update)),
+            )
+        messages.success(request, "Incident resolved; its components are back to operational.")
+    return done(request, incident_url(page, incident))
+
+
+@page_member(role=Role.EDITOR)
+def incident_update_edit(request, page, code, update_code):
+    incident = get_object_or_404(Incident, page=page, code=code)
+    update = get_object_or_404(IncidentUpdate, incident=incident, code=update_code)
+    form = EditUpdateForm(
+        request.POST or None,
+        page=page,
+        initial={"body": update.body, "display_at": update.display_at},
+        auto_id=f"edit-{update.code}-%s",
+    )
+    if request.method == "POST" and form.is_valid():
+        before = snapshot(update, UPDATE_FIELDS)
+        display_at = form.cleaned_data["display_at"]
+        if display_at == update.display_at.replace(second=0, microsecond=0):
+            display_at = update.display_at  # the input has minutes only: keep the seconds
+        with transaction.atomic():
+            update.body = form.cleaned_data["body"]
+            update.display_at = display_at
+            update.save()
+            audit(
+                request,
+                page,
+                "incident_update.edit",
+                update,
+                before=before,
+                after=snapshot(update, UPDATE_FIELDS),
+            )
+        messages.success(request, "Update saved.")
+        return done(request, incident_url(page, incident))
+    context = {
+        "page": page,
+        "incident": incident,
+        "update": update,
+        "form": form,
+        "back_url": incident_url(page, incident),
+    }
+    return render_form(request, "manage/incidents/update_edit.html", "form", context)
+
+
+@page_member(role=Role.EDITOR)
+def incident_backfill(request, page):
+    components = page_components(page)
+    form = BackfillIncidentForm(request.POST or None, page=page, components=components)
+    preview = None
+    if request.method == "POST" and "preview" in request.POST:
+        preview = render_markdown(request.POST.get("body", ""))
+    elif request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():
+                incident = Incident.declare(
+                    page,
+                    name=data["name"],
+                    body=data["body"],
+                    component_statuses=form.component_statuses(),
+                    impact_override=data["impact_override"],
+                    notify=False,
+                    by=request.user,
+                    started_at=data["started_at"],
+                    backfilled=True,
+                )
+                incident.post_update(
+                    IncidentStatus.RESOLVED,
+                    RESOLVED_BODY,
+                    notify=False,
+                    by=request.user,
+                    display_at=data["resolved_at"],
+                )
+                audit(
+                    request, page, "incident.backfill", incident, after=incident_snapshot(incident)
+                )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Past incident “{incident.name}” recorded.")
+            return done(request, incident_url(page, incident))
+    context = {"page": page, "form": form, "preview": preview}
+    return render_form(request, "manage/incidents/backfill.html", "form", context)
+
+
+@page_member(role=Role.EDITOR)
+def incident_postmortem(request, page, code):
+    incident = get_incident(page, code)
+    allowed = incident.status in (IncidentStatus.RESOLVED, IncidentStatus.POSTMORTEM)
+    form = PostmortemForm(
+        request.POST or None, initial={"body": incident.postmortem_body, "notify": True}
+    )
+    preview = None
+    action = request.POST.get("action", "save")
+    if request.method == "POST" and allowed and form.is_valid():
+        body = form.cleaned_data["body"]
+        before = snapshot(incident, ["postmortem_body", "postmortem_published_at", "status"])
+        if action == "preview":
+            preview = render_markdown(body)
+        elif action == "publish":
+            try:
+                with transaction.atomic():
+                    incident.publish_postmortem(
+                        body, notify=form.cleaned_data["notify"], by=request.user
+                    )
+                    audit(
+                        request,
+                        page,
+                        "postmortem.publish",
+                        incident,
+                        before=before,
+                        after=snapshot(incident, before),
+                    )
+            except ValidationError as error:
+                incident.refresh_from_db()
+                form.add_error("body", error)
+            else:
+                messages.success(request, "Postmortem published.")
+                return done(request, incident_url(page, incident))
+        else:
+            with transaction.atomic():
+                incident.postmortem_body = body
+                incident.save()
+                audit(
+                    request,
+                    page,
+                    "postmortem.save",
+                    incident,
+                    before=before,
+                    after=snapshot(incident, before),
+                )
+            messages.success(request, "Draft saved. It is not public until you publish it.")
+            if not request.htmx:
+                return redirect("manage:incident-postmortem", page_code=page.code, code=code)
+    context = {
+        "page": page,
+        "incident": incident,
+        "form": form,
+        "allowed": allowed,
+        "preview": preview,
+    }
+    return render_form(request, "manage/incidents/postmortem.html", "form", context)
+
+
+# Maintenance
+
+
+@page_member(role=Role.VIEWER)
+def maintenance_list(request, page):
+    maintenances = Incident.objects.filter(page=page)
+    past = (
+        maintenances.maintenances()
+        .filter(status__in=CLOSED_STATUSES)
+        .order_by("-scheduled_for", "-id")
+    )
+    context = {
+        "page": page,
+        "can_edit": can_edit(page),
+        "upcoming": maintenances.upcoming().order_by("scheduled_for", "id"),
+        "in_progress": maintenances.active_maintenance().order_by("scheduled_until", "id"),
+        "past": Paginator(past, PER_PAGE).get_page(request.GET.get("page")),
+    }
+    return render(request, "manage/maintenance/list.html", context)
+
+
+def maintenance_snapshot(incident):
+    values = snapshot(incident, MAINTENANCE_FIELDS)
+    values["components"] = component_codes(incident.components.all())
+    return values
+
+
+@page_member(role=Role.EDITOR)
+def maintenance_create(request, page):
+    form = MaintenanceForm(request.POST or None, page=page)
+    preview = None
+    if request.method == "POST" and "preview" in request.POST:
+        preview = render_markdown(request.POST.get("body", ""))
+    elif request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():
+                incident = Incident.schedule(
+                    page,
+                    name=data["name"],
+                    scheduled_for=data["scheduled_for"],
+                    scheduled_until=data["scheduled_until"],
+                    body=data["body"],
+                    components=data["components"],
+                    auto_start=data["auto_start"],
+                    auto_complete=data["auto_complete"],
+                    remind_before_minutes=data["remind_before_minutes"],
+                    notify=data["notify"],
+                    by=request.user,
+                )
+                audit(
+                    request,
+                    page,
+                    "maintenance.schedule",
+                    incident,
+                    after=maintenance_snapshot(incident),
+                )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Maintenance “{incident.name}” scheduled.")
+            return done(request, incident_url(page, incident))
+    context = {"page": page, "form": form, "preview": preview}
+    return render_form(request, "manage/maintenance/new.html", "form", context)
+
+
+def maintenance_context(page, incident, **forms):
+    editable = can_edit(page)
+    if editable and incident.status == IncidentStatus.SCHEDULED:
+        forms.setdefault("edit_form", maintenance_edit_form(page, incident))
+        forms.setdefault("cancel_form", CancelMaintenanceForm(initial={"notify": True}))
+    if editable and not incident.is_closed:
+        forms.setdefault("update_form", MaintenanceUpdateForm())
+    return {
+        "page": page,
+        "incident": incident,
+        "updates": timeline(incident),
+        "components": incident.components.order_by("position", "id"),
+        "can_edit": editable,
+        **forms,
+    }
+
+
+def maintenance_edit_form(page, incident, data=None):
+    initial = snapshot(incident, MAINTENANCE_FIELDS)
+    initial.update(
+        scheduled_for=incident.scheduled_for,
+        scheduled_until=incident.scheduled_until,
+        components=list(incident.components.all()),
+    )
+    return MaintenanceForm(data, page=page, incident=incident, initial=initial)
+
+
+@page_member(role=Role.VIEWER)
+def maintenance_detail(request, page, code):
+    incident = get_incident(page, code, Kind.MAINTENANCE)
+    return render(request, "manage/maintenance/detail.html", maintenance_context(page, incident))
+
+
+@require_POST
+@page_member(role=Role.EDITOR)
+def maintenance_edit(request, page, code):
+    incident = get_incident(page, code, Kind.MAINTENANCE)
+    form = maintenance_edit_form(page, incident, request.POST)
+    if incident.status != IncidentStatus.SCHEDULED:
+        form.add_error(None, "Only maintenance that has not started can be changed.")
+    elif form.is_valid():
+        data = form.cleaned_data
+        before = maintenance_snapshot(incident)
+        start = data["scheduled_for"]
+        if start == incident.scheduled_for.replace(second=0, microsecond=0):
+            start = incident.scheduled_for  # the input has minutes only: keep the seconds
+        end = data["scheduled_until"]
+        if end == incident.scheduled_until.replace(second=0, microsecond=0):
+            end = incident.scheduled_until
+        with transaction.atomic():
+            if start != incident.scheduled_for:
+                incident.reminder_sent_at = None  # a new time deserves a new reminder
+            incident.name = data["name"]
+            incident.scheduled_for = incident.started_at = start
+            incident.scheduled_until = end
+            incident.auto_start = data["auto_start"]
+            incident.auto_complete = data["auto_complete"]
+            incident.remind_before_minutes = data["remind_before_minutes"]
+            incident.save()
+            incident.components.set(data["components"])
+            audit(
+                request,
+                page,
+                "maintenance.edit",
+                incident,
+                before=before,
+                after=maintenance_snapshot(incident),
+            )
+        messages.success(request, "Maintenance saved.")
+        return done(request, incident_url(page, incident))
+    context = maintenance_context(page, incident, edit_form=form)
+    return render_form(request, "manage/maintenance/detail.html", "edit-form", context)
+
+
+@require_POST
+@page_member(role=Role.EDITOR)
+def maintenance_post_update(request, page, code):
+    incident = get_incident(page, code, Kind.MAINTENANCE)
+    form = MaintenanceUpdateForm(request.POST)
+    preview = None
+    if incident.is_closed:
+        form.add_error(None, "This maintenance is over.")
+    elif "preview" in request.POST:  # the Preview button without JavaScript
+        preview = render_markdown(request.POST.get("body", ""))
+    elif form.is_valid():
+        data = form.cleaned_data
+        default_body = {
+            IncidentStatus.IN_PROGRESS: MAINTENANCE_STARTED_BODY,
+            IncidentStatus.COMPLETED: MAINTENANCE_COMPLETED_BODY,
+        }.get(data["status"], "")
+        before = maintenance_snapshot(incident)
+        try:
+            with transaction.atomic():
+                update = incident.post_update(
+                    data["status"],
+                    data["body"] or default_body,
+                    notify=data["notify"],
+                    by=request.user,
+                )
+                after = maintenance_snapshot(incident)
+                after["update"] = update_summary(update)
+                audit(request, page, "maintenance.update", incident, before=before, after=after)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Update posted: {update.get_status_display()}.")
+            return done(request, incident_url(page, incident))
+    context = maintenance_context(page, incident, update_form=form)
+    context["preview"] = preview
+    return render_form(request, "manage/maintenance/detail.html", "update-form", context)
+
+
+@require_POST
+@page_member(role=Role.EDITOR)
+def maintenance_cancel(request, page, code):
+    incident = get_incident(page, code, Kind.MAINTENANCE)
+    form = CancelMaintenanceForm(request.POST)
+    if incident.status != IncidentStatus.SCHEDULED:
+        messages.error(
+            request,
+            "Only maintenance that has not started can be cancelled; "
+            "post a “Completed” update to end it.",
+        )
+    elif form.is_valid():
+        before = maintenance_snapshot(incident)
+        with transaction.atomic():
+            incident.post_update(
+                IncidentStatus.COMPLETED,
+                CANCELLED_BODY,
+                notify=form.cleaned_data["notify"],
+                by=request.user,
+            )
+            audit(
+                request,
+                page,
+                "maintenance.cancel",
+                incident,
+                before=before,
+                after=maintenance_snapshot(incident),
+            )
+        messages.success(request, f"Maintenance “{incident.name}” cancelled.")
+        return done(request, reverse("manage:maintenance", kwargs={"page_code": page.code}))
+    return done(request, incident_url(page, incident))
+
+
+# Incident templates
+
+
+@page_member(role=Role.VIEWER)
+def template_list(request, page):
+    templates = page.incident_templates.prefetch_related("components")
+    return render(
+        request,
+        "manage/templates/list.html",
+        {"page": page, "templates": templates, "can_edit": can_edit(page)},
+    )
+
+
+def template_snapshot(template):
+    values = snapshot(template, TEMPLATE_FIELDS)
+    values["components"] = component_codes(template.components.all())
+    return values
+
+
+@page_member(role=Role.EDITOR)
+def template_create(request, page):
+    form = IncidentTemplateForm(request.POST or None, page=page)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            template = form.save(commit=False)
+            template.page = page
+            template.save()
+            form.save_m2m()
+            audit(request, page, "template.create", template, after=template_snapshot(template))
+        messages.success(request, f"Template “{template.name}” saved.")
+        return done(request, reverse("manage:templates", kwargs={"page_code": page.code}))
+    context = {"page": page, "form": form, "template": None}
+    return render_form(request, "manage/templates/form.html", "form", context)
+
+
+@page_member(role=Role.EDITOR)
+def template_edit(request, page, code):
+    template = get_object_or_404(IncidentTemplate, page=page, code=code)
+    before = template_snapshot(template)
+    form = IncidentTemplateForm(request.POST or None, instance=template, page=page)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            template = form.save()
+            audit(
+                request,
+                page,
+                "template.update",
+                template,
+                before=before,
+                after=template_snapshot(template),
+            )
+        messages.success(request, f"Template “{template.name}” saved.")
+        return done(request, reverse("manage:templates", kwargs={"page_code": page.code}))
+    context = {"page": page, "form": form, "template": template}
+    return render_form(request, "manage/templates/form.html", "form", context)
+
+
+@page_member(role=Role.EDITOR)
+def template_delete(request, page, code):
+    template = get_object_or_404(IncidentTemplate, page=page, code=code)
+    if request.method == "POST":
+        with transaction.atomic():
+            audit(request, page, "template.delete", template, before=template_snapshot(template))
+            template.delete()
+        messages.success(request, f"Template “{template.name}” deleted.")
+        return done(request, reverse("manage:templates", kwargs={"page_code": page.code}))
+    return render(request, "manage/templates/delete.html", {"page": page, "template": template})

@@ -1,0 +1,523 @@
+"""The console's team area: members and roles, invitations, API keys and the audit log.
+
+Every member reads these pages; only owners change the team, invite, and create or revoke keys.
+Team and key changes are tenant-wide; their audit entries name the page they were made from.
+"""
+
+import json
+import logging
+import smtplib
+from datetime import datetime
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.mail import send_mail
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Q
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
+from django.utils.dateformat import format as date_format
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from status.models import (
+    INVITATION_DAYS,
+    ApiKey,
+    AuditLogEntry,
+    Invitation,
+    Membership,
+    Role,
+    snapshot,
+)
+from status.tenancy import audit, page_member, public_view
+
+log = logging.getLogger(__name__)
+
+ROLE_HELP = (
+    "Viewers read; editors also run components, incidents and maintenance; "
+    "owners also manage the team, page settings and API keys."
+)
+AUDIT_PAGE_SIZE = 50
+
+
+# Forms
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(max_length=254)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.EDITOR, help_text=ROLE_HELP)
+
+    def __init__(self, *args, tenant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tenant = tenant
+
+    def clean_email(self):
+        email = self.cleaned_data["email"].strip().lower()
+        members = self.tenant.memberships.filter(
+            Q(user__email__iexact=email) | Q(user__username__iexact=email)
+        )
+        if members.exists():
+            raise forms.ValidationError(f"{email} is already a member of {self.tenant}.")
+        pending = self.tenant.invitations.filter(
+            email=email, accepted_at__isnull=True, expires_at__gt=timezone.now()
+        )
+        if pending.exists():
+            raise forms.ValidationError(
+                f"{email} already has a pending invitation; revoke it to send a new one."
+            )
+        return email
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, help_text="What uses the key, such as “Deploy pipeline” or “Terraform”."
+    )
+
+
+# Members
+
+
+def team_context(request, page, **extra):
+    members = list(
+        page.tenant.memberships.select_related("user").order_by("user__email", "user__username")
+    )
+    for member in members:
+        member.error = None
+        if extra.get("failed") and member.pk == extra["failed"].pk:
+            member.error = extra["failed"].error
+    invitations = page.tenant.invitations.filter(accepted_at__isnull=True).select_related(
+        "invited_by"
+    )
+    return {
+        "page": page,
+        "members": members,
+        "invitations": invitations,
+        "invite_form": extra.pop("invite_form", None) or InviteForm(tenant=page.tenant),
+        "can_manage": page.membership.allows(Role.OWNER),
+        "roles": Role.choices,
+        "invitation_days": INVITATION_DAYS,
+        **extra,
+    }
+
+
+@page_member(role=Role.VIEWER)
+def team(request, page):
+    return render(request, "manage/team/team.html", team_context(request, page))
+
+
+def lock_owners(tenant):
+    """The ids of the tenant's owners, locked for this transaction, so that two owners who
+    demote or remove each other at the same moment cannot leave the tenant with none."""
+    owners = Membership.objects.select_for_update().filter(tenant=tenant, role=Role.OWNER)
+    return set(owners.values_list("pk", flat=True))
+
+
+def last_owner_error(page):
+    return f"{page.tenant} needs at least one owner: make another member an owner first."
+
+
+def member_error_response(request, page, membership, error):
+    """The member's row with `error` (HTMX), or the team page showing it there."""
+    membership.error = error
+    if request.htmx:
+        return render(
+            request,
+            "manage/team/team.html#member-row",
+            {"page": page, "member": membership, "can_manage": True, "roles": Role.choices},
+        )
+    return render(request, "manage/team/team.html", team_context(request, page, failed=membership))
+
+
+@require_POST
+@page_member(role=Role.OWNER)
+def member_role(request, page, member_code):
+    membership = get_object_or_404(
+        Membership.objects.select_related("user"), tenant=page.tenant, code=member_code
+    )
+    form = MemberRoleForm(request.POST)
+    if not form.is_valid():
+        return member_error_response(request, page, membership, "Choose owner, editor or viewer.")
+    role = form.cleaned_data["role"]
+    with transaction.atomic():
+        owners = lock_owners(page.tenant)
+        current = Membership.objects.select_for_update().filter(pk=membership.pk).first()
+        if current is None:
+            raise Http404("No such member")
+        membership.role = current.role
+        if membership.role == Role.OWNER and role != Role.OWNER and owners == {membership.pk}:
+            return member_error_response(request, page, membership, last_owner_error(page))
+        if role != membership.role:
+            before = snapshot(membership, ["role"])
+            membership.role = role
+            membership.save(update_fields=["role"])
+            audit(request, page, "member.role", membership, before=before, after={"role": role})
+
+    if membership.user_id == request.user.id and role != Role.OWNER:
+        # The owner demoted themselves: the page they are on loses its controls.
+        messages.success(request, f"You are now {membership.get_role_display().lower()}.")
+        if request.htmx:
+            return HttpResponseClientRedirect(reverse("manage:team", args=[page.code]))
+        return redirect("manage:team", page_code=page.code)
+    membership.error = None
+    if request.htmx:
+        return render(
+            request,
+            "manage/team/team.html#member-row",
+            {
+                "page": page,
+                "member": membership,
+                "can_manage": True,
+                "roles": Role.choices,
+                "saved": True,
+            },
+        )
+    messages.success(
+        request, f"{member_name(membership.user)} is now {membership.get_role_display().lower()}."
+    )
+    return redirect("manage:team", page_code=page.code)
+
+
+@require_http_methods(["GET", "POST"])
+@page_member(role=Role.OWNER)
+def member_remove(request, page, member_code):
+    membership = get_object_or_404(
+        Membership.objects.select_related("user"), tenant=page.tenant, code=member_code
+    )
+    name = member_name(membership.user)
+    if request.method == "GET":
+        is_last = membership.role == Role.OWNER and not (
+            page.tenant.memberships.filter(role=Role.OWNER).exclude(pk=membership.pk).exists()
+        )
+        return confirm(
+            request,
+            page,
+            title=f"Remove {name}?",
+            text=f"{name} loses access to every page of {page.tenant}.",
+            button="Remove member",
+            cancel=reverse("manage:team", args=[page.code]),
+            error=last_owner_error(page) if is_last else None,
+        )
+
+    with transaction.atomic():
+        owners = lock_owners(page.tenant)
+        current = Membership.objects.select_for_update().filter(pk=membership.pk).first()
+        if current is None:
+            raise Http404("No such member")
+        membership.role = current.role
+        if membership.role == Role.OWNER and owners == {membership.pk}:
+            return member_error_response(request, page, membership, last_owner_error(page))
+        before = snapshot(membership, ["user", "role"])
+        membership.delete()
+        audit(request, page, "member.remove", membership, before=before)
+
+    if membership.user_id == request.user.id:
+        messages.success(request, f"You left {page.tenant}.")
+        if request.htmx:
+            return HttpResponseClientRedirect(reverse("manage:home"))
+        return redirect("manage:home")
+    if request.htmx:
+        return HttpResponse("")  # the row is swapped out
+    messages.success(request, f"Removed {name} from {page.tenant}.")
+    return redirect("manage:team", page_code=page.code)
+
+
+def member_name(user):
+    return user.email or user.username
+
+
+# Invitations
+
+
+def invitation_url(token):
+    return settings.SITE_URL + reverse("invitation-accept", kwargs={"token": token})
+
+
+def send_invitation(invitation, token):
+    context = {
+        "invitation": invitation,
+        "tenant": invitation.tenant,
+        "role": invitation.get_role_display(),
+        "inviter": member_name(invitation.invited_by) if invitation.invited_by else None,
+        "url": invitation_url(token),
+        "SITE_NAME": settings.SITE_NAME,
+    }
+    subject = render_to_string("emails/invitation_subject.txt", context)
+    send_mail(
+        " ".join(subject.split()),
+        render_to_string("emails/invitation.txt", context),
+        None,
+        [invitation.email],
+        html_message=render_to_string("emails/invitation.html", context),
+    )
+
+
+def invitations_response(request, page, **extra):
+    """The invitations block (HTMX) or the whole team page."""
+    template = "manage/team/team.html#invitations" if request.htmx else "manage/team/team.html"
+    return render(request, template, team_context(request, page, **extra))
+
+
+@require_POST
+@page_member(role=Role.OWNER)
+def invite_create(request, page):
+    form = InviteForm(request.POST, tenant=page.tenant)
+    if not form.is_valid():
+        return invitations_response(request, page, invite_form=form)
+    invitation, token = Invitation.issue(
+        page.tenant, form.cleaned_data["email"], form.cleaned_data["role"], by=request.user
+    )
+    try:
+        send_invitation(invitation, token)
+    except (smtplib.SMTPException, OSError):
+        log.exception("Sending the invitation to %s failed", invitation.email)
+        # An invitation nobody received would only block a new one to the same address.
+        invitation.delete()
+        form.add_error(None, "The invitation email could not be sent. Try again in a moment.")
+        return invitations_response(request, page, invite_form=form)
+    audit(
+        request,
+        page,
+        "invitation.create",
+        invitation,
+        after=snapshot(invitation, ["email", "role", "expires_at"]),
+    )
+    notice = f"Invitation sent to {invitation.email}."
+    if request.htmx:
+        return invitations_response(request, page, notice=notice)
+    messages.success(request, notice)
+    return redirect("manage:team", page_code=page.code)
+
+
+@require_POST
+@page_member(role=Role.OWNER)
+def invite_revoke(request, page, invitation_code):
+    invitation = get_object_or_404(
+        Invitation, tenant=page.tenant, code=invitation_code, accepted_at__isnull=True
+    )
+    with transaction.atomic():
+        before = snapshot(invitation, ["email", "role", "expires_at"])
+        invitation.delete()
+        audit(request, page, "invitation.revoke", invitation, before=before)
+    notice = f"Revoked the invitation to {invitation.email}."
+    if request.htmx:
+        return invitations_response(request, page, notice=notice)
+    messages.success(request, notice)
+    return redirect("manage:team", page_code=page.code)
+
+
+def invitation_gone(request):
+    return render(
+        request,
+        "manage/team/invitation_invalid.html",
+        {"invitation_days": INVITATION_DAYS},
+        status=404,
+    )
+
+
+@public_view
+@never_cache
+@require_http_methods(["GET", "POST"])
+def accept_invitation(request, token):
+    """Reached from the invitation email: anyone holding the token may see what it offers;
+    accepting needs an account, new or existing, whatever its email address."""
+    invitation = Invitation.find(token)
+    if invitation is None:
+        return invitation_gone(request)
+    if not request.user.is_authenticated:
+        if request.method == "POST":
+            return redirect_to_login(request.path)
+        return render(request, "manage/team/invitation.html", {"invitation": invitation})
+
+    if request.method == "POST":
+        with transaction.atomic():
+            # Locked and checked again: the same link clicked twice joins once.
+            invitation = (
+                Invitation.objects.select_for_update()
+                .filter(pk=invitation.pk, accepted_at__isnull=True, expires_at__gt=timezone.now())
+                .first()
+            )
+            if invitation is None:
+                return invitation_gone(request)
+            membership = invitation.accept(request.user)
+            AuditLogEntry.record(
+                tenant=invitation.tenant,
+                actor=request.user,
+                action="invitation.accept",
+                obj=invitation,
+                after={"user": member_name(request.user), "role": membership.role},
+            )
+        messages.success(
+            request, f"You joined {invitation.tenant} as {membership.get_role_display().lower()}."
+        )
+        return redirect("manage:home")
+
+    membership = invitation.tenant.memberships.filter(user=request.user).first()
+    return render(
+        request,
+        "manage/team/invitation.html",
+        {"invitation": invitation, "membership": membership},
+    )
+
+
+# API keys
+
+
+def api_keys_context(page, **extra):
+    return {
+        "page": page,
+        "keys": page.tenant.api_keys.select_related("created_by"),
+        "can_manage": page.membership.allows(Role.OWNER),
+        "form": extra.pop("form", None) or ApiKeyForm(),
+        **extra,
+    }
+
+
+@page_member(role=Role.VIEWER)
+def api_keys(request, page):
+    return render(request, "manage/api_keys/api_keys.html", api_keys_context(page))
+
+
+@require_POST
+@page_member(role=Role.OWNER)
+def api_key_create(request, page):
+    form = ApiKeyForm(request.POST)
+    context = {"form": form}
+    if form.is_valid():
+        with transaction.atomic():
+            key, secret = ApiKey.issue(page.tenant, form.cleaned_data["name"], by=request.user)
+            audit(request, page, "api_key.create", key, after=snapshot(key, ["name", "prefix"]))
+        # Shown in this response and never again: it is not stored anywhere we could read.
+        context = {"form": ApiKeyForm(), "new_key": key, "secret": secret}
+    template = "manage/api_keys/api_keys.html"
+    if request.htmx:
+        template += "#keys"
+    response = render(request, template, api_keys_context(page, **context))
+    add_never_cache_headers(response)
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@page_member(role=Role.OWNER)
+def api_key_revoke(request, page, key_code):
+    key = get_object_or_404(ApiKey, tenant=page.tenant, code=key_code)
+    if request.method == "GET":
+        return confirm(
+            request,
+            page,
+            title=f"Revoke the key “{key.name}”?",
+            text=f"Requests with {key.prefix}… are refused from now on. This cannot be undone.",
+            button="Revoke key",
+            cancel=reverse("manage:api-keys", args=[page.code]),
+            error=None if key.is_active else "This key is already revoked.",
+        )
+    with transaction.atomic():
+        key = ApiKey.objects.select_for_update().get(pk=key.pk)
+        if key.is_active:
+            before = snapshot(key, ["revoked_at"])
+            key.revoke()
+            audit(
+                request,
+                page,
+                "api_key.revoke",
+                key,
+                before=before,
+                after=snapshot(key, ["revoked_at"]),
+            )
+    if request.htmx:
+        return render(
+            request,
+            "manage/api_keys/api_keys.html#key-row",
+            {"page": page, "key": key, "can_manage": True},
+        )
+    messages.success(request, f"Revoked the key “{key.name}”.")
+    return redirect("manage:api-keys", page_code=page.code)
+
+
+# Audit log
+
+
+@page_member(role=Role.VIEWER)
+def audit_log(request, page):
+    entries = (
+        AuditLogEntry.objects.filter(tenant=page.tenant)
+        .filter(Q(page=page) | Q(page__isnull=True))
+        .select_related("actor", "api_key")
+    )
+    entries = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    for entry in entries:
+        entry.changes = changes(entry.before, entry.after, page.tz)
+    return render(request, "manage/audit/audit.html", {"page": page, "entries": entries})
+
+
+def changes(before, after, tz):
+    """(field, old, new) for each field that differs; old is None for a field that only has a
+    value after (a creation), new is None for one that only has a value before (a deletion)."""
+    before = before if isinstance(before, dict) else ({} if before is None else {"value": before})
+    after = after if isinstance(after, dict) else ({} if after is None else {"value": after})
+    rows = []
+    for field in [*before, *(name for name in after if name not in before)]:
+        if field in before and field in after and before[field] == after[field]:
+            continue
+        rows.append(
+            (
+                field.replace("_", " "),
+                shown(before[field], tz) if field in before else None,
+                shown(after[field], tz) if field in after else None,
+            )
+        )
+    return rows
+
+
+def shown(value, tz):
+    """An audited value as words: timestamps in the page's time zone, long text cut."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value) or "—"
+    if isinstance(value, dict):
+        value = json.dumps(value, sort_keys=True)
+    value = str(value)
+    if len(value) >= 19 and value[4:5] == "-" and value[10:11] == "T":
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if moment.tzinfo is not None:
+                return date_format(moment.astimezone(tz), "M j, Y, g:i A T")
+    return value if len(value) <= 200 else value[:199] + "…"
+
+
+# Shared
+
+
+def confirm(request, page, *, title, text, button, cancel, error=None, extra=None):
+    """The confirmation page a destructive button leads to without JavaScript (with HTMX the
+    browser asks instead, through hx-confirm). It posts back to the same URL."""
+    return render(
+        request,
+        "manage/team/confirm.html",
+        {
+            "page": page,
+            "title": title,
+            "text": text,
+            "button": button,
+            "cancel": cancel,
+            "error": error,
+            "extra": extra or {},
+        },
+    )
