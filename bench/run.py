@@ -99,6 +99,14 @@ def main(argv):
 
         base = f"http://127.0.0.1:{port}"
         served = []
+        failed = False
+        if "--render-only" in argv:
+            facts = grow_page(PAGE)
+            rendered = render_times()
+            print(rendered)
+            if "--profile" in argv:
+                profile()
+            return 0
         with gunicorn(port, tmp / "gunicorn.log") as logfile:
             served.append(serve(base, bodies, PAGE, "demo page"))
             log(f"growing {PAGE} to {COMPONENTS} components, {HISTORY_DAYS} days of history")

@@ -140,10 +140,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL")
+# Public pages: how long each process may trust what it read from the shared cache (see
+# status/pagecache.py). Only useful in front of Redis; the local-memory cache is in-process.
+PAGE_CACHE_LOCAL_SECONDS = float(env("PAGE_CACHE_LOCAL_SECONDS", "1" if REDIS_URL else "0"))
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "heliograph",
         }
@@ -226,7 +229,24 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "advance-maintenance": {"task": "incidents.tasks.advance_maintenance", "schedule": 30.0},
+    # Retries, expired leases, messages lost with Redis, events not fanned out.
+    "sweep-notifications": {"task": "notifications.tasks.sweep", "schedule": 60.0},
 }
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# Notifications (notifications/models.py). A claimed delivery's lease outlives the hard time
+# limit, so it only expires when its worker is gone.
+NOTIFICATIONS_LEASE_SECONDS = env_int("NOTIFICATIONS_LEASE_SECONDS", CELERY_TASK_TIME_LIMIT + 240)
+# A pending delivery unclaimed this long is assumed lost with its message and enqueued again.
+NOTIFICATIONS_REQUEUE_AFTER_SECONDS = env_int("NOTIFICATIONS_REQUEUE_AFTER_SECONDS", 600)
+NOTIFICATIONS_FAN_OUT_CHUNK = env_int("NOTIFICATIONS_FAN_OUT_CHUNK", 1000)
+NOTIFICATIONS_EMAIL_BATCH = env_int("NOTIFICATIONS_EMAIL_BATCH", 100)
+# Public subscribe form: requests per hour from one IP address, and for one email or endpoint.
+NOTIFICATIONS_SUBSCRIBE_PER_IP = env_int("NOTIFICATIONS_SUBSCRIBE_PER_IP", 10)
+NOTIFICATIONS_SUBSCRIBE_PER_ADDRESS = env_int("NOTIFICATIONS_SUBSCRIBE_PER_ADDRESS", 3)
+# Webhooks to private, loopback, link-local and CGNAT addresses: only for local development
+# and tests. Off, such endpoints are refused when saved and again at connect time.
+WEBHOOKS_ALLOW_PRIVATE_IPS = env_bool("WEBHOOKS_ALLOW_PRIVATE_IPS", False)
 
 # Behind a TLS-terminating proxy, set SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto.
 if env("SECURE_PROXY_SSL_HEADER"):

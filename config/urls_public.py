@@ -8,6 +8,7 @@ from django.urls import path
 
 from incidents import feeds
 from incidents import views as incident_views
+from notifications import views as notification_views
 
 app_name = "public"
 
@@ -17,4 +18,8 @@ urlpatterns = [
     path("history/", incident_views.history, name="history"),
     path("history.atom", feeds.atom, name="history-atom"),
     path("history.rss", feeds.rss, name="history-rss"),
+    path("subscribe/", notification_views.subscribe, name="subscribe"),
+    path("subscribe/confirm/<str:token>/", notification_views.confirm, name="subscribe-confirm"),
+    path("subscribe/manage/<str:token>/", notification_views.manage, name="subscribe-manage"),
+    path("subscribe/unsubscribe/<str:token>/", notification_views.unsubscribe, name="unsubscribe"),
 ]

@@ -6,6 +6,7 @@ settings.SITE_HOSTS. A page is also served at the root of its custom domain and 
 is what keeps Host-header tricks (poisoned reset links, cache poisoning) out.
 """
 
+import time
 from functools import wraps
 
 from django.conf import settings
@@ -22,31 +23,62 @@ HOSTS_GENERATION_KEY = "page-hosts:generation"
 
 
 def forget_hosts():
+    _local_ids.clear()
     try:
         cache.incr(HOSTS_GENERATION_KEY)
     except ValueError:
         cache.set(HOSTS_GENERATION_KEY, 1, None)
 
 
+# Per process, for settings.PAGE_CACHE_LOCAL_SECONDS: (kind, value) -> (page id, deadline).
+_local_ids = {}
+
+
+def cached_page_id(kind, value, find):
+    """The page id for a host or slug: from this process's memory, the shared cache, or
+    `find(value)` (the database); 0 is remembered for "no page"."""
+    local = _local_ids.get((kind, value)) if settings.PAGE_CACHE_LOCAL_SECONDS else None
+    if local is not None and local[1] > time.monotonic():
+        return local[0] or None
+    generation = cache.get_or_set(HOSTS_GENERATION_KEY, 1, None)
+    key = f"page-{kind}:{generation}:{value}"
+    page_id = cache.get(key)
+    if page_id is None:
+        page_id = find(value) or 0
+        cache.set(key, page_id, HOST_CACHE_SECONDS)
+    if settings.PAGE_CACHE_LOCAL_SECONDS:
+        if len(_local_ids) > 10_000:
+            _local_ids.clear()
+        _local_ids[kind, value] = (page_id, time.monotonic() + settings.PAGE_CACHE_LOCAL_SECONDS)
+    return page_id or None
+
+
 def page_id_for_host(domain):
-    """The id of the page served at `domain`, or None. Cached; forgotten on page changes."""
+    """The id of the page served at `domain`, or None."""
+    return cached_page_id("host", domain, _find_host)
+
+
+def _find_host(domain):
     from status.models import Page
 
-    generation = cache.get_or_set(HOSTS_GENERATION_KEY, 1, None)
-    key = f"page-host:{generation}:{domain}"
-    cached = cache.get(key)
-    if cached is not None:
-        return cached or None
-    page_id = None
     base = settings.PUBLIC_BASE_DOMAIN
     if base and domain.endswith("." + base):
         slug = domain[: -len(base) - 1]
-        if "." not in slug:
-            page_id = Page.objects.filter(slug=slug).values_list("pk", flat=True).first()
-    if page_id is None:
-        page_id = Page.objects.filter(custom_domain=domain).values_list("pk", flat=True).first()
-    cache.set(key, page_id or 0, HOST_CACHE_SECONDS)
-    return page_id
+        page_id = _find_slug(slug) if "." not in slug else None
+        if page_id:
+            return page_id
+    return Page.objects.filter(custom_domain=domain).values_list("pk", flat=True).first()
+
+
+def page_id_for_slug(slug):
+    """The id of the page with this slug, or None."""
+    return cached_page_id("slug", slug, _find_slug)
+
+
+def _find_slug(slug):
+    from status.models import Page
+
+    return Page.objects.filter(slug=slug).values_list("pk", flat=True).first()
 
 
 class HostRoutingMiddleware:
@@ -70,20 +102,6 @@ class HostRoutingMiddleware:
 
 def on_page_host(request):
     return getattr(request, "page_host_id", None) is not None
-
-
-def page_id_for_slug(slug):
-    """The id of the page with this slug, or None. Cached like host lookups."""
-    from status.models import Page
-
-    generation = cache.get_or_set(HOSTS_GENERATION_KEY, 1, None)
-    key = f"page-slug:{generation}:{slug}"
-    cached = cache.get(key)
-    if cached is not None:
-        return cached or None
-    page_id = Page.objects.filter(slug=slug).values_list("pk", flat=True).first()
-    cache.set(key, page_id or 0, HOST_CACHE_SECONDS)
-    return page_id
 
 
 def public_page(view=None, *, cached=True):

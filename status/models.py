@@ -335,6 +335,12 @@ class Component(PageContent):
             Component.objects.filter(pk=self.pk).update(status=status, updated_at=timezone.now())
             self.status = status
             self.page.bump_version()
+            if cause is None:
+                # A change outside incidents is news of its own (incidents notify through
+                # their updates). Imported here: notifications depends on status, not back.
+                from notifications.models import NotificationEvent
+
+                NotificationEvent.record_component_status(self, current.status, status)
         return True
 
 

@@ -5,11 +5,19 @@ what the page shows bumps (Page.bump_version), so a write is visible at once; en
 expire after MAX_AGE seconds because pages show relative times and today's uptime. Responses
 carry ETag, Last-Modified and Cache-Control so that browsers, a CDN or a reverse proxy can absorb
 an incident's traffic spike, and conditional GETs get 304.
+
+In front of a shared cache (Redis), each process also keeps what it read for
+settings.PAGE_CACHE_LOCAL_SECONDS: the page's version, and the most recent responses (their key
+holds the version, so they are never served for a newer one). A cache hit then costs no round
+trip at all, and a write reaches every process within that second (at once in the process that
+made it).
 """
 
 import hashlib
 import time
+from collections import OrderedDict
 
+from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse
 from django.utils.cache import get_conditional_response, patch_cache_control
@@ -21,6 +29,13 @@ STALE_IF_ERROR = 86400
 CACHE_SECONDS = 60
 
 
+LOCAL_RESPONSES_BYTES = 64 * 1024 * 1024
+
+_local_versions = {}  # page id -> (version, monotonic deadline)
+_local_responses = OrderedDict()  # response key -> (entry, deadline), least recently used first
+_local_bytes = 0
+
+
 def version_key(page_id):
     return f"page-version:{page_id}"
 
@@ -28,17 +43,62 @@ def version_key(page_id):
 def page_version(page_id):
     from status.models import Page
 
+    local = _local_versions.get(page_id) if settings.PAGE_CACHE_LOCAL_SECONDS else None
+    if local is not None and local[1] > time.monotonic():
+        return local[0]
     version = cache.get(version_key(page_id))
     if version is None:
         version = Page.objects.filter(pk=page_id).values_list("version", flat=True).first()
         if version is None:
             return None
         cache.set(version_key(page_id), version, CACHE_SECONDS)
+    if settings.PAGE_CACHE_LOCAL_SECONDS:
+        _local_versions[page_id] = (version, time.monotonic() + settings.PAGE_CACHE_LOCAL_SECONDS)
     return version
 
 
 def forget_version(page_id):
+    _local_versions.pop(page_id, None)
     cache.delete(version_key(page_id))
+
+
+def _local_get(key):
+    found = _local_responses.get(key)
+    if found is None:
+        return None
+    entry, deadline = found
+    if deadline <= time.monotonic():
+        _local_drop(key)
+        return None
+    _local_responses.move_to_end(key)
+    return entry
+
+
+def _local_set(key, entry):
+    """Keep a response in this process for as long as the shared cache keeps it."""
+    global _local_bytes
+    if not settings.PAGE_CACHE_LOCAL_SECONDS or key in _local_responses:
+        return
+    _local_responses[key] = (entry, time.monotonic() + CACHE_SECONDS)
+    _local_bytes += len(entry[0])
+    while _local_bytes > LOCAL_RESPONSES_BYTES and _local_responses:
+        _local_drop(next(iter(_local_responses)))
+
+
+def _local_drop(key):
+    global _local_bytes
+    entry, _deadline = _local_responses.pop(key)
+    _local_bytes -= len(entry[0])
+
+
+def clear_local():
+    global _local_bytes
+    from status.hosts import _local_ids
+
+    _local_ids.clear()
+    _local_versions.clear()
+    _local_responses.clear()
+    _local_bytes = 0
 
 
 def response_key(request, page_id, version):
@@ -54,9 +114,13 @@ def lookup(request, page_id):
     version = page_version(page_id)
     if version is None:
         return None
-    entry = cache.get(response_key(request, page_id, version))
+    key = response_key(request, page_id, version)
+    entry = _local_get(key)
     if entry is None:
-        return None
+        entry = cache.get(key)
+        if entry is None:
+            return None
+        _local_set(key, entry)
     body, headers, etag, last_modified = entry
     response = HttpResponse(body)
     for name, value in headers.items():
@@ -92,11 +156,10 @@ def store(request, page, response):
     }
     # Stored under the version read before rendering: a write during the render can only
     # make this entry unreachable, never serve stale content under a newer version.
-    cache.set(
-        response_key(request, page.pk, page.version),
-        (body, headers, etag, last_modified),
-        CACHE_SECONDS,
-    )
+    key = response_key(request, page.pk, page.version)
+    entry = (body, headers, etag, last_modified)
+    cache.set(key, entry, CACHE_SECONDS)
+    _local_set(key, entry)
     response["X-Cache"] = "miss"
     return get_conditional_response(
         request, etag=etag, last_modified=last_modified, response=response

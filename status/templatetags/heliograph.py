@@ -3,7 +3,7 @@ from datetime import datetime, timedelta
 from django import template
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
 from status.hosts import page_reverse
@@ -26,8 +26,19 @@ def local_time(value, tz, fmt="M j, Y, g:i A T"):
     return format_html(
         '<time datetime="{}" title="{}">{}</time>',
         local.isoformat(timespec="seconds"),
-        date_format(local, "l, F j, Y, g:i:s A T (e)"),
+        long_time(local),
         date_format(local, fmt),
+    )
+
+
+def long_time(local):
+    """'Wednesday, April 1, 2026, 12:26:00 AM -05 (America/Guayaquil)', quickly: public pages
+    show dozens of these."""
+    hour = local.hour % 12 or 12
+    meridiem = "AM" if local.hour < 12 else "PM"
+    return (
+        f"{local:%A, %B} {local.day}, {local.year}, {hour}:{local:%M:%S} {meridiem}"
+        f" {local.tzname()} ({local.tzinfo.key if hasattr(local.tzinfo, 'key') else 'UTC'})"
     )
 
 
@@ -38,7 +49,7 @@ def relative_time(value, tz, now=None):
     return format_html(
         '<time datetime="{}" title="{}">{}</time>',
         local.isoformat(timespec="seconds"),
-        date_format(local, "l, F j, Y, g:i:s A T (e)"),
+        long_time(local),
         time_ago(value, now),
     )
 
@@ -95,28 +106,47 @@ def percent(value):
 
 
 BAR_WIDTH, BAR_GAP, BAR_HEIGHT = 3, 2, 34
+BAR_STEP = BAR_WIDTH + BAR_GAP
 
 
-@register.simple_tag
-def uptime_bars(uptime, label):
-    """The day bars of one component as an inline SVG (no JavaScript; a <title> per day)."""
-    days = uptime.days
-    width = len(days) * (BAR_WIDTH + BAR_GAP) - BAR_GAP
-    rects = format_html_join(
-        "",
-        '<rect x="{}" width="{}" height="{}" rx="1" class="day day-{}"><title>{}</title></rect>',
-        (
-            (i * (BAR_WIDTH + BAR_GAP), BAR_WIDTH, BAR_HEIGHT, day.status or "none", day.tooltip)
-            for i, day in enumerate(days)
-        ),
-    )
-    return format_html(
-        '<svg class="uptime-bars" viewBox="0 0 {} {}" preserveAspectRatio="none" role="img"'
-        ' aria-label="{}">{}</svg>',
-        width,
-        BAR_HEIGHT,
-        label,
-        rects,
+# A day's bar markup depends only on the (frozen, hashable) Day; most days recur across
+# components and renders, so their markup is built once. Bounded: cleared when it grows.
+_BAR_MEMO = {}
+_BAR_MEMO_LIMIT = 100_000
+_RECT_X = [f'<rect x="{i * BAR_STEP}"' for i in range(400)]
+
+
+def _bar_tail(day):
+    tail = _BAR_MEMO.get(day)
+    if tail is None:
+        if len(_BAR_MEMO) > _BAR_MEMO_LIMIT:
+            _BAR_MEMO.clear()
+        tail = _BAR_MEMO[day] = (
+            f' width="{BAR_WIDTH}" height="{BAR_HEIGHT}" class="day day-{day.status or "none"}">'
+            f"<title>{escape(day.tooltip)}</title></rect>"
+        )
+    return tail
+
+
+@register.simple_tag(takes_context=True)
+def uptime_bars(context, uptime, label):
+    """The day bars of one component as an inline SVG (no JavaScript; a <title> per day).
+
+    A page shows up to 100 × 90 bars, so this is built with plain string operations. Days
+    without events are shared objects (status.uptime), so within one render their markup is
+    found by identity, which is cheaper than hashing the day's values.
+    """
+    by_id = context.render_context.setdefault("uptime_bars", {})
+    parts = []
+    for x, day in zip(_RECT_X, uptime.days, strict=False):
+        tail = by_id.get(id(day))
+        if tail is None:
+            tail = by_id[id(day)] = _bar_tail(day)
+        parts.append(x + tail)
+    width = len(uptime.days) * BAR_STEP - BAR_GAP
+    return mark_safe(  # noqa: S308 (numbers, our class names, and escaped tooltips only)
+        f'<svg class="uptime-bars" viewBox="0 0 {width} {BAR_HEIGHT}" preserveAspectRatio="none"'
+        f' role="img" aria-label="{escape(label)}">{"".join(parts)}</svg>'
     )
 
 

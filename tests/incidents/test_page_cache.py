@@ -1,14 +1,16 @@
 """Public pages are cached whole (status/pagecache.py): validators and Cache-Control for CDNs,
 hits without SQL, 304 for conditional GETs, and every write visible at once."""
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.cache import cache
+from django.db.models import F
 from django.utils.http import http_date
 
 from incidents.models import Incident, IncidentStatus
-from status.models import ComponentGroup, ComponentStatus
+from status.models import ComponentGroup, ComponentStatus, Page
 from tests.incidents.test_public_page import hrefs, make_component, make_page, visible
 
 NOW = datetime(2026, 3, 15, 15, 0, tzinfo=UTC)
@@ -243,3 +245,48 @@ def test_a_head_request_does_not_leave_an_empty_page_in_the_cache(client, page):
     assert response["X-Cache"] == "hit"
     assert response["ETag"] == head["ETag"]
     assert "Slow API" in response.text
+
+
+@pytest.fixture
+def local_layer(settings):
+    from status import pagecache
+
+    settings.PAGE_CACHE_LOCAL_SECONDS = 1
+    pagecache.clear_local()
+    yield pagecache
+    pagecache.clear_local()
+
+
+def test_with_a_shared_cache_a_process_serves_hits_from_its_own_memory(
+    client, tenant_a, local_layer, django_assert_num_queries
+):
+    first = client.get("/p/alpha/")
+    # Even with the shared cache gone, this process still has the page and its version.
+    cache.clear()
+    with django_assert_num_queries(0):
+        again = client.get("/p/alpha/")
+    assert again["X-Cache"] == "hit"
+    assert again.content == first.content
+
+
+def test_a_write_in_this_process_is_visible_at_once_despite_the_local_layer(
+    client, tenant_a, local_layer
+):
+    client.get("/p/alpha/")
+    tenant_a.page.components.get(name="API").set_status("major_outage")
+    response = client.get("/p/alpha/")
+    assert response["X-Cache"] == "miss"
+    assert "Major system outage" in response.text
+
+
+def test_other_processes_see_a_write_within_the_local_seconds(
+    client, tenant_a, local_layer, settings
+):
+    settings.PAGE_CACHE_LOCAL_SECONDS = 0.2
+    client.get("/p/alpha/")
+    # Another process's write: the shared version changes, this process's memory does not.
+    Page.objects.filter(pk=tenant_a.page.pk).update(version=F("version") + 1)
+    cache.delete(local_layer.version_key(tenant_a.page.pk))
+    assert client.get("/p/alpha/")["X-Cache"] == "hit"
+    time.sleep(0.3)
+    assert client.get("/p/alpha/")["X-Cache"] == "miss"

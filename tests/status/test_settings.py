@@ -62,7 +62,7 @@ def test_production_settings_come_from_the_environment():
         "engine": "django.db.backends.postgresql",
         "db_host": "db.internal",
         "db_name": "heliograph",
-        "cache": "django.core.cache.backends.redis.RedisCache",
+        "cache": "config.cache.RedisCache",
         "broker": "redis://cache.internal:6379/0",
         "eager": False,
         "email": "django.core.mail.backends.smtp.EmailBackend",
