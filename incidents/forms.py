@@ -185,6 +185,9 @@ class PostUpdateForm(ComponentStatusesMixin, PageForm):
         # A postmortem is not a status to post; after one, "resolved" adds a note.
         status = incident.status if incident.status in INCIDENT_STATUSES else "resolved"
         kwargs.setdefault("initial", {}).setdefault("status", status)
+        if incident.is_closed:
+            # A note on a closed incident should not mail everyone again unless asked to.
+            kwargs["initial"].setdefault("notify", False)
         super().__init__(*args, **kwargs)
         self.incident = incident
         self.add_component_fields(components)

@@ -165,6 +165,12 @@ class Page(models.Model):
     def get_absolute_url(self):
         return reverse("public:page", kwargs={"page_slug": self.slug})
 
+    @property
+    def preview_url(self):
+        """The public page for staff: the version in the query means a browser that kept the
+        page (max-age) still shows the change they just made."""
+        return f"{self.get_absolute_url()}?v={self.version}"
+
     def clean(self):
         if self.custom_domain:
             self.custom_domain = self.custom_domain.lower().strip().rstrip(".")

@@ -1,7 +1,14 @@
-"""Browser tests: Playwright driving Debian's chromium against a live server."""
+"""Browser tests: Playwright driving Debian's chromium against a live server.
+
+`tab` is a fresh browser context (its own cookies) on the live server; `sign_in(tab, username)`
+signs in through the login form. Set SCREENSHOTS=<directory> to have `shot(tab, name)` save
+full-page screenshots there (for a human to look at; nothing checks them).
+"""
 
 import os
+import re
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -47,8 +54,34 @@ def tab(browser, live_server, settings):
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
     page = context.new_page()
+    # Script errors (an htmx swap gone wrong) fail no click by themselves: tests look here.
+    page.js_errors = []
+    page.on("pageerror", lambda error: page.js_errors.append(str(error)))
     yield page
     context.close()
+
+
+@pytest.fixture
+def visitor(browser, live_server):
+    """`visitor(path)`: a page as a first-time visitor sees it, in a new context each time.
+
+    Public pages are sent with max-age=30, so a tab that saw one before shows its cached copy.
+    """
+    contexts = []
+
+    def visit(path):
+        context = browser.new_context(
+            base_url=live_server.url, viewport={"width": 1280, "height": 900}
+        )
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(path)
+        return page
+
+    yield visit
+    for context in contexts:
+        context.close()
 
 
 def sign_in(tab, username, password="correct horse battery"):
@@ -57,3 +90,18 @@ def sign_in(tab, username, password="correct horse battery"):
     tab.get_by_label("Password").fill(password)
     tab.get_by_role("button", name="Sign in").click()
     tab.wait_for_url("**/manage/**")
+
+
+def csrf_token(tab):
+    """The CSRF cookie of the tab's context, as a script on the page could read it."""
+    cookies = {cookie["name"]: cookie["value"] for cookie in tab.context.cookies()}
+    return cookies["csrftoken"]
+
+
+def shot(tab, name):
+    """A full-page screenshot in $SCREENSHOTS/<name>.png, when SCREENSHOTS is set."""
+    directory = os.environ.get("SCREENSHOTS")
+    if directory:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        safe = re.sub(r"[^\w.-]+", "-", name)
+        tab.screenshot(path=str(Path(directory) / f"{safe}.png"), full_page=True)

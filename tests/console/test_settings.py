@@ -136,7 +136,13 @@ def test_with_an_ip_address_for_a_site_the_record_is_an_a_record(client, page, o
 def test_the_preview_link_opens_the_public_page(client, page, owner_a):
     client.force_login(owner_a)
     html = client.get(settings_url(page)).text
-    assert 'href="/p/alpha/" target="_blank" rel="noopener">Preview the public page' in html
+    page.refresh_from_db()
+    link = (
+        f'href="/p/alpha/?v={page.version}" target="_blank" rel="noopener">Preview the public page'
+    )
+    assert link in html
+    # The version in the link is a fresh address for browsers that kept the page.
+    assert client.get(f"/p/alpha/?v={page.version}").status_code == 200
 
 
 def test_a_custom_domain_is_stored_lowercase_without_its_final_dot(client, page, owner_a):
