@@ -1,13 +1,64 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db import transaction
 
-from notifications.models import NotificationEvent
+from notifications.models import Delivery, NotificationEvent, Subscriber, SubscriberState
 
 
 @admin.register(NotificationEvent)
 class NotificationEventAdmin(admin.ModelAdmin):
-    list_display = ["kind", "page", "incident", "created_at", "fanned_out_at"]
+    list_display = ["kind", "page", "incident", "component", "created_at", "fanned_out_at"]
     list_filter = ["kind"]
-    search_fields = ["page__name", "incident__name"]
-    list_select_related = ["page", "incident"]
+    search_fields = ["page__name", "incident__name", "code"]
+    list_select_related = ["page", "incident", "component"]
     date_hierarchy = "created_at"
-    readonly_fields = ["page", "kind", "incident", "update", "component", "created_at"]
+    readonly_fields = [
+        "page", "code", "kind", "incident", "update", "component", "old_status", "new_status",
+        "created_at", "payload", "fan_out_lease_until", "fanned_out_at",
+    ]  # fmt: skip
+
+
+@admin.register(Subscriber)
+class SubscriberAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "channel", "page", "state", "consecutive_failures", "created_at"]
+    list_filter = ["channel", "state"]
+    search_fields = ["email", "endpoint", "code", "page__name"]
+    list_select_related = ["page"]
+    raw_id_fields = ["page"]
+    filter_horizontal = ["components", "groups"]
+    readonly_fields = [
+        "code", "token", "secret", "created_at", "confirmation_sent_at", "confirmed_at",
+        "unsubscribed_at", "quarantined_at", "consecutive_failures", "first_failure_at",
+    ]  # fmt: skip
+    actions = ["reactivate"]
+
+    @admin.action(description="Reactivate (confirm, reset failures)")
+    def reactivate(self, request, queryset):
+        stopped = [SubscriberState.QUARANTINED, SubscriberState.DISABLED]
+        for subscriber in queryset.filter(state__in=stopped):
+            subscriber.reactivate()
+        self.message_user(request, "Reactivated.", messages.SUCCESS)
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = [
+        "event", "subscriber", "channel", "status", "attempts", "response_code",
+        "next_attempt_at", "sent_at",
+    ]  # fmt: skip
+    list_filter = ["status", "channel"]
+    search_fields = ["subscriber__email", "subscriber__endpoint", "uuid"]
+    list_select_related = ["event", "event__page", "subscriber"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "event", "subscriber", "channel", "uuid", "status", "attempts", "next_attempt_at",
+        "enqueued_at", "claim", "lease_until", "last_attempt_at", "sent_at", "response_code",
+        "last_error", "created_at",
+    ]  # fmt: skip
+    actions = ["resend"]
+
+    @admin.action(description="Send again (same webhook-id and Message-ID)")
+    def resend(self, request, queryset):
+        with transaction.atomic():
+            for delivery in queryset.exclude(status="sending"):
+                delivery.resend()
+        self.message_user(request, "Queued again.", messages.SUCCESS)

@@ -1,11 +1,75 @@
-import base64
-import secrets
+"""Subscribers, the events they are told about, and one Delivery per (event, subscriber).
 
-from django.db import models, transaction
+The outbox (docs/ARCHITECTURE.md, "Notifications: nothing lost, nothing twice"):
+
+1. the write that causes a notification records a NotificationEvent in its transaction;
+2. on commit, `fan_out(event)` is enqueued (a hint: the sweeper finds events it lost);
+3. `NotificationEvent.fan_out` creates one Delivery per matching confirmed subscriber, in chunks;
+4. `deliver` claims rows with a conditional UPDATE (pending and due → sending, under a lease),
+   sends them through the channel's transport and records the outcome, with the next attempt
+   time kept here, in the database;
+5. `sweep` (Celery beat, every minute) re-enqueues what is due: retries, expired leases, lost
+   messages and events not yet fanned out. A killed worker or a flushed Redis loses time, never
+   a notification.
+"""
+
+import base64
+import functools
+import json
+import logging
+import queue
+import random
+import secrets
+import threading
+import uuid
+from datetime import timedelta
+from email.utils import parseaddr
+
+from django.conf import settings
+from django.core import signing
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from incidents.models import Incident, IncidentStatus, IncidentUpdate
-from status.models import CodeField, Component, Page
+from status.models import CodeField, Component, ComponentGroup, ComponentStatus, Page
+
+log = logging.getLogger(__name__)
+
+# A confirmation link works this long.
+CONFIRMATION_MAX_AGE = timedelta(days=7)
+CONFIRMATION_SALT = "notifications.confirm"
+# Waits after the 1st, 2nd, … failed attempt; a failure after the last one is final.
+RETRY_DELAYS = [
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=6),
+    timedelta(hours=12),
+    timedelta(hours=24),
+]
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+RETRY_JITTER = 0.1  # each wait is ±10 %, so that failures of one outage do not retry in step
+# The longest a receiver's Retry-After is obeyed.
+MAX_RETRY_AFTER = timedelta(hours=24)
+# A webhook subscriber failing this many times in a row within the window is quarantined.
+QUARANTINE_FAILURES = 10
+QUARANTINE_WINDOW = timedelta(hours=1)
+# How long before a sweeper hands a lost fan-out message's event to another worker.
+FAN_OUT_GRACE = timedelta(minutes=1)
+
+
+def lease_duration():
+    """How long a worker owns what it claimed; longer than Celery's hard time limit, so a
+    lease only expires when its worker is gone."""
+    return timedelta(seconds=settings.NOTIFICATIONS_LEASE_SECONDS)
+
+
+def requeue_after():
+    """How long a pending delivery may wait in the queue before the sweeper assumes its message
+    was lost (Redis flushed or restarted) and enqueues it again."""
+    return timedelta(seconds=settings.NOTIFICATIONS_REQUEUE_AFTER_SECONDS)
 
 
 class EventKind(models.TextChoices):
@@ -21,6 +85,14 @@ class EventKind(models.TextChoices):
     COMPONENT_STATUS = "component_status", "Component status changed"
 
 
+class NotificationEventQuerySet(models.QuerySet):
+    def needing_fan_out(self, now):
+        """Events whose fan-out never ran, was lost with its message, or died with its worker."""
+        return self.filter(fanned_out_at__isnull=True, created_at__lte=now - FAN_OUT_GRACE).filter(
+            Q(fan_out_lease_until__isnull=True) | Q(fan_out_lease_until__lt=now)
+        )
+
+
 class NotificationEvent(models.Model):
     """Something subscribers are told about, recorded in the transaction that caused it.
 
@@ -28,6 +100,7 @@ class NotificationEvent(models.Model):
     """
 
     page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="notification_events")
+    code = CodeField()
     kind = models.CharField(max_length=24, choices=EventKind.choices)
     incident = models.ForeignKey(
         Incident, on_delete=models.CASCADE, null=True, blank=True, related_name="events"
@@ -38,8 +111,22 @@ class NotificationEvent(models.Model):
     component = models.ForeignKey(
         Component, on_delete=models.CASCADE, null=True, blank=True, related_name="events"
     )
+    # A component status change outside incidents: from what to what.
+    old_status = models.CharField(
+        max_length=24, choices=ComponentStatus.choices, blank=True, default=""
+    )
+    new_status = models.CharField(
+        max_length=24, choices=ComponentStatus.choices, blank=True, default=""
+    )
     created_at = models.DateTimeField(default=timezone.now)
+    # The webhook body as JSON text, less its per-subscriber links, built once at fan-out so
+    # that every subscriber, and every retry, gets the same bytes (text, not jsonb, which
+    # would reorder Statuspage's keys).
+    payload = models.TextField(blank=True, editable=False)
+    fan_out_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
     fanned_out_at = models.DateTimeField(null=True, blank=True)
+
+    objects = NotificationEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -68,9 +155,123 @@ class NotificationEvent(models.Model):
         return cls._record(incident.page, EventKind.MAINTENANCE_REMINDER, incident, None)
 
     @classmethod
-    def _record(cls, page, kind, incident, update):
+    def record_component_status(cls, component, old_status, new_status):
+        """A component changed status outside any incident (Component.set_status)."""
+        return cls._record(
+            component.page,
+            EventKind.COMPONENT_STATUS,
+            None,
+            None,
+            component=component,
+            old_status=old_status,
+            new_status=new_status,
+        )
+
+    @classmethod
+    def _record(cls, page, kind, incident, update, **fields):
         assert transaction.get_connection().in_atomic_block, "record events inside the write"
-        return cls.objects.create(page=page, kind=kind, incident=incident, update=update)
+        event = cls.objects.create(page=page, kind=kind, incident=incident, update=update, **fields)
+        transaction.on_commit(event.enqueue_fan_out)
+        return event
+
+    def enqueue_fan_out(self):
+        from notifications.tasks import enqueue, fan_out
+
+        enqueue(fan_out, self.pk)
+
+    def affected_components(self):
+        """The components the event is about, or None when it is about the whole page (an
+        incident that names no component is everyone's business)."""
+        if self.kind == EventKind.COMPONENT_STATUS:
+            return [self.component]
+        components = list(self.incident.components.all()) if self.incident_id else []
+        return components or None
+
+    def subscribers(self):
+        """The confirmed subscribers this event goes to, on the channels the page allows."""
+        page = self.page
+        channels = []
+        if page.allow_email_subscribers:
+            channels.append(Channel.EMAIL)
+        if page.allow_webhook_subscribers:
+            channels.append(Channel.WEBHOOK)
+        subscribers = Subscriber.objects.confirmed().filter(page=page, channel__in=channels)
+        components = self.affected_components()
+        if components is not None:
+            subscribers = subscribers.for_components(components)
+        return subscribers
+
+    def webhook_payload(self):
+        """The event's part of its webhook bodies, built once (the first caller's stands)."""
+        if not self.payload:
+            from notifications import webhooks
+
+            NotificationEvent.objects.filter(pk=self.pk, payload="").update(
+                payload=webhooks.dumps(webhooks.event_payload(self)).decode()
+            )
+            self.refresh_from_db(fields=["payload"])
+        return json.loads(self.payload)
+
+    def claim_fan_out(self, now=None):
+        """Take the fan-out for `lease_duration()`: False when it is done or another worker has
+        it."""
+        now = now or timezone.now()
+        claimed = (
+            NotificationEvent.objects.filter(pk=self.pk, fanned_out_at__isnull=True)
+            .filter(Q(fan_out_lease_until__isnull=True) | Q(fan_out_lease_until__lt=now))
+            .update(fan_out_lease_until=now + lease_duration())
+        )
+        return bool(claimed)
+
+    def fan_out(self, chunk_size=None):
+        """Create one pending Delivery per matching subscriber, a chunk at a time.
+
+        Yields each chunk's pending deliveries as [(id, channel)] for the caller to enqueue;
+        every chunk is committed before it is yielded, so a worker that dies here leaves what it
+        did for the next one, which skips existing rows (unique on event and subscriber). Call
+        `claim_fan_out()` first.
+        """
+        chunk_size = chunk_size or settings.NOTIFICATIONS_FAN_OUT_CHUNK
+        self.webhook_payload()
+        subscribers = self.subscribers().order_by("pk").values_list("pk", "channel")
+        last = 0
+        while True:
+            rows = list(subscribers.filter(pk__gt=last)[:chunk_size])
+            if not rows:
+                break
+            first, last = rows[0][0], rows[-1][0]
+            now = timezone.now()
+            with transaction.atomic():
+                Delivery.objects.bulk_create(
+                    [
+                        Delivery(
+                            event=self,
+                            subscriber_id=pk,
+                            channel=channel,
+                            next_attempt_at=now,
+                            enqueued_at=now,
+                        )
+                        for pk, channel in rows
+                    ],
+                    ignore_conflicts=True,
+                )
+                NotificationEvent.objects.filter(pk=self.pk).update(
+                    fan_out_lease_until=now + lease_duration()
+                )
+            # Rows an earlier, interrupted fan-out made may never have been enqueued: all of
+            # the chunk's pending rows go (a row enqueued twice is still claimed once).
+            yield list(
+                Delivery.objects.filter(
+                    event=self,
+                    subscriber_id__gte=first,
+                    subscriber_id__lte=last,
+                    status=DeliveryStatus.PENDING,
+                ).values_list("pk", "channel")
+            )
+        self.fanned_out_at = timezone.now()
+        NotificationEvent.objects.filter(pk=self.pk).update(
+            fanned_out_at=self.fanned_out_at, fan_out_lease_until=None
+        )
 
 
 def kind_of_update(incident, update, first):
@@ -113,20 +314,130 @@ class SubscriberQuerySet(models.QuerySet):
     def confirmed(self):
         return self.filter(state=SubscriberState.CONFIRMED)
 
-    def for_component(self, component):
-        """Subscribers to the whole page, or to this component."""
+    def whole_page(self):
+        """Subscribers who chose no component and no group: they get everything."""
         return self.filter(
-            models.Q(components__isnull=True) | models.Q(components=component)
-        ).distinct()
+            ~Exists(Subscriber.components.through.objects.filter(subscriber_id=OuterRef("pk"))),
+            ~Exists(Subscriber.groups.through.objects.filter(subscriber_id=OuterRef("pk"))),
+        )
+
+    def for_components(self, components):
+        """Subscribers to the whole page, to one of `components`, or to one of their groups."""
+        component_ids = [c.pk for c in components]
+        group_ids = {c.group_id for c in components if c.group_id}
+        whole_page = ~Exists(
+            Subscriber.components.through.objects.filter(subscriber_id=OuterRef("pk"))
+        ) & ~Exists(Subscriber.groups.through.objects.filter(subscriber_id=OuterRef("pk")))
+        chose_component = Exists(
+            Subscriber.components.through.objects.filter(
+                subscriber_id=OuterRef("pk"), component_id__in=component_ids
+            )
+        )
+        chose_group = Exists(
+            Subscriber.groups.through.objects.filter(
+                subscriber_id=OuterRef("pk"), componentgroup_id__in=group_ids
+            )
+        )
+        return self.filter(whole_page | chose_component | chose_group)
+
+    def for_component(self, component):
+        """Subscribers to the whole page, to this component or to its group."""
+        return self.for_components([component])
 
     def search(self, text):
         return self.filter(models.Q(email__icontains=text) | models.Q(endpoint__icontains=text))
+
+    def request(self, page, *, channel, email, endpoint="", components=(), groups=()):
+        """A public subscription request: what the subscribe form does, whoever is asking.
+
+        A new address (or one that unsubscribed, or a failing webhook) is left waiting for
+        confirmation and sent a confirmation email; a confirmed one is sent its manage link
+        and changes nothing. The caller answers the same either way, so that the form does not
+        tell who is subscribed. Returns the subscriber.
+        """
+        email = normalise_email(email)
+        lookup = {"email": email} if channel == Channel.EMAIL else {"endpoint": endpoint}
+        for _attempt in range(2):
+            try:
+                with transaction.atomic():
+                    subscriber = (
+                        self.select_for_update()
+                        .filter(page=page, channel=channel, **lookup)
+                        .first()
+                    )
+                    if subscriber is None:
+                        subscriber = self.create(
+                            page=page, channel=channel, email=email, endpoint=endpoint
+                        )
+                    elif subscriber.state == SubscriberState.CONFIRMED:
+                        subscriber.send_email_on_commit("already_subscribed")
+                        return subscriber
+                    elif subscriber.state != SubscriberState.PENDING:
+                        # Links of an earlier subscription stop working.
+                        subscriber.token = new_token()
+                    subscriber.state = SubscriberState.PENDING
+                    subscriber.email = email
+                    subscriber.confirmation_sent_at = timezone.now()
+                    subscriber.save()
+                    subscriber.components.set(components)
+                    subscriber.groups.set(groups)
+                    subscriber.send_email_on_commit("confirm")
+                    return subscriber
+            except IntegrityError:
+                # Someone subscribed the same address at the same moment: go again, finding it.
+                continue
+        raise RuntimeError("could not create or find the subscriber")
+
+    def create_subscriber(
+        self,
+        page,
+        *,
+        channel,
+        email="",
+        endpoint="",
+        components=(),
+        groups=(),
+        skip_confirmation=False,
+    ):
+        """A subscriber added by staff (console or API).
+
+        With `skip_confirmation` it is confirmed at once (staff vouch for the address);
+        otherwise it waits for confirmation like a public subscription and is sent the
+        confirmation email. Webhook endpoints are validated (ValidationError). Raises
+        IntegrityError when the address or endpoint is already a subscriber of the page.
+        """
+        from notifications.webhooks import validate_webhook_url
+
+        if channel == Channel.WEBHOOK:
+            validate_webhook_url(endpoint)
+        now = timezone.now()
+        with transaction.atomic():
+            subscriber = self.create(
+                page=page,
+                channel=channel,
+                email=normalise_email(email),
+                endpoint=endpoint if channel == Channel.WEBHOOK else "",
+                state=SubscriberState.CONFIRMED if skip_confirmation else SubscriberState.PENDING,
+                confirmed_at=now if skip_confirmation else None,
+                confirmation_sent_at=None if skip_confirmation else now,
+            )
+            subscriber.components.set(components)
+            subscriber.groups.set(groups)
+            if not skip_confirmation:
+                subscriber.send_email_on_commit("confirm")
+        return subscriber
+
+
+def normalise_email(email):
+    email = (email or "").strip()
+    local, _, domain = email.rpartition("@")
+    return f"{local}@{domain.lower()}" if local else email
 
 
 class Subscriber(models.Model):
     """Someone told of a page's incidents: by email, or by a signed webhook to an endpoint.
 
-    No components means the whole page.
+    No components and no groups means the whole page.
     """
 
     page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="subscribers")
@@ -136,6 +447,8 @@ class Subscriber(models.Model):
     email = models.EmailField(blank=True)
     endpoint = models.URLField(max_length=2000, blank=True)
     components = models.ManyToManyField(Component, blank=True, related_name="subscribers")
+    # A group stands for its components, including those added to it later.
+    groups = models.ManyToManyField(ComponentGroup, blank=True, related_name="subscribers")
     state = models.CharField(
         max_length=12, choices=SubscriberState.choices, default=SubscriberState.PENDING
     )
@@ -177,3 +490,452 @@ class Subscriber(models.Model):
     @property
     def address(self):
         return str(self)
+
+    @property
+    def is_webhook(self):
+        return self.channel == Channel.WEBHOOK
+
+    @property
+    def is_confirmed(self):
+        return self.state == SubscriberState.CONFIRMED
+
+    def wants(self):
+        """Whether a notification may go to this subscriber now."""
+        page = self.page
+        allowed = (
+            page.allow_webhook_subscribers if self.is_webhook else page.allow_email_subscribers
+        )
+        return self.is_confirmed and allowed
+
+    # Links, absolute, on the page's own host when it has one.
+
+    def confirmation_token(self):
+        return signing.TimestampSigner(salt=CONFIRMATION_SALT).sign(self.token)
+
+    @property
+    def confirm_url(self):
+        return self.page.public_url(f"subscribe/confirm/{self.confirmation_token()}/")
+
+    @property
+    def manage_url(self):
+        return self.page.public_url(f"subscribe/manage/{self.token}/")
+
+    @property
+    def unsubscribe_url(self):
+        return self.page.public_url(f"subscribe/unsubscribe/{self.token}/")
+
+    @staticmethod
+    def token_from_confirmation(value):
+        """The subscriber token in a confirmation link; raises signing.SignatureExpired after
+        CONFIRMATION_MAX_AGE and signing.BadSignature for anything else that is not ours."""
+        return signing.TimestampSigner(salt=CONFIRMATION_SALT).unsign(
+            value, max_age=CONFIRMATION_MAX_AGE
+        )
+
+    # State changes.
+
+    def confirm(self):
+        """The subscriber clicked Confirm. True when that changed anything."""
+        now = timezone.now()
+        changed = Subscriber.objects.filter(pk=self.pk, state=SubscriberState.PENDING).update(
+            state=SubscriberState.CONFIRMED, confirmed_at=now
+        )
+        if changed:
+            self.state, self.confirmed_at = SubscriberState.CONFIRMED, now
+        return bool(changed)
+
+    def unsubscribe(self):
+        now = timezone.now()
+        changed = (
+            Subscriber.objects.filter(pk=self.pk)
+            .exclude(state=SubscriberState.UNSUBSCRIBED)
+            .update(state=SubscriberState.UNSUBSCRIBED, unsubscribed_at=now)
+        )
+        if changed:
+            self.state, self.unsubscribed_at = SubscriberState.UNSUBSCRIBED, now
+        return bool(changed)
+
+    def reactivate(self):
+        """Staff bring back a quarantined or disabled webhook (or a pending subscriber they
+        vouch for): it is confirmed and its failure count starts again."""
+        self.state = SubscriberState.CONFIRMED
+        self.confirmed_at = self.confirmed_at or timezone.now()
+        self.quarantined_at = None
+        self.consecutive_failures = 0
+        self.first_failure_at = None
+        self.save(
+            update_fields=[
+                "state",
+                "confirmed_at",
+                "quarantined_at",
+                "consecutive_failures",
+                "first_failure_at",
+            ]
+        )
+
+    def set_scope(self, components=(), groups=()):
+        """What the subscriber hears about: these components and groups, or (none) everything."""
+        with transaction.atomic():
+            self.components.set(components)
+            self.groups.set(groups)
+
+    def note_success(self):
+        if self.consecutive_failures:
+            Subscriber.objects.filter(pk=self.pk).update(
+                consecutive_failures=0, first_failure_at=None
+            )
+            self.consecutive_failures, self.first_failure_at = 0, None
+
+    def note_failure(self, now=None):
+        """Count a failed webhook; QUARANTINE_FAILURES in a row within QUARANTINE_WINDOW
+        quarantine the subscriber and tell its contact email. True when this quarantined it."""
+        now = now or timezone.now()
+        with transaction.atomic():
+            locked = Subscriber.objects.select_for_update().get(pk=self.pk)
+            if locked.first_failure_at is None or now - locked.first_failure_at > QUARANTINE_WINDOW:
+                locked.first_failure_at, locked.consecutive_failures = now, 1
+            else:
+                locked.consecutive_failures += 1
+            fields = ["consecutive_failures", "first_failure_at"]
+            quarantine = (
+                locked.consecutive_failures >= QUARANTINE_FAILURES
+                and locked.state == SubscriberState.CONFIRMED
+            )
+            if quarantine:
+                locked.state, locked.quarantined_at = SubscriberState.QUARANTINED, now
+                fields += ["state", "quarantined_at"]
+                if locked.email:
+                    locked.send_email_on_commit("webhook_quarantined")
+            locked.save(update_fields=fields)
+        self.consecutive_failures, self.first_failure_at = (
+            locked.consecutive_failures,
+            locked.first_failure_at,
+        )
+        self.state, self.quarantined_at = locked.state, locked.quarantined_at
+        return quarantine
+
+    def disable(self):
+        """The endpoint answered 410 Gone: no more deliveries until staff reactivate it."""
+        Subscriber.objects.filter(pk=self.pk).update(state=SubscriberState.DISABLED)
+        self.state = SubscriberState.DISABLED
+
+    def send_email_on_commit(self, template):
+        """Enqueue one of the subscriber's own emails (confirm, already_subscribed,
+        webhook_quarantined) once the transaction commits."""
+        from notifications.tasks import enqueue, send_subscriber_email
+
+        transaction.on_commit(lambda: enqueue(send_subscriber_email, self.pk, template))
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Waiting"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed, will retry"
+    DEAD = "dead", "Failed, gave up"
+    SKIPPED = "skipped", "Skipped (no longer subscribed)"
+
+
+class DeliveryQuerySet(models.QuerySet):
+    def claim(self, ids, now=None):
+        """Take the pending, due deliveries among `ids` for this worker: (claim, [Delivery]).
+
+        One conditional UPDATE, so two workers given the same ids never both send one.
+        """
+        now = now or timezone.now()
+        claim = uuid.uuid4()
+        self.filter(pk__in=ids, status=DeliveryStatus.PENDING, next_attempt_at__lte=now).update(
+            status=DeliveryStatus.SENDING,
+            claim=claim,
+            lease_until=now + lease_duration(),
+            attempts=F("attempts") + 1,
+            last_attempt_at=now,
+        )
+        claimed = list(
+            self.filter(claim=claim, status=DeliveryStatus.SENDING)
+            .select_related("subscriber")
+            .order_by("pk")
+        )
+        # A batch shares its event (and its payload) and page: loaded once, not once a row.
+        events = NotificationEvent.objects.select_related(
+            "page", "incident", "update", "component"
+        ).in_bulk({delivery.event_id for delivery in claimed})
+        for delivery in claimed:
+            delivery.event = events[delivery.event_id]
+            delivery.subscriber.page = delivery.event.page
+        return claim, claimed
+
+    def release(self, claim):
+        """Hand back what a claim still holds unsent (a worker stopping early): pending again,
+        the attempt not counted."""
+        return self.filter(claim=claim, status=DeliveryStatus.SENDING).update(
+            status=DeliveryStatus.PENDING,
+            claim=None,
+            lease_until=None,
+            attempts=F("attempts") - 1,
+        )
+
+    def due(self, now):
+        return self.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+
+    def sweep(self, now=None, limit=10_000):
+        """What the sweeper re-enqueues, as [(id, channel)]: expired leases and due retries
+        (made pending again), and pending rows whose message seems lost."""
+        now = now or timezone.now()
+        # A worker died holding these (its lease is longer than any task may run).
+        expired = list(
+            self.filter(status=DeliveryStatus.SENDING, lease_until__lt=now).values_list(
+                "pk", flat=True
+            )[:limit]
+        )
+        self.filter(pk__in=expired, status=DeliveryStatus.SENDING, lease_until__lt=now).update(
+            status=DeliveryStatus.PENDING, claim=None, lease_until=None, enqueued_at=now
+        )
+        # Failed attempts whose wait is over.
+        retries = list(
+            self.filter(status=DeliveryStatus.FAILED, next_attempt_at__lte=now).values_list(
+                "pk", flat=True
+            )[:limit]
+        )
+        self.filter(pk__in=retries, status=DeliveryStatus.FAILED).update(
+            status=DeliveryStatus.PENDING, enqueued_at=now
+        )
+        # Pending rows enqueued long ago and never claimed: their message went with Redis.
+        lost = list(
+            self.due(now)
+            .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - requeue_after()))
+            .values_list("pk", flat=True)[:limit]
+        )
+        self.filter(pk__in=lost).update(enqueued_at=now)
+        ids = set(expired) | set(retries) | set(lost)
+        return list(
+            self.filter(pk__in=ids, status=DeliveryStatus.PENDING)
+            .order_by("pk")
+            .values_list("pk", "channel")
+        )
+
+
+class Delivery(models.Model):
+    """One event to one subscriber: its attempts, outcome and next attempt time."""
+
+    event = models.ForeignKey(
+        NotificationEvent, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    # Stable across retries: the webhook-id a receiver deduplicates on, the email's Message-ID.
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    # When a message for it was last put on the queue (see DeliveryQuerySet.sweep).
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    # The worker that claimed it, and until when it may hold it.
+    claim = models.UUIDField(null=True, blank=True, editable=False)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = DeliveryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "subscriber"], name="one_delivery_per_event_and_subscriber"
+            ),
+        ]
+        indexes = [
+            # The sweeper: rows waiting, retrying or held by a worker, by due time.
+            models.Index(
+                fields=["status", "next_attempt_at"],
+                condition=Q(status__in=["pending", "sending", "failed"]),
+                name="delivery_unfinished",
+            ),
+            # The delivery log of a subscriber, newest first.
+            models.Index(fields=["subscriber", "-created_at"], name="delivery_subscriber_log"),
+        ]
+
+    def __str__(self):
+        return f"{self.event} to {self.subscriber}: {self.get_status_display()}"
+
+    @property
+    def webhook_id(self):
+        return f"msg_{self.uuid.hex}"
+
+    @property
+    def message_id(self):
+        return f"<{self.uuid.hex}@{sender_domain(settings.DEFAULT_FROM_EMAIL)}>"
+
+    def attempt(self, transport, recorder=None):
+        """Send this claimed delivery through `transport` and record what happened (the
+        success through `recorder`, a SentRecorder, when given)."""
+        from notifications.transports import TransportError
+
+        if not self.subscriber.wants():
+            return self.finish(DeliveryStatus.SKIPPED, error="The subscriber no longer wants it.")
+        try:
+            response_code = transport.notify(self)
+        except TransportError as error:
+            return self.record_failure(error)
+        if recorder is not None:
+            return recorder.sent(self, response_code)
+        return self.record_sent(response_code)
+
+    def finish(self, status, *, error="", response_code=None, next_attempt_at=None):
+        now = timezone.now()
+        fields = {
+            "status": status,
+            "claim": None,
+            "lease_until": None,
+            "last_error": error[:2000],
+            "response_code": response_code,
+        }
+        if status == DeliveryStatus.SENT:
+            fields["sent_at"] = now
+        if next_attempt_at is not None:
+            fields["next_attempt_at"] = next_attempt_at
+        updated = Delivery.objects.filter(pk=self.pk, claim=self.claim).update(**fields)
+        if not updated:
+            # The lease expired and another worker took the row over: its outcome stands.
+            log.warning("delivery %s: lost its claim before recording %s", self.pk, status)
+        for name, value in fields.items():
+            setattr(self, name, value)
+        return status
+
+    def record_sent(self, response_code=None):
+        if self.channel == Channel.WEBHOOK:
+            self.subscriber.note_success()
+        return self.write_sent(response_code)
+
+    def write_sent(self, response_code=None):
+        # The hot path of a batch of thousands of emails, recorded one by one (a worker dying
+        # mid-batch then repeats at most the message it had on the wire): one UPDATE that the
+        # driver prepares once, no ORM query building.
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Delivery._meta.db_table} SET status = %s, sent_at = %s,"  # noqa: S608
+                " response_code = %s, claim = NULL, lease_until = NULL, last_error = ''"
+                " WHERE id = %s AND claim = %s",
+                [
+                    DeliveryStatus.SENT.value,
+                    connection.ops.adapt_datetimefield_value(now),
+                    response_code,
+                    self.pk,
+                    Delivery._meta.get_field("claim").get_db_prep_value(self.claim, connection),
+                ],
+            )
+            if cursor.rowcount != 1:
+                log.warning("delivery %s: lost its claim before recording it sent", self.pk)
+        self.status, self.sent_at, self.response_code = DeliveryStatus.SENT, now, response_code
+        self.claim = self.lease_until = None
+        self.last_error = ""
+        return DeliveryStatus.SENT
+
+    def record_failure(self, error):
+        """A failed attempt: retried after the next wait (or the receiver's Retry-After), or
+        given up when it was the last one or cannot succeed."""
+        now = timezone.now()
+        if error.gone:
+            self.subscriber.disable()
+        elif self.channel == Channel.WEBHOOK and error.retry_after is None:
+            # Being told to slow down (429) is not a failing endpoint.
+            self.subscriber.note_failure(now)
+        if error.permanent or self.attempts >= MAX_ATTEMPTS:
+            return self.finish(
+                DeliveryStatus.DEAD, error=str(error), response_code=error.response_code
+            )
+        if error.retry_after is not None:
+            wait = min(error.retry_after, MAX_RETRY_AFTER)
+        else:
+            wait = retry_delay(self.attempts)
+        return self.finish(
+            DeliveryStatus.FAILED,
+            error=str(error),
+            response_code=error.response_code,
+            next_attempt_at=now + wait,
+        )
+
+    def resend(self):
+        """Staff ask for this delivery again (the same webhook-id and Message-ID): it is
+        pending with a fresh count of attempts and is enqueued once this commits."""
+        from notifications.tasks import enqueue_deliveries
+
+        now = timezone.now()
+        Delivery.objects.filter(pk=self.pk).exclude(status=DeliveryStatus.SENDING).update(
+            status=DeliveryStatus.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            enqueued_at=now,
+            claim=None,
+            lease_until=None,
+        )
+        self.refresh_from_db()
+        transaction.on_commit(lambda: enqueue_deliveries([(self.pk, self.channel)]))
+
+
+@functools.lru_cache
+def sender_domain(from_email):
+    return parseaddr(from_email)[1].rpartition("@")[2] or "heliograph.localhost"
+
+
+class SentRecorder:
+    """Records the sent deliveries of a batch from a thread of its own, so that the next
+    message goes out while the last one is written.
+
+    Each is written as soon as it is handed over (the queue is short): a worker dying in the
+    middle of a batch repeats at most the few messages sent and not yet written, as it would
+    the one on the wire. Only on PostgreSQL outside a transaction (a worker); elsewhere
+    (SQLite, tasks run in-process inside the caller's transaction) they are written inline.
+    Leaving the `with` block waits until everything is written.
+    """
+
+    QUEUE_SIZE = 4
+
+    def __init__(self, threaded=True):
+        self.threaded = (
+            threaded and connection.vendor == "postgresql" and not connection.in_atomic_block
+        )
+        self.queue = queue.Queue(maxsize=self.QUEUE_SIZE)
+        self.thread = None
+
+    def __enter__(self):
+        if self.threaded:
+            self.thread = threading.Thread(target=self.run, name="sent-recorder", daemon=True)
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.thread is not None:
+            self.queue.put(None)
+            self.thread.join()
+
+    def sent(self, delivery, response_code=None):
+        if self.thread is None:
+            return delivery.record_sent(response_code)
+        self.queue.put((delivery, response_code))
+        return DeliveryStatus.SENT
+
+    def run(self):
+        try:
+            while (item := self.queue.get()) is not None:
+                delivery, response_code = item
+                try:
+                    delivery.record_sent(response_code)
+                except Exception:  # noqa: BLE001 (left "sending": released, sent again)
+                    log.exception("delivery %s: recording it sent failed", delivery.pk)
+        finally:
+            connection.close()  # this thread's own connection
+
+
+def retry_delay(attempts):
+    """The wait after `attempts` failed attempts, with jitter."""
+    base = RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1]
+    return base * random.uniform(1 - RETRY_JITTER, 1 + RETRY_JITTER)

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents.models import Incident, IncidentStatus
+from notifications.models import Channel, Subscriber, SubscriberState
 from status.models import Component, ComponentGroup, ComponentStatus, Membership, Page, Role, Tenant
 
 ACME_GROUPS = {
@@ -55,6 +56,15 @@ Subsequently, the deployment process was adjusted to ensure updates are applied 
 
 All services are currently operating normally.
 """  # noqa: E501 (the example's paragraphs, one per line)
+# Confirmed email subscribers: (address, components, groups); none of either is the whole page.
+DEMO_SUBSCRIBERS = {
+    "jelou": [("ana@example.com", [], []), ("soporte@example.com", [], [])],
+    "acme": [
+        ("ops@example.com", [], []),
+        ("api-team@example.com", ["REST API", "Webhooks"], []),
+        ("infra@example.com", [], ["Infrastructure"]),
+    ],
+}
 OUTAGE_NAMES = {
     ComponentStatus.DEGRADED_PERFORMANCE: "Slow responses from {}",
     ComponentStatus.PARTIAL_OUTAGE: "Errors for some requests to {}",
@@ -70,6 +80,8 @@ class Command(BaseCommand):
             jelou = self.jelou()
             acme = self.acme()
             pages = [jelou, acme]
+            for page in pages:
+                self.subscribers(page)
         for page in pages:
             self.stdout.write(f"Demo page {page.name}: {settings.SITE_URL}/p/{page.slug}/")
         if settings.DEBUG:
@@ -221,6 +233,18 @@ class Command(BaseCommand):
                 display_at=at + length,
                 notify=False,
             )
+
+    def subscribers(self, page):
+        for address, components, groups in DEMO_SUBSCRIBERS[page.slug]:
+            subscriber, created = Subscriber.objects.get_or_create(
+                page=page,
+                channel=Channel.EMAIL,
+                email=address,
+                defaults={"state": SubscriberState.CONFIRMED, "confirmed_at": timezone.now()},
+            )
+            if created:
+                subscriber.components.set(page.components.filter(name__in=components))
+                subscriber.groups.set(page.groups.filter(name__in=groups))
 
     def demo_user(self, tenants):
         User = get_user_model()

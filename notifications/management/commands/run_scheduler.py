@@ -3,12 +3,14 @@ import time
 from django.core.management.base import BaseCommand
 
 from incidents.tasks import advance_maintenance
+from notifications.tasks import sweep
 
 
 class Command(BaseCommand):
     help = (
-        "Run the periodic jobs (maintenance start/complete/reminders) in a loop, for setups"
-        " without Celery beat such as the embedded default. Production runs celery beat."
+        "Run the periodic jobs in a loop: maintenance start/complete/reminders, and the delivery"
+        " sweeper (retries, lost messages). For setups without Celery beat, such as the embedded"
+        " default; production runs celery beat."
     )
 
     def add_arguments(self, parser):
@@ -20,6 +22,7 @@ class Command(BaseCommand):
             result = advance_maintenance()
             if any(result.values()):
                 self.stdout.write(f"maintenance: {result}")
+            sweep()
             if once:
                 return
             time.sleep(interval)

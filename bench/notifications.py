@@ -1,0 +1,267 @@
+"""How fast notifications go out, on throwaway PostgreSQL and Redis and a real Celery worker.
+
+    .venv/bin/python -m bench.notifications [--emails N] [--webhooks N] [--subscribers N]
+
+1. Email: an update to 10,000 confirmed email subscribers, from posting it until every message
+   is in a local SMTP sink (aiosmtpd), through the worker (prefork, 2 processes): fan-out,
+   rendering, one SMTP connection per batch, each outcome recorded. Against it, in the same
+   run, a plain smtplib loop sending the same 10,000 messages over one connection to the same
+   sink. Target: at most 1.5 times the loop.
+2. Webhooks: an update to 1,000 webhook subscribers, signed and POSTed to a local receiver;
+   against it, a plain requests loop POSTing the same bodies.
+3. Posting: how long Incident.declare takes on a page with 100,000 subscribers against a page
+   with none (the fan-out happens in the worker; here the worker is stopped, so only the
+   write and the enqueue are timed), and then how long that fan-out takes in-process.
+   Target: at most 2 times.
+
+Everything listens on 127.0.0.1 and is stopped at the end. Exits 1 when a run did not deliver
+everything, not when a target is missed: this measures, it does not test.
+"""
+
+import argparse
+import os
+import smtplib
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from tests.services import postgres, redis
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+EMAIL_TARGET, POST_TARGET = 1.5, 2.0
+POSTS = 7
+
+
+def log(message):
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(prog="python -m bench.notifications")
+    parser.add_argument("--emails", type=int, default=10_000)
+    parser.add_argument("--webhooks", type=int, default=1_000)
+    parser.add_argument("--subscribers", type=int, default=100_000)
+    args = parser.parse_args(argv)
+    with postgres() as database_url, redis() as redis_url:
+        if not database_url or not redis_url:
+            log("PostgreSQL and Redis are needed (see tests/services.py)")
+            return 1
+        os.environ.update(
+            DJANGO_SETTINGS_MODULE="config.settings",
+            DATABASE_URL=database_url,
+            REDIS_URL=redis_url,
+            SECRET_KEY="bench-secret-key-not-for-production-0123456789abcdefghijklmnop",  # noqa: S106
+            DEBUG="false",
+            SECURE_SSL_REDIRECT="false",
+            SITE_URL="https://status.example.com",
+            WEBHOOKS_ALLOW_PRIVATE_IPS="true",
+            LOG_LEVEL="WARNING",
+        )
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        return Bench(args, database_url, redis_url).run()
+
+
+class Bench:
+    def __init__(self, args, database_url, redis_url):
+        from tests.notifications.servers import Receiver, SmtpSink
+
+        self.args = args
+        self.database_url, self.redis_url = database_url, redis_url
+        self.sink = SmtpSink().start()
+        self.receiver = Receiver().start()
+        self.rows = []
+        self.failed = False
+
+    def run(self):
+        try:
+            self.emails()
+            self.webhooks()
+            self.posting()
+        finally:
+            self.sink.stop()
+            self.receiver.stop()
+        self.report()
+        return 1 if self.failed else 0
+
+    def worker(self):
+        from tests.notifications.servers import Worker
+
+        return Worker(
+            database_url=self.database_url,
+            redis_url=self.redis_url,
+            smtp_url=self.sink.url,
+            env={"DEBUG": "false", "SECURE_SSL_REDIRECT": "false", "LOG_LEVEL": "WARNING"},
+        ).start()
+
+    def page(self, slug, subscribers, channel="email"):
+        from django.utils import timezone
+
+        from notifications.models import Subscriber
+        from status.models import Component, ComponentGroup, Page, Tenant
+
+        tenant = Tenant.objects.create(name=slug.title(), slug=slug)
+        page = Page.objects.create(tenant=tenant, name=slug.title(), slug=slug)
+        group = ComponentGroup.objects.create(page=page, name="Core")
+        Component.objects.create(page=page, group=group, name="API")
+        now = timezone.now()
+        batch = []
+        for n in range(subscribers):
+            if channel == "email":
+                fields = {"email": f"reader{n}@example.com"}
+            else:
+                fields = {"email": "ops@example.com", "endpoint": self.receiver.url(f"/hook/{n}")}
+            batch.append(
+                Subscriber(
+                    page=page, channel=channel, state="confirmed", confirmed_at=now, **fields
+                )  # fmt: skip
+            )
+            if len(batch) == 5000:
+                Subscriber.objects.bulk_create(batch)
+                batch = []
+        Subscriber.objects.bulk_create(batch)
+        return page
+
+    def deliver(self, page, count, what):
+        """Post an update on `page`; seconds until `count` deliveries are sent."""
+        from incidents.models import Incident
+        from notifications.models import Delivery
+        from tests.notifications.servers import wait_for
+
+        started = time.perf_counter()
+        Incident.declare(page, name=f"{what} benchmark", body="Something is *wrong*.")
+        try:
+            wait_for(
+                lambda: Delivery.objects.filter(event__page=page, status="sent").count() >= count,
+                timeout=600,
+                interval=0.1,
+                message=f"{count} {what}",
+            )
+        except AssertionError as error:
+            log(str(error))
+            self.failed = True
+        elapsed = time.perf_counter() - started
+        failed = Delivery.objects.filter(event__page=page).exclude(status="sent").count()
+        if failed:
+            log(f"{failed} {what} deliveries not sent")
+            self.failed = True
+        return elapsed
+
+    def emails(self):
+        count = self.args.emails
+        log(f"email: {count} subscribers")
+        page = self.page("mailbench", count)
+        worker = self.worker()
+        try:
+            ours = self.deliver(page, count, "emails")
+        finally:
+            worker.kill()
+            worker.stop()
+        received = [content for *_, content in self.sink.messages]
+        if len(received) != count:
+            log(f"the sink received {len(received)} messages, not {count}")
+            self.failed = True
+        connections = self.sink.connections()
+        self.sink.clear()
+
+        log("email: the same messages through a plain smtplib loop")
+        started = time.perf_counter()
+        with smtplib.SMTP("127.0.0.1", self.sink.port) as smtp:
+            for content in received:
+                smtp.sendmail("noreply@heliograph.localhost", ["reader@example.com"], content)
+        loop = time.perf_counter() - started
+        self.sink.clear()
+        self.rows.append(
+            (f"{count:,} emails, update to SMTP sink ({connections} connections)", ours,
+             f"{count / ours:,.0f}/s")
+        )  # fmt: skip
+        self.rows.append(("  same messages, plain smtplib loop", loop, f"{count / loop:,.0f}/s"))
+        self.rows.append(
+            ("  ratio (target ≤ 1.5)", None, f"{ours / loop:.2f}×"
+             + ("" if ours / loop <= EMAIL_TARGET else "  MISSED"))
+        )  # fmt: skip
+
+    def webhooks(self):
+        import requests
+
+        count = self.args.webhooks
+        log(f"webhooks: {count} subscribers")
+        page = self.page("hookbench", count, channel="webhook")
+        worker = self.worker()
+        try:
+            ours = self.deliver(page, count, "webhooks")
+        finally:
+            worker.kill()
+            worker.stop()
+        received = list(self.receiver.requests)
+        self.receiver.clear()
+        started = time.perf_counter()
+        with requests.Session() as session:
+            for path, headers, body in received:
+                session.post(self.receiver.url(path), data=body, headers=headers, timeout=30)
+        loop = time.perf_counter() - started
+        self.receiver.clear()
+        self.rows.append(
+            (f"{count:,} webhooks, signed, to a local receiver", ours, f"{count / ours:,.0f}/s")
+        )
+        self.rows.append(("  same requests, plain requests loop", loop, f"{count / loop:,.0f}/s"))
+
+    def posting(self):
+        from incidents.models import Incident
+        from notifications import tasks
+        from notifications.models import NotificationEvent
+
+        count = self.args.subscribers
+        log(f"posting: a page with {count} subscribers and one with none")
+        empty = self.page("emptybench", 0)
+        crowded = self.page("crowdbench", count)
+        timings = {}
+        for page in (empty, crowded, empty, crowded):  # warm both before measuring
+            times = []
+            for n in range(POSTS):
+                started = time.perf_counter()
+                Incident.declare(page, name=f"Post {n}")
+                times.append(time.perf_counter() - started)
+            timings[page.slug] = statistics.median(times)
+        ratio = timings["crowdbench"] / timings["emptybench"]
+        self.rows.append(("post an update, page with no subscriber", timings["emptybench"], ""))
+        self.rows.append(
+            (f"post an update, page with {count:,} subscribers", timings["crowdbench"], "")
+        )
+        self.rows.append(
+            ("  ratio (target ≤ 2)", None,
+             f"{ratio:.2f}×" + ("" if ratio <= POST_TARGET else "  MISSED"))
+        )  # fmt: skip
+
+        log(f"posting: the fan-out to {count} subscribers, in-process")
+        event = NotificationEvent.objects.filter(page=crowded).latest("id")
+        enqueued = []
+        real_enqueue = tasks.enqueue
+        tasks.enqueue = lambda task, *args: enqueued.append(args)
+        try:
+            started = time.perf_counter()
+            tasks.fan_out(event.pk)
+            elapsed = time.perf_counter() - started
+        finally:
+            tasks.enqueue = real_enqueue
+        made = event.deliveries.count()
+        self.rows.append(
+            (f"  its fan-out in the worker: {made:,} deliveries, {len(enqueued):,} messages",
+             elapsed, f"{made / elapsed:,.0f}/s")
+        )  # fmt: skip
+
+    def report(self):
+        width = max(len(label) for label, *_ in self.rows)
+        print(f"\n{'notifications':<{width}}  {'seconds':>9}  rate / ratio")
+        for label, seconds, extra in self.rows:
+            shown = f"{seconds:9.3f}" if seconds is not None else " " * 9
+            print(f"{label:<{width}}  {shown}  {extra}")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

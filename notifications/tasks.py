@@ -1,0 +1,148 @@
+"""Celery tasks of the outbox: thin, the work is on the models (see notifications/models.py).
+
+A message is only a hint that there is work: each task reads the database to find what is
+really to be done, so a duplicate message does nothing and a lost one costs only the time until
+the sweeper runs.
+"""
+
+import logging
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import task_postrun, task_prerun
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+from kombu.exceptions import OperationalError
+
+from notifications import emails
+from notifications.models import (
+    Channel,
+    Delivery,
+    NotificationEvent,
+    SentRecorder,
+    Subscriber,
+    SubscriberState,
+)
+from notifications.transports import TRANSPORTS, TransportError
+
+log = logging.getLogger(__name__)
+
+
+@task_prerun.connect
+@task_postrun.connect
+def recycle_database_connections(sender=None, **kwargs):
+    """Around each task in a worker, what Django does around each request: drop a connection
+    that is broken or older than CONN_MAX_AGE, keep the others (CELERY_DB_REUSE_MAX stops
+    Celery from closing them all). Not for tasks run in-process, inside the caller's
+    transaction."""
+    if sender is not None and not getattr(sender.request, "is_eager", False):
+        close_old_connections()
+
+
+def enqueue(task, *args):
+    """Send `task` a message; with the broker down, log it and go on (the sweeper will find the
+    work in the database). Returns whether the message went."""
+    try:
+        task.delay(*args)
+    except OperationalError:
+        log.warning("broker unreachable: %s%r not enqueued, the sweeper will", task.name, args)
+        return False
+    return True
+
+
+def enqueue_deliveries(rows):
+    """Enqueue deliveries given as [(id, channel)]: emails in batches (one SMTP connection
+    each), webhooks one by one (one slow endpoint must not hold up others)."""
+    email_ids = [pk for pk, channel in rows if channel == Channel.EMAIL]
+    size = settings.NOTIFICATIONS_EMAIL_BATCH
+    for start in range(0, len(email_ids), size):
+        enqueue(deliver, email_ids[start : start + size])
+    for pk, channel in rows:
+        if channel != Channel.EMAIL:
+            enqueue(deliver, [pk])
+
+
+@shared_task
+def fan_out(event_id):
+    """One Delivery per subscriber of the event, enqueued as each chunk is committed."""
+    event = (
+        NotificationEvent.objects.select_related("page", "incident", "update", "component")
+        .filter(pk=event_id)
+        .first()
+    )
+    if event is None or not event.claim_fan_out():
+        return 0
+    count = 0
+    for rows in event.fan_out():
+        enqueue_deliveries(rows)
+        count += len(rows)
+    return count
+
+
+@shared_task
+def deliver(delivery_ids):
+    """Claim these deliveries, send those still pending and due, record each outcome."""
+    claim, deliveries = Delivery.objects.claim(delivery_ids)
+    sent = 0
+    try:
+        for channel in {delivery.channel for delivery in deliveries}:
+            batch = [delivery for delivery in deliveries if delivery.channel == channel]
+            transport = TRANSPORTS[channel]()
+            try:
+                transport.open()
+            except TransportError as error:
+                for delivery in batch:
+                    delivery.record_failure(error)
+                continue
+            try:
+                with SentRecorder(threaded=len(batch) > 1) as recorder:
+                    for delivery in batch:
+                        sent += attempt(delivery, transport, recorder) == "sent"
+            finally:
+                transport.close()
+    finally:
+        # Whatever this claim still holds (a time limit, a crash) is handed back at once.
+        Delivery.objects.release(claim)
+    return sent
+
+
+def attempt(delivery, transport, recorder=None):
+    try:
+        return delivery.attempt(transport, recorder)
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception as error:  # noqa: BLE001 (a bug in one message must not stop the batch)
+        log.exception("delivery %s failed unexpectedly", delivery.pk)
+        return delivery.record_failure(TransportError(f"Internal error: {error!r}"))
+
+
+@shared_task
+def sweep():
+    """Celery beat, every minute: re-enqueue events not fanned out and deliveries that are due
+    (retries, expired leases, messages lost with Redis)."""
+    now = timezone.now()
+    events = list(
+        NotificationEvent.objects.needing_fan_out(now).values_list("pk", flat=True)[:1000]
+    )
+    for event_id in events:
+        NotificationEvent.objects.filter(pk=event_id, fan_out_lease_until__lt=now).update(
+            fan_out_lease_until=None
+        )
+        enqueue(fan_out, event_id)
+    rows = Delivery.objects.sweep(now)
+    enqueue_deliveries(rows)
+    if events or rows:
+        log.info("sweep: %d events to fan out, %d deliveries re-enqueued", len(events), len(rows))
+    return {"events": len(events), "deliveries": len(rows)}
+
+
+@shared_task
+def send_subscriber_email(subscriber_id, name):
+    """A subscriber's own email (confirm, already_subscribed, webhook_quarantined)."""
+    subscriber = Subscriber.objects.select_related("page").filter(pk=subscriber_id).first()
+    if subscriber is None or not subscriber.email:
+        return
+    if name == "confirm" and subscriber.state != SubscriberState.PENDING:
+        return
+    emails.send_subscriber_email(subscriber, name)

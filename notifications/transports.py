@@ -1,0 +1,256 @@
+"""How a delivery reaches its subscriber: one transport class per channel.
+
+A transport is opened once for a batch (`with EmailTransport() as transport:`), sends each
+delivery with `notify(delivery)`, which returns the receiver's response code (if any) or raises
+TransportError. The outside world is behind two seams, so tests replace only them: the SMTP
+connection (Django's `get_connection()`) and the HTTP request (`http_post`).
+"""
+
+import logging
+import smtplib
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+import requests
+import urllib3
+from django.conf import settings
+from django.core.mail import get_connection
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+from requests_hardened import Config, Manager
+from requests_hardened.ip_filter import InvalidIPAddress
+from standardwebhooks.webhooks import Webhook
+
+from notifications import emails, webhooks
+from notifications.models import Channel
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_TIMEOUT = 30  # seconds, to connect and between bytes of the answer
+WEBHOOK_MAX_RESPONSE_BYTES = 64 * 1024
+USER_AGENT = "Heliograph-Webhooks/1.0 (+https://www.standardwebhooks.com/)"
+
+
+class TransportError(Exception):
+    """A delivery attempt failed. `permanent`: trying again cannot help. `gone`: the receiver
+    said 410 Gone (the subscriber is disabled). `retry_after`: a timedelta the receiver asked
+    us to wait."""
+
+    def __init__(self, message, *, permanent=False, response_code=None, retry_after=None,
+                 gone=False):  # fmt: skip
+        super().__init__(message)
+        self.permanent = permanent or gone
+        self.response_code = response_code
+        self.retry_after = retry_after
+        self.gone = gone
+
+
+class Transport:
+    def __enter__(self):
+        self.open()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def open(self):
+        pass
+
+    def close(self):
+        pass
+
+    def notify(self, delivery):
+        raise NotImplementedError
+
+
+class EmailTransport(Transport):
+    """One message per recipient, all of a batch over one SMTP connection."""
+
+    def __init__(self, connection=None):
+        self.connection = connection
+        self.renderer = emails.NotificationRenderer()
+
+    def open(self):
+        if self.connection is None:
+            self.connection = get_connection(fail_silently=False)
+        try:
+            self.connection.open()
+        except (smtplib.SMTPException, OSError) as error:
+            self.close()
+            raise TransportError(f"Could not connect to the mail server: {error}") from error
+
+    def close(self):
+        if self.connection is not None:
+            try:
+                self.connection.close()
+            except (smtplib.SMTPException, OSError):
+                log.warning("closing the SMTP connection failed", exc_info=True)
+
+    def notify(self, delivery):
+        smtp = self.smtp_connection()
+        raw = self.renderer.raw_bytes(delivery) if smtp is not None else None
+        if raw is not None:
+            # Ready-made bytes straight onto the open SMTP connection.
+            to = delivery.subscriber.email
+            self.send(lambda: smtp.sendmail(emails.platform_address(), [to], raw) or True)
+        else:
+            message = self.renderer.message(delivery, self.connection)
+            self.send(lambda: self.connection.send_messages([message]))
+
+    def smtp_connection(self):
+        """The smtplib connection behind Django's SMTP backend, when that is the backend."""
+        if isinstance(self.connection, SMTPBackend):
+            return self.connection.connection
+        return None
+
+    def send(self, action):
+        try:
+            sent = action()
+        except smtplib.SMTPRecipientsRefused as error:
+            code, text = next(iter(error.recipients.values()))
+            raise TransportError(
+                f"The mail server refused the recipient: {code} {text.decode(errors='replace')}",
+                permanent=code >= 500,
+                response_code=code,
+            ) from error
+        except smtplib.SMTPResponseException as error:
+            raise TransportError(
+                f"The mail server answered {error.smtp_code} "
+                f"{error.smtp_error.decode(errors='replace')}",
+                permanent=error.smtp_code >= 500,
+                response_code=error.smtp_code,
+            ) from error
+        except (smtplib.SMTPException, OSError) as error:
+            # The connection is gone: the next message opens a new one.
+            self.close()
+            try:
+                self.connection.open()
+            except (smtplib.SMTPException, OSError):
+                log.warning("reopening the SMTP connection failed", exc_info=True)
+            raise TransportError(f"Sending failed: {error}") from error
+        if not sent:
+            raise TransportError("The mail backend sent nothing.")
+
+
+class WebhookTransport(Transport):
+    """POST the event in Statuspage's webhook shape, signed with the Standard Webhooks headers."""
+
+    def notify(self, delivery):
+        body = webhooks.delivery_body(delivery)
+        headers = signed_headers(delivery.subscriber.secret, delivery.webhook_id, body)
+        status, response_headers, content = http_post(delivery.subscriber.endpoint, body, headers)
+        if 200 <= status < 300:
+            return status
+        snippet = content[:200].decode(errors="replace")
+        if status == 410:
+            raise TransportError(
+                "410 Gone: the endpoint is disabled.", response_code=410, gone=True
+            )
+        if status == 429:
+            raise TransportError(
+                "429 Too Many Requests",
+                response_code=429,
+                retry_after=parse_retry_after(response_headers.get("retry-after")),
+            )
+        if 300 <= status < 400:
+            location = response_headers.get("location", "")
+            raise TransportError(
+                f"{status} redirect to {location[:200]!r} not followed", response_code=status
+            )
+        raise TransportError(f"{status} {snippet}".strip(), response_code=status)
+
+
+TRANSPORTS = {Channel.EMAIL: EmailTransport, Channel.WEBHOOK: WebhookTransport}
+
+
+def signed_headers(secret, webhook_id, body, now=None):
+    """The Standard Webhooks headers for `body` (bytes) signed with the subscriber's secret."""
+    timestamp = now or datetime.now(UTC)
+    signature = Webhook(secret).sign(webhook_id, timestamp, body.decode())
+    return {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(int(timestamp.timestamp())),
+        "webhook-signature": signature,
+    }
+
+
+def parse_retry_after(value, now=None):
+    """Retry-After as a timedelta: seconds or an HTTP date; None when absent or unreadable
+    (the usual backoff applies then, not a retry at once)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return timedelta(seconds=int(value))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(when - (now or datetime.now(UTC)), timedelta(0))
+
+
+_sessions = {}
+
+
+def http_session():
+    """One session per process (keep-alive to the same endpoints), refusing private, loopback,
+    link-local, CGNAT and metadata addresses at connect time unless
+    WEBHOOKS_ALLOW_PRIVATE_IPS, and never following a redirect."""
+    allow_private = settings.WEBHOOKS_ALLOW_PRIVATE_IPS
+    session = _sessions.get(allow_private)
+    if session is None:
+        manager = Manager(
+            Config(
+                default_timeout=(WEBHOOK_TIMEOUT, WEBHOOK_TIMEOUT),
+                never_redirect=True,
+                ip_filter_enable=not allow_private,
+                ip_filter_allow_loopback_ips=False,
+                user_agent_override=USER_AGENT,
+            )
+        )
+        session = manager.get_session()
+        # No proxy or .netrc from the environment: they would bypass the address filter.
+        session.trust_env = False
+        _sessions[allow_private] = session
+    return session
+
+
+def http_post(url, body, headers):
+    """The one outbound HTTP request: (status, headers, at most 64 KiB of the body).
+
+    Raises TransportError when the request cannot be made or the address is refused.
+    """
+    webhooks.check_scheme(url)
+    try:
+        response = http_session().post(
+            url,
+            data=body,
+            headers=headers,
+            allow_redirects=False,
+            stream=True,
+            timeout=(WEBHOOK_TIMEOUT, WEBHOOK_TIMEOUT),
+        )
+    except InvalidIPAddress as error:
+        raise TransportError(
+            f"Refused: {url} resolves to a private or reserved address ({error})."
+        ) from error
+    except requests.RequestException as error:
+        raise TransportError(f"Request failed: {error.__class__.__name__}: {error}") from error
+    content = b""
+    deadline = time.monotonic() + WEBHOOK_TIMEOUT
+    try:
+        # A bounded read, in time as in size: the answer matters only for the delivery log.
+        for chunk in response.raw.stream(8192, decode_content=False):
+            content += chunk
+            if len(content) >= WEBHOOK_MAX_RESPONSE_BYTES or time.monotonic() > deadline:
+                break
+    except (requests.RequestException, OSError, urllib3.exceptions.HTTPError) as error:
+        content += f" (reading the answer failed: {error})".encode()
+    finally:
+        response.close()
+    headers = {key.lower(): value for key, value in response.headers.items()}
+    return response.status_code, headers, content[:WEBHOOK_MAX_RESPONSE_BYTES]

@@ -1,0 +1,249 @@
+"""Webhook bodies in Statuspage's shape, and which endpoint URLs we accept.
+
+A body is `{meta, page, incident}` for incident and maintenance events, and
+`{meta, page, component_update, component}` for a component's status change, as Statuspage
+sends them (shared/fixtures/statuspage/webhook_incident_update.json), so receivers written for
+Statuspage work unchanged. The event's part is built once, at fan-out, and stored on the event;
+only `meta` (the subscriber's unsubscribe link) differs between subscribers.
+"""
+
+import ipaddress
+import json
+import socket
+from datetime import UTC
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.utils import timezone
+
+from incidents.models import CLOSED_STATUSES, Incident, IncidentStatus, Kind
+from status.models import OverallStatus
+
+DOCUMENTATION_URL = "https://www.standardwebhooks.com/"
+ALLOWED_SCHEMES = ("http", "https")
+# Beyond what ipaddress calls non-global: ranges that route to somebody's internals anyway.
+EXTRA_BLOCKED_NETWORKS = [
+    ipaddress.ip_network(net)
+    for net in (
+        "100.64.0.0/10",  # CGNAT (Alibaba's metadata service is 100.100.100.200)
+        "192.0.0.0/24",  # IETF protocol assignments
+        "192.88.99.0/24",  # 6to4 relay anycast
+        "64:ff9b::/96",  # NAT64: an IPv4 address in disguise
+        "64:ff9b:1::/48",
+        "2002::/16",  # 6to4: likewise
+        "fd00:ec2::254/128",  # AWS's IPv6 metadata service (also unique-local)
+    )
+]
+
+
+def iso(value):
+    """A time as Statuspage writes it: 2017-12-26T07:37:20.785Z."""
+    if value is None:
+        return None
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def page_json(page):
+    components = page.components.values_list("status", flat=True)
+    open_incidents = list(
+        Incident.objects.filter(page=page)
+        .exclude(status__in=[*CLOSED_STATUSES, IncidentStatus.SCHEDULED])
+        .values_list("kind", "impact", "status")
+    )
+    overall = OverallStatus(
+        list(components),
+        [impact for kind, impact, _ in open_incidents if kind == Kind.INCIDENT],
+        any(
+            status in (IncidentStatus.IN_PROGRESS, IncidentStatus.VERIFYING)
+            for _, _, status in open_incidents
+        ),
+    )
+    return {
+        "id": page.code,
+        "status_indicator": overall.indicator,
+        "status_description": overall.description,
+    }
+
+
+def component_json(component, page):
+    return {
+        "status": component.status,
+        "name": component.name,
+        "created_at": iso(component.created_at),
+        "updated_at": iso(component.updated_at),
+        "position": component.position,
+        "description": component.description or None,
+        "showcase": component.showcase,
+        "id": component.code,
+        "page_id": page.code,
+        "group_id": component.group.code if component.group_id else None,
+        "group": False,
+        "only_show_if_degraded": component.only_show_if_degraded,
+        "start_date": component.start_date.isoformat() if component.start_date else None,
+    }
+
+
+def incident_json(incident, page):
+    updates = incident.updates.order_by("-display_at", "-id").prefetch_related("impacts__component")
+    components = incident.components.select_related("group").order_by("position", "id")
+    return {
+        "name": incident.name,
+        "status": incident.status,
+        "created_at": iso(incident.created_at),
+        "updated_at": iso(incident.updated_at),
+        "monitoring_at": iso(incident.monitoring_at),
+        "resolved_at": iso(incident.resolved_at),
+        "impact": incident.impact,
+        "shortlink": page.public_url(f"incidents/{incident.code}/"),
+        "started_at": iso(incident.started_at),
+        "postmortem_ignored": False,
+        "postmortem_body": incident.postmortem_body or None,
+        "postmortem_body_last_updated_at": iso(incident.postmortem_published_at),
+        "postmortem_published_at": iso(incident.postmortem_published_at),
+        "postmortem_notified_subscribers": incident.postmortem_published_at is not None,
+        "postmortem_notified_twitter": False,
+        "backfilled": incident.backfilled,
+        "scheduled_for": iso(incident.scheduled_for),
+        "scheduled_until": iso(incident.scheduled_until),
+        "scheduled_remind_prior": incident.remind_before_minutes is not None,
+        "scheduled_reminded_at": iso(incident.reminder_sent_at),
+        "impact_override": incident.impact_override or None,
+        "scheduled_auto_in_progress": incident.is_maintenance and incident.auto_start,
+        "scheduled_auto_completed": incident.is_maintenance and incident.auto_complete,
+        "id": incident.code,
+        "page_id": page.code,
+        "incident_updates": [
+            {
+                "status": update.status,
+                "body": update.body,
+                "created_at": iso(update.created_at),
+                "wants_twitter_update": False,
+                "twitter_updated_at": None,
+                "updated_at": iso(update.updated_at),
+                "display_at": iso(update.display_at),
+                "affected_components": [
+                    {
+                        "code": impact.component.code,
+                        "name": impact.component.name,
+                        "old_status": impact.old_status,
+                        "new_status": impact.new_status,
+                    }
+                    for impact in update.impacts.all()
+                ],
+                "custom_tweet": None,
+                "deliver_notifications": update.deliver_notifications,
+                "id": update.code,
+                "incident_id": incident.code,
+            }
+            for update in updates
+        ],
+        "components": [component_json(component, page) for component in components],
+    }
+
+
+def event_payload(event):
+    """The event's part of every webhook body (all but the subscriber's links)."""
+    page = event.page
+    payload = {"meta": {"generated_at": iso(timezone.now())}, "page": page_json(page)}
+    if event.incident_id:
+        payload["incident"] = incident_json(event.incident, page)
+    else:
+        component = event.component
+        payload["component_update"] = {
+            "created_at": iso(event.created_at),
+            "new_status": event.new_status,
+            "old_status": event.old_status,
+            "id": event.code,
+            "component_id": component.code,
+        }
+        payload["component"] = {
+            "created_at": iso(component.created_at),
+            "id": component.code,
+            "name": component.name,
+            "status": event.new_status,
+        }
+    return payload
+
+
+def delivery_body(delivery):
+    """The bytes POSTed for `delivery`: the same on every retry."""
+    event, subscriber = delivery.event, delivery.subscriber
+    payload = event.webhook_payload()
+    meta = {
+        "unsubscribe": subscriber.unsubscribe_url,
+        "manage": subscriber.manage_url,
+        "documentation": DOCUMENTATION_URL,
+        "generated_at": payload["meta"]["generated_at"],
+        "event": event.kind,
+        "delivery_id": delivery.webhook_id,
+    }
+    return dumps({**payload, "meta": meta})
+
+
+def dumps(payload):
+    """JSON bytes: compact, in the order built."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# Which endpoints we accept.
+
+
+def is_public_address(address):
+    """Whether an IP address is on the public internet: not private, loopback, link-local
+    (169.254.169.254, the cloud metadata service), CGNAT, multicast or otherwise reserved."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return (
+        ip.is_global
+        and not ip.is_multicast
+        and not any(ip in network for network in EXTRA_BLOCKED_NETWORKS)
+    )
+
+
+def resolve(host, port):
+    """Every address `host` resolves to (the DNS seam)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return sorted({info[4][0] for info in infos})
+
+
+def check_scheme(url):
+    from notifications.transports import TransportError
+
+    if urlsplit(url).scheme.lower() not in ALLOWED_SCHEMES:
+        raise TransportError("Only http and https endpoints are called.", permanent=True)
+
+
+def validate_webhook_url(url):
+    """Refuse an endpoint we would not call: http or https only, and a host that resolves to
+    public addresses only (unless settings.WEBHOOKS_ALLOW_PRIVATE_IPS). The same check runs
+    again at connect time, so a name that changes its address later is refused then."""
+    URLValidator(
+        schemes=list(ALLOWED_SCHEMES),
+        message="Enter an http:// or https:// URL, such as https://example.com/hooks/status.",
+    )(url)
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise ValidationError("The URL's port is not a number from 1 to 65535.") from None
+    if settings.WEBHOOKS_ALLOW_PRIVATE_IPS:
+        return
+    try:
+        addresses = resolve(host, port)
+    except (OSError, UnicodeError):
+        raise ValidationError(
+            f"{host} does not resolve to an address; check the host name.", code="unresolvable"
+        ) from None
+    refused = [address for address in addresses if not is_public_address(address)]
+    if refused or not addresses:
+        raise ValidationError(
+            f"{host} resolves to {', '.join(refused) or 'nothing'}, a private, loopback,"
+            " link-local or reserved address. Webhooks are only sent to public internet"
+            " addresses.",
+            code="private_address",
+        )
