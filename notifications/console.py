@@ -1,24 +1,38 @@
-"""The console's subscribers list: every member reads it; editors remove and export."""
+"""The console's subscribers and delivery log: every member reads them; editors add, remove,
+export, reactivate subscribers and resend deliveries."""
 
 import csv
 from itertools import chain
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
 
-from notifications.forms import SubscriberFilterForm
-from notifications.models import Subscriber
+from notifications.forms import DUPLICATE, SubscriberCreateForm, SubscriberFilterForm
+from notifications.models import (
+    Delivery,
+    DeliveryStatus,
+    Subscriber,
+    SubscriberState,
+)
+from status.console import done, render_form
 from status.models import Role, snapshot
 from status.team import confirm
 from status.tenancy import audit, page_member
 
 PAGE_SIZE = 50
+DELIVERY_PAGE_SIZE = 50
+SUBSCRIBER_FIELDS = ["channel", "email", "endpoint", "state"]
+DELIVERY_FIELDS = ["status", "attempts", "last_error", "response_code", "next_attempt_at"]
+# States staff may bring a subscriber back from.
+REACTIVATABLE = {SubscriberState.QUARANTINED, SubscriberState.DISABLED}
 EXPORT_COLUMNS = [
     "code", "channel", "email", "endpoint", "state", "components", "created_at", "confirmed_at",
 ]  # fmt: skip
@@ -29,7 +43,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 @page_member(role=Role.VIEWER)
 def subscribers(request, page):
     form = SubscriberFilterForm(request.GET)
-    found = form.filter(page.subscribers.all()).prefetch_related("components")
+    found = form.filter(page.subscribers.all()).prefetch_related("components", "groups")
     listing = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
     template = "manage/subscribers/subscribers.html"
     if request.htmx and request.htmx.target == "subscriber-results":
@@ -73,6 +87,7 @@ def subscriber_remove(request, page, subscriber_code):
     with transaction.atomic():
         before = snapshot(subscriber, ["channel", "email", "endpoint", "state"])
         before["components"] = [c.name for c in subscriber.components.all()]
+        before["groups"] = [g.name for g in subscriber.groups.all()]
         subscriber.delete()
         audit(request, page, "subscriber.remove", subscriber, before=before)
     if request.htmx:
@@ -127,3 +142,201 @@ def subscribers_export(request, page):
     filename = f"{page.slug}-subscribers-{timezone.now():%Y-%m-%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+# Adding a subscriber, its page, reactivation
+
+
+def scope_of(subscriber):
+    return {
+        "components": [c.name for c in subscriber.components.all()],
+        "groups": [g.name for g in subscriber.groups.all()],
+    }
+
+
+def subscriber_url(page, subscriber):
+    return reverse("manage:subscriber-detail", args=[page.code, subscriber.code])
+
+
+@require_http_methods(["GET", "POST"])
+@page_member(role=Role.EDITOR)
+def subscriber_create(request, page):
+    data = request.POST if request.method == "POST" else None
+    form = SubscriberCreateForm(page, data)
+    if form.is_valid():
+        fields = form.cleaned_data
+        try:
+            with transaction.atomic():
+                subscriber = Subscriber.objects.create_subscriber(
+                    page,
+                    channel=fields["channel"],
+                    email=fields["email"],
+                    endpoint=fields["endpoint"],
+                    components=fields["components"],
+                    groups=fields["groups"],
+                    skip_confirmation=fields["skip_confirmation"],
+                )
+                after = {**snapshot(subscriber, SUBSCRIBER_FIELDS), **scope_of(subscriber)}
+                after["skip_confirmation"] = fields["skip_confirmation"]
+                audit(request, page, "subscriber.create", subscriber, after=after)
+        except IntegrityError:
+            # Added by someone else since the form was checked.
+            form.add_error("endpoint" if fields["channel"] == "webhook" else "email", DUPLICATE)
+        else:
+            if subscriber.is_confirmed:
+                messages.success(request, f"{subscriber} is subscribed.")
+            else:
+                messages.success(
+                    request,
+                    f"{subscriber} is added and sent a confirmation email; "
+                    "it is notified once it confirms.",
+                )
+            if subscriber.is_webhook:
+                # The detail page shows the secret once more, marked as new.
+                request.session["new_subscriber_secret"] = subscriber.code
+            return done(request, subscriber_url(page, subscriber))
+    context = {
+        "page": page,
+        "form": form,
+        "sections": form.sections(),
+        "title": "Add a subscriber",
+    }
+    return render_form(request, "manage/subscribers/new.html", "subscriber-form", context)
+
+
+def deliveries_of(request, queryset):
+    queryset = queryset.select_related("event", "event__incident", "event__component", "subscriber")
+    return Paginator(queryset, DELIVERY_PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+@never_cache
+@page_member(role=Role.VIEWER)
+def subscriber_detail(request, page, subscriber_code):
+    subscriber = get_object_or_404(
+        Subscriber.objects.prefetch_related("components", "groups"),
+        page=page,
+        code=subscriber_code,
+    )
+    can_edit = page.membership.allows(Role.EDITOR)
+    new_secret = request.session.get("new_subscriber_secret") == subscriber.code
+    if new_secret:
+        del request.session["new_subscriber_secret"]
+    return render(
+        request,
+        "manage/subscribers/detail.html",
+        {
+            "page": page,
+            "subscriber": subscriber,
+            "deliveries": deliveries_of(request, subscriber.deliveries.all()),
+            "can_edit": can_edit,
+            # The signing secret is for those who may set the subscriber up.
+            "show_secret": can_edit and subscriber.is_webhook,
+            "new_secret": new_secret and can_edit,
+            "can_reactivate": can_edit and subscriber.state in REACTIVATABLE,
+            "back": request.get_full_path(),
+        },
+    )
+
+
+@require_POST
+@page_member(role=Role.EDITOR)
+def subscriber_reactivate(request, page, subscriber_code):
+    subscriber = get_object_or_404(Subscriber, page=page, code=subscriber_code)
+    with transaction.atomic():
+        subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+        if subscriber.state in REACTIVATABLE:
+            before = snapshot(subscriber, ["state", "consecutive_failures", "quarantined_at"])
+            subscriber.reactivate()
+            after = snapshot(subscriber, ["state", "consecutive_failures", "quarantined_at"])
+            audit(request, page, "subscriber.reactivate", subscriber, before=before, after=after)
+            messages.success(request, f"{subscriber} is active again.")
+        else:
+            messages.error(
+                request,
+                f"{subscriber} is {subscriber.get_state_display().lower()}: "
+                "only quarantined or disabled subscribers are reactivated.",
+            )
+    return done(request, subscriber_url(page, subscriber))
+
+
+# The delivery log
+
+
+def events_with_counts(page):
+    counts = {
+        status.value: Count("deliveries", filter=Q(deliveries__status=status))
+        for status in DeliveryStatus
+    }
+    return (
+        page.notification_events.select_related("incident", "component")
+        .annotate(total=Count("deliveries"), **counts)
+        .order_by("-created_at", "-id")
+    )
+
+
+@page_member(role=Role.VIEWER)
+def deliveries(request, page):
+    events = Paginator(events_with_counts(page), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "manage/deliveries/events.html",
+        {"page": page, "events": events, "statuses": DeliveryStatus.choices},
+    )
+
+
+@page_member(role=Role.VIEWER)
+def event_detail(request, page, event_code):
+    event = get_object_or_404(events_with_counts(page), code=event_code)
+    status = request.GET.get("status", "")
+    found = event.deliveries.all()
+    if status in DeliveryStatus.values:
+        found = found.filter(status=status)
+    else:
+        status = ""
+    return render(
+        request,
+        "manage/deliveries/event.html",
+        {
+            "page": page,
+            "event": event,
+            "deliveries": deliveries_of(request, found),
+            "status": status,
+            "statuses": [
+                (value, label, getattr(event, value)) for value, label in DeliveryStatus.choices
+            ],
+            "can_edit": page.membership.allows(Role.EDITOR),
+            "back": request.get_full_path(),
+        },
+    )
+
+
+def back_to(request, page, default):
+    """Where a resend goes back to: a console page of this page (the log it was made from)."""
+    back = request.POST.get("back") or ""
+    prefix = reverse("manage:page", args=[page.code])
+    return back if back.startswith(prefix) and "//" not in back else default
+
+
+@require_POST
+@page_member(role=Role.EDITOR)
+def delivery_resend(request, page, event_code, subscriber_code):
+    delivery = get_object_or_404(
+        Delivery.objects.select_related("event", "subscriber"),
+        event__page=page,
+        event__code=event_code,
+        subscriber__code=subscriber_code,
+    )
+    default = reverse("manage:event-detail", args=[page.code, event_code])
+    if delivery.status == DeliveryStatus.SENDING:
+        messages.error(request, "This delivery is being sent right now; try again in a moment.")
+        return done(request, back_to(request, page, default))
+    with transaction.atomic():
+        before = snapshot(delivery, DELIVERY_FIELDS)
+        delivery.resend()
+        after = snapshot(delivery, DELIVERY_FIELDS)
+        after.update(event=event_code, subscriber=subscriber_code)
+        audit(request, page, "delivery.resend", delivery, before=before, after=after)
+    messages.success(
+        request, f"{delivery.event.get_kind_display()} is sent again to {delivery.subscriber}."
+    )
+    return done(request, back_to(request, page, default))

@@ -1,6 +1,13 @@
-from django import forms
+"""The console's subscriber forms (the public ones are in subscribe_forms.py)."""
 
-from notifications.models import Channel, SubscriberState
+from django import forms
+from django.core.exceptions import ValidationError
+
+from notifications.models import Channel, SubscriberState, normalise_email
+from notifications.subscribe_forms import ScopeForm
+from notifications.webhooks import validate_webhook_url
+
+DUPLICATE = "This address is already a subscriber of this page."
 
 
 class SubscriberFilterForm(forms.Form):
@@ -34,3 +41,63 @@ class SubscriberFilterForm(forms.Form):
         """The filters in use, for the audit log of an export."""
         self.is_valid()
         return {name: value for name, value in self.cleaned_data.items() if value}
+
+
+class SubscriberCreateForm(ScopeForm):
+    """Staff add a subscriber: an email address, or a webhook endpoint and its contact email,
+    for chosen components and groups or (none chosen) the whole page."""
+
+    channel = forms.ChoiceField(
+        label="Channel", choices=Channel.choices, initial=Channel.EMAIL, widget=forms.RadioSelect
+    )
+    email = forms.EmailField(
+        label="Email address",
+        required=False,
+        help_text="For a webhook: the contact told about failures.",
+    )
+    endpoint = forms.URLField(
+        label="Webhook URL",
+        required=False,
+        max_length=2000,
+        assume_scheme="https",
+        help_text="Each notification is POSTed here as signed JSON (Standard Webhooks).",
+    )
+    skip_confirmation = forms.BooleanField(
+        label="Skip confirmation",
+        required=False,
+        help_text="Only when you know the address is theirs: it is subscribed at once. "
+        "Otherwise a confirmation email is sent and nothing else until it is confirmed.",
+    )
+
+    field_order = ["channel", "email", "endpoint", "groups", "components", "skip_confirmation"]
+
+    def clean(self):
+        data = super().clean()
+        channel = data.get("channel")
+        if channel and not data.get("email") and "email" not in self.errors:
+            self.add_error("email", "Enter an email address.")
+        if channel == Channel.WEBHOOK:
+            endpoint = data.get("endpoint")
+            if not endpoint and "endpoint" not in self.errors:
+                self.add_error("endpoint", "Enter the URL to send notifications to.")
+            elif endpoint:
+                try:
+                    validate_webhook_url(endpoint)
+                except ValidationError as error:
+                    self.add_error("endpoint", error)
+        else:
+            data["endpoint"] = ""
+            self.errors.pop("endpoint", None)
+        self.refuse_duplicate(data)
+        return data
+
+    def refuse_duplicate(self, data):
+        channel = data.get("channel")
+        if channel == Channel.WEBHOOK:
+            field, lookup = "endpoint", {"endpoint": data.get("endpoint")}
+        else:
+            field, lookup = "email", {"email": normalise_email(data.get("email"))}
+        if field in self.errors or not lookup[field] or not channel:
+            return
+        if self.page.subscribers.filter(channel=channel, **lookup).exists():
+            self.add_error(field, DUPLICATE)

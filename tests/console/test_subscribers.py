@@ -4,6 +4,7 @@ import csv
 import io
 
 import pytest
+from django.core import mail
 from django.utils import timezone
 
 from notifications.models import Subscriber
@@ -227,3 +228,192 @@ def test_an_empty_list_says_where_people_subscribe(client, tenant_a, viewer_a):
 def test_owners_and_editors_see_the_export_link(client, tenant_a, subscribers, role):
     client.force_login(tenant_a.memberships.get(role=role).user)
     assert "Export all as CSV" in client.get(list_url(tenant_a.page)).text
+
+
+# Adding subscribers
+
+
+def create_url(page):
+    return f"/manage/{page.code}/subscribers/new/"
+
+
+def test_editor_adds_an_email_subscriber_who_must_confirm(
+    client, tenant_a, editor_a, django_capture_on_commit_callbacks
+):
+    client.force_login(editor_a)
+    page = tenant_a.page
+    form = client.get(create_url(page)).text
+    assert "Skip confirmation" in form
+    assert 'name="skip_confirmation"' in form
+    assert 'name="skip_confirmation" checked' not in form
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            create_url(page),
+            {"channel": "email", "email": "new@Example.com"},
+        )
+    subscriber = Subscriber.objects.get(page=page)
+    assert response.url == f"/manage/{page.code}/subscribers/{subscriber.code}/"
+    assert subscriber.email == "new@example.com"
+    assert subscriber.state == "pending"
+    assert [message.to for message in mail.outbox] == [["new@example.com"]]
+    assert "subscribe/confirm/" in mail.outbox[0].body
+    text = client.get(response.url).text
+    assert "sent a confirmation email" in text
+    assert "Waiting for confirmation" in text
+    entry = AuditLogEntry.objects.get(action="subscriber.create")
+    assert entry.actor == editor_a
+    assert entry.after["skip_confirmation"] is False
+
+
+def test_editor_adds_a_confirmed_subscriber_for_a_group_without_email(
+    client, tenant_a, editor_a, django_capture_on_commit_callbacks
+):
+    client.force_login(editor_a)
+    page = tenant_a.page
+    core = page.groups.get(name="Core")
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            create_url(page),
+            {
+                "channel": "email",
+                "email": "vip@example.com",
+                "groups": [core.code],
+                "skip_confirmation": "on",
+            },
+        )
+    subscriber = Subscriber.objects.get(page=page)
+    assert subscriber.state == "confirmed"
+    assert subscriber.confirmed_at is not None
+    assert list(subscriber.groups.all()) == [core]
+    assert mail.outbox == []
+    assert "vip@example.com is subscribed." in client.get(response.url).text
+    listing = client.get(list_url(page)).text
+    assert "All of Core" in listing
+    assert "All components" not in listing
+
+
+def test_editor_adds_a_webhook_and_is_shown_its_secret(client, tenant_a, editor_a, settings):
+    settings.WEBHOOKS_ALLOW_PRIVATE_IPS = True
+    client.force_login(editor_a)
+    page = tenant_a.page
+    api = page.components.get(name="API")
+    response = client.post(
+        create_url(page),
+        {
+            "channel": "webhook",
+            "email": "ops@example.com",
+            "endpoint": "https://hooks.example.com/new",
+            "components": [api.code],
+            "skip_confirmation": "on",
+        },
+    )
+    hook = Subscriber.objects.get(page=page)
+    assert hook.endpoint == "https://hooks.example.com/new"
+    assert hook.email == "ops@example.com"
+    assert hook.secret.startswith("whsec_")
+    text = client.get(response.url).text
+    assert "signing secret" in text
+    assert hook.secret in text
+    assert 'id="new-secret"' in text
+    again = client.get(response.url).text
+    assert hook.secret in again  # still on its page, no longer announced as new
+    assert 'id="new-secret"' not in again
+
+
+def test_adding_with_htmx_redirects_to_the_new_subscriber(client, tenant_a, editor_a):
+    client.force_login(editor_a)
+    page = tenant_a.page
+    response = client.post(
+        create_url(page), {"channel": "email", "email": "x@example.com"}, headers=HTMX
+    )
+    subscriber = Subscriber.objects.get(page=page)
+    assert response["HX-Redirect"] == f"/manage/{page.code}/subscribers/{subscriber.code}/"
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({"channel": "email", "email": ""}, "Enter an email address."),
+        ({"channel": "email", "email": "not an address"}, "Enter a valid email address."),
+        ({"channel": "pigeon", "email": "a@example.com"}, "Select a valid choice."),
+        ({"channel": "email", "email": "ana@example.com"}, "already a subscriber of this page"),
+        (
+            {"channel": "webhook", "email": "ops@example.com", "endpoint": ""},
+            "Enter the URL to send notifications to.",
+        ),
+        (
+            {"channel": "webhook", "email": "ops@example.com", "endpoint": "ftp://x.example/"},
+            "Enter an http:// or https:// URL",
+        ),
+        (
+            {
+                "channel": "webhook",
+                "email": "ops@example.com",
+                "endpoint": "https://hooks.example.com/status",
+            },
+            "already a subscriber of this page",
+        ),
+        (
+            {"channel": "email", "email": "b@example.com", "components": ["nope"]},
+            "Select a valid choice.",
+        ),
+    ],
+)
+def test_invalid_or_duplicate_subscribers_show_errors_and_save_nothing(
+    client, tenant_a, editor_a, subscribers, data, error, settings
+):
+    settings.WEBHOOKS_ALLOW_PRIVATE_IPS = True  # no DNS in tests; refusal is tested below
+    client.force_login(editor_a)
+    response = client.post(create_url(tenant_a.page), data)
+    assert response.status_code == 200
+    assert error in response.text
+    assert Subscriber.objects.count() == 3
+    assert not AuditLogEntry.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["http://127.0.0.1/hook", "https://[::1]/", "http://10.0.0.5/"]
+)
+def test_a_webhook_to_a_private_address_is_refused_unless_allowed(
+    client, tenant_a, editor_a, settings, endpoint
+):
+    settings.WEBHOOKS_ALLOW_PRIVATE_IPS = False
+    client.force_login(editor_a)
+    data = {"channel": "webhook", "email": "ops@example.com", "endpoint": endpoint}
+    response = client.post(create_url(tenant_a.page), data)
+    assert "private, loopback" in response.text
+    assert not Subscriber.objects.exists()
+
+    settings.WEBHOOKS_ALLOW_PRIVATE_IPS = True
+    assert client.post(create_url(tenant_a.page), data).status_code == 302
+    assert Subscriber.objects.get().endpoint == endpoint
+
+
+def test_another_tenants_components_cannot_be_chosen(client, tenant_a, tenant_b, editor_a):
+    client.force_login(editor_a)
+    theirs = tenant_b.page.components.get(name="API")
+    response = client.post(
+        create_url(tenant_a.page),
+        {"channel": "email", "email": "a@example.com", "components": [theirs.code]},
+    )
+    assert "Select a valid choice." in response.text
+    assert not Subscriber.objects.exists()
+
+
+def test_viewers_cannot_add_subscribers(client, tenant_a, viewer_a):
+    client.force_login(viewer_a)
+    assert "/subscribers/new/" not in client.get(list_url(tenant_a.page)).text
+    assert client.get(create_url(tenant_a.page)).status_code == 403
+    response = client.post(create_url(tenant_a.page), {"channel": "email", "email": "a@b.example"})
+    assert response.status_code == 403
+    assert not Subscriber.objects.exists()
+
+
+def test_another_tenants_owner_cannot_add_to_the_page(client, tenant_a, owner_b):
+    client.force_login(owner_b)
+    assert client.get(create_url(tenant_a.page)).status_code == 404
+    response = client.post(create_url(tenant_a.page), {"channel": "email", "email": "a@b.example"})
+    assert response.status_code == 404
+    assert not Subscriber.objects.exists()

@@ -21,7 +21,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from incidents.models import Incident, IncidentStatus, IncidentTemplate
-from notifications.models import Subscriber
+from notifications.models import Delivery, NotificationEvent, Subscriber
 from status.models import (
     ApiKey,
     AuditLogEntry,
@@ -44,6 +44,7 @@ KWARGS = {
     "invitation_code": "invitation",
     "key_code": "api_key",
     "subscriber_code": "subscriber",
+    "event_code": "event",
     "code": {"incidents": "incident", "maintenance": "maintenance", "templates": "template"},
 }
 # The one tenant route outside a page: the user's own pages (tested at the end of this file).
@@ -233,6 +234,23 @@ ROUTES = {
     # The export writes an audit log entry: addresses left the console.
     "manage:subscribers-export": Route(Role.EDITOR),
     "manage:subscriber-remove": Route(Role.EDITOR),
+    "manage:subscriber-create": Route(
+        Role.EDITOR,
+        lambda t: {
+            "channel": "email",
+            "email": "planted@example.com",
+            "components": [t.component.code],
+            "skip_confirmation": "on",
+        },
+    ),
+    "manage:subscriber-detail": Route(Role.VIEWER, writes=False),
+    "manage:subscriber-reactivate": Route(
+        Role.EDITOR, post_only=True, objects={"subscriber_code": "quarantined"}
+    ),
+    # Delivery log (notifications/urls_console.py)
+    "manage:deliveries": Route(Role.VIEWER, writes=False),
+    "manage:event-detail": Route(Role.VIEWER, writes=False),
+    "manage:delivery-resend": Route(Role.EDITOR, post_only=True),
 }
 
 
@@ -357,6 +375,19 @@ def make_objects(tenant):
     subscriber = Subscriber.objects.create(
         page=page, channel="email", email=f"reader@{tenant.slug}.example", state="confirmed"
     )
+    # The delivery log: an event whose delivery to the subscriber gave up, and a webhook
+    # quarantined for failing.
+    event = NotificationEvent.objects.create(page=page, kind="incident_created", incident=incident)
+    Delivery.objects.create(
+        event=event, subscriber=subscriber, channel="email", status="dead", attempts=8
+    )
+    quarantined = Subscriber.objects.create(
+        page=page,
+        channel="webhook",
+        email=f"ops@{tenant.slug}.example",
+        endpoint=f"https://hooks.{tenant.slug}.example/status",
+        state="quarantined",
+    )
     # The member addressed is not the owner: removing the last owner is refused anyway.
     membership = tenant.memberships.exclude(role=Role.OWNER).first() or tenant.memberships.get()
     owner = tenant.memberships.filter(role=Role.OWNER).first().user
@@ -376,6 +407,8 @@ def make_objects(tenant):
         maintenance=maintenance,
         template=template,
         subscriber=subscriber,
+        event=event,
+        quarantined=quarantined,
         member=membership,
         invitation=invitation,
         api_key=api_key,
