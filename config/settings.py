@@ -83,6 +83,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "status",
     "incidents",
     "notifications",
@@ -233,6 +235,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-notifications": {"task": "notifications.tasks.sweep", "schedule": 60.0},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fixup closes the database connections around every task unless told to reuse
+# them, and a new PostgreSQL connection costs more than a delivery. They are recycled as Django
+# does for requests instead (CONN_MAX_AGE, health checks: see notifications/tasks.py).
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 
 # Notifications (notifications/models.py). A claimed delivery's lease outlives the hard time
 # limit, so it only expires when its worker is gone.
@@ -240,7 +246,7 @@ NOTIFICATIONS_LEASE_SECONDS = env_int("NOTIFICATIONS_LEASE_SECONDS", CELERY_TASK
 # A pending delivery unclaimed this long is assumed lost with its message and enqueued again.
 NOTIFICATIONS_REQUEUE_AFTER_SECONDS = env_int("NOTIFICATIONS_REQUEUE_AFTER_SECONDS", 600)
 NOTIFICATIONS_FAN_OUT_CHUNK = env_int("NOTIFICATIONS_FAN_OUT_CHUNK", 1000)
-NOTIFICATIONS_EMAIL_BATCH = env_int("NOTIFICATIONS_EMAIL_BATCH", 100)
+NOTIFICATIONS_EMAIL_BATCH = env_int("NOTIFICATIONS_EMAIL_BATCH", 200)
 # Public subscribe form: requests per hour from one IP address, and for one email or endpoint.
 NOTIFICATIONS_SUBSCRIBE_PER_IP = env_int("NOTIFICATIONS_SUBSCRIBE_PER_IP", 10)
 NOTIFICATIONS_SUBSCRIBE_PER_ADDRESS = env_int("NOTIFICATIONS_SUBSCRIBE_PER_ADDRESS", 3)
@@ -271,7 +277,24 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Errors in Statuspage's shape, {"error": ..., "message": ...} (notifications/api.py).
+    "EXCEPTION_HANDLER": "notifications.api.exception_handler",
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": f"{SITE_NAME} management API",
+    "DESCRIPTION": "Statuspage-compatible management API v1. Authenticate with "
+    "`Authorization: OAuth <key>`.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from our static files (drf-spectacular-sidecar), no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+# Management API rate limit per key: a sustained rate with bursts (a token bucket).
+API_RATE_LIMIT_PER_SECOND = float(env("API_RATE_LIMIT_PER_SECOND", "1"))
+API_RATE_LIMIT_BURST = env_int("API_RATE_LIMIT_BURST", 10)
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

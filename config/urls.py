@@ -12,5 +12,6 @@ urlpatterns = [
     path("manage/", include("status.urls_manage")),
     path("invitations/<str:token>/", team.accept_invitation, name="invitation-accept"),
     path("p/<slug:page_slug>/", include("config.urls_public")),
+    path("api/v1/", include("notifications.urls_api")),
     path("admin/", admin.site.urls),
 ]

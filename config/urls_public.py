@@ -6,7 +6,7 @@ host (config/urls_page.py); views take the page through status.hosts.public_page
 
 from django.urls import path
 
-from incidents import feeds
+from incidents import api_public, badge, calendar, feeds
 from incidents import views as incident_views
 from notifications import views as notification_views
 
@@ -18,6 +18,33 @@ urlpatterns = [
     path("history/", incident_views.history, name="history"),
     path("history.atom", feeds.atom, name="history-atom"),
     path("history.rss", feeds.rss, name="history-rss"),
+    path("maintenance.ics", calendar.maintenance_ics, name="maintenance-ics"),
+    path("badge.svg", badge.badge, name="badge"),
+    path("embed/", badge.embed, name="embed"),
+    path("api/v2/summary.json", api_public.summary, name="api-summary"),
+    path("api/v2/status.json", api_public.status, name="api-status"),
+    path("api/v2/components.json", api_public.components, name="api-components"),
+    path("api/v2/incidents.json", api_public.incidents, name="api-incidents"),
+    path(
+        "api/v2/incidents/unresolved.json",
+        api_public.unresolved_incidents,
+        name="api-incidents-unresolved",
+    ),
+    path(
+        "api/v2/scheduled-maintenances.json",
+        api_public.scheduled_maintenances,
+        name="api-maintenances",
+    ),
+    path(
+        "api/v2/scheduled-maintenances/upcoming.json",
+        api_public.upcoming_maintenances,
+        name="api-maintenances-upcoming",
+    ),
+    path(
+        "api/v2/scheduled-maintenances/active.json",
+        api_public.active_maintenances,
+        name="api-maintenances-active",
+    ),
     path("subscribe/", notification_views.subscribe, name="subscribe"),
     path("subscribe/confirm/<str:token>/", notification_views.confirm, name="subscribe-confirm"),
     path("subscribe/manage/<str:token>/", notification_views.manage, name="subscribe-manage"),

@@ -3,7 +3,10 @@
 from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver
 
-ACCESS = {"public", "tenant", "platform"}
+# "api": the management API, reached with a tenant's API key (notifications/api.py).
+ACCESS = {"public", "tenant", "platform", "api"}
+# The API routes that are not about one page: the key's list of pages, the schema and its docs.
+API_OUTSIDE_A_PAGE = {"api/v1/pages", "api/v1/schema/", "api/v1/docs/"}
 
 
 def walk(patterns, prefix=""):
@@ -46,3 +49,19 @@ def test_every_tenant_route_outside_the_page_list_takes_a_page_code():
     for route, callback in all_routes():
         if access_of(route, callback) == "tenant" and route != "manage/":
             assert "<str:page_code>" in route, route
+
+
+def test_every_api_route_is_under_api_v1_and_takes_a_page_code():
+    api_routes = [route for route, callback in all_routes() if access_of(route, callback) == "api"]
+    assert "api/v1/pages/<str:page_code>/incidents" in api_routes
+    for route in api_routes:
+        assert route.startswith("api/v1/"), route
+        if route not in API_OUTSIDE_A_PAGE:
+            assert route.startswith("api/v1/pages/<str:page_code>"), route
+
+
+def test_every_route_under_api_v1_is_an_api_route_except_its_schema_and_docs():
+    for route, callback in all_routes():
+        if route.startswith("api/v1/"):
+            expected = "public" if route in ("api/v1/schema/", "api/v1/docs/") else "api"
+            assert access_of(route, callback) == expected, route
