@@ -1,5 +1,5 @@
 """The public API v2 answers in Statuspage's shapes: every object's keys, in the same order as
-the real responses in /work/shared/fixtures/statuspage (or ../shared from the repository)."""
+the real Statuspage responses in tests/fixtures/statuspage/ (see its README for their origin)."""
 
 import json
 from datetime import timedelta
@@ -13,7 +13,7 @@ from django.utils import timezone
 from incidents.models import Incident, IncidentStatus
 from status.models import ComponentStatus
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "statuspage"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "statuspage"
 # Keys Statuspage sends that one of the two samples predates or lacks (start_date came in
 # 2021, reminder_intervals later) and the keys of groups and maintenance.
 EXTRA_KEYS = {"start_date", "reminder_intervals", "components", "scheduled_for", "scheduled_until"}

@@ -22,7 +22,7 @@ from notifications.transports import (
 from tests.notifications.conftest import subscriber
 from tests.notifications.servers import Receiver
 
-# The keys of Statuspage's webhook body (shared/fixtures/statuspage/webhook_incident_update.json).
+# The keys of Statuspage's webhook body (tests/fixtures/statuspage/webhook_incident_update.json).
 STATUSPAGE_INCIDENT_KEYS = {
     "name", "status", "created_at", "updated_at", "monitoring_at", "resolved_at", "impact",
     "shortlink", "postmortem_ignored", "postmortem_body", "postmortem_body_last_updated_at",
