@@ -166,6 +166,14 @@ class Page(models.Model):
         return reverse("public:page", kwargs={"page_slug": self.slug})
 
     @property
+    def embed_url(self):
+        return self.public_url("embed/")
+
+    @property
+    def badge_url(self):
+        return self.public_url("badge.svg")
+
+    @property
     def preview_url(self):
         """The public page for staff: the version in the query means a browser that kept the
         page (max-age) still shows the change they just made."""

@@ -288,3 +288,15 @@ def test_another_tenants_owner_gets_404_and_changes_nothing(client, page, tenant
         assert response.status_code == 404
     assert saved(page) == before
     assert not AuditLogEntry.objects.exists()
+
+
+def test_the_settings_page_offers_embed_snippets_that_point_at_the_widget(client, page, viewer_a):
+    client.force_login(viewer_a)
+    html = client.get(settings_url(page)).text
+    assert "Show your status on your own site" in html
+    assert f'f.src="{page.public_url("embed/")}"' in html
+    assert f'&lt;img src="{page.public_url("badge.svg")}"' in html
+    # The widget the snippets load is there and may be framed.
+    widget = client.get("/p/alpha/embed/")
+    assert widget.status_code == 200
+    assert "X-Frame-Options" not in widget
