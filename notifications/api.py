@@ -17,6 +17,7 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -45,6 +46,17 @@ from incidents.api_public import (
 )
 from incidents.models import Impact, Incident, IncidentStatus, IncidentUpdate
 from incidents.views import page_components
+from notifications.api_schema import (
+    ComponentGroupSchema,
+    ComponentSchema,
+    IncidentSchema,
+    IncidentUpdateSchema,
+    PageSchema,
+    PostmortemSchema,
+    SubscriberSchema,
+    UptimeSchema,
+    with_errors,
+)
 from notifications.models import Channel, Subscriber
 from status.models import (
     ApiKey,
@@ -66,6 +78,7 @@ INCIDENT_FIELDS = ["name", "status", "impact", "impact_override", "started_at", 
                    "scheduled_for", "scheduled_until"]  # fmt: skip
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+MAX_OFFSET = 10**9
 
 
 # Authentication, rate limit and errors ---------------------------------------------------------
@@ -152,6 +165,9 @@ def exception_handler(exc, context):
     """Every error as Statuspage's `{"error": ..., "message": ...}`."""
     if isinstance(exc, DjangoValidationError):
         exc = Unprocessable("; ".join(exc.messages))
+    elif isinstance(exc, RequestDataTooBig):
+        # Past DATA_UPLOAD_MAX_MEMORY_SIZE: Django's HTML 400 page unless answered here.
+        exc = exceptions.ParseError("The request body is too large.")
     elif isinstance(exc, exceptions.ValidationError):
         exc = Unprocessable(flatten(exc.detail))
     response = drf_exception_handler(exc, context)
@@ -235,16 +251,17 @@ def paginate(request, queryset):
         number = max(int(request.query_params.get("page", 1)), 1)
     except ValueError as error:
         raise exceptions.ParseError("limit and page must be whole numbers.") from error
-    return queryset[(number - 1) * limit : number * limit]
+    offset = (number - 1) * limit
+    if offset > MAX_OFFSET:
+        # Past any real list, and past what the database takes as an OFFSET.
+        return queryset.none()
+    return queryset[offset : offset + limit]
 
 
 def wrapped(key, serializer_class, name):
     """A schema-only serializer for `{key: {...}}` bodies."""
     return inline_serializer(name=name, fields={key: serializer_class()})
 
-
-# Lists are bare JSON arrays of objects.
-LIST = {"type": "array", "items": {"type": "object", "additionalProperties": True}}
 
 PAGING = [
     OpenApiParameter("limit", int, description="At most this many (default 100)."),
@@ -282,17 +299,17 @@ class PageInput(serializers.Serializer):
     allow_webhook_subscribers = serializers.BooleanField()
 
 
-@extend_schema(operation_id="pages_list", responses={200: LIST})
+@extend_schema(operation_id="pages_list", responses=with_errors({200: PageSchema(many=True)}))
 @endpoint("GET")
 def pages(request):
     return Response([page_data(p) for p in Page.objects.filter(tenant=request.auth.tenant)])
 
 
-@extend_schema(methods=["GET"], responses={200: OpenApiTypes.OBJECT})
+@extend_schema(methods=["GET"], responses=with_errors({200: PageSchema}))
 @extend_schema(
     methods=["PATCH", "PUT"],
     request=wrapped("page", PageInput, "PageBody"),
-    responses={200: OpenApiTypes.OBJECT},
+    responses=with_errors({200: PageSchema}),
 )
 @endpoint("GET", "PATCH", "PUT")
 def page(request, page_code):
@@ -349,11 +366,15 @@ def apply_component(page, component, data):
         component.group = get_or_404(page.groups, code=code) if code else None
 
 
-@extend_schema(methods=["GET"], operation_id="components_list", responses={200: LIST})
+@extend_schema(
+    methods=["GET"],
+    operation_id="components_list",
+    responses=with_errors({200: ComponentSchema(many=True)}),
+)
 @extend_schema(
     methods=["POST"],
     request=wrapped("component", ComponentInput, "ComponentBody"),
-    responses={201: OpenApiTypes.OBJECT},
+    responses=with_errors({201: ComponentSchema}),
 )
 @endpoint("GET", "POST")
 def components(request, page_code):
@@ -372,11 +393,12 @@ def components(request, page_code):
     return Response(_one_component(page, list(page.groups.all()), component), status=201)
 
 
-@extend_schema(methods=["GET", "DELETE"], responses={200: OpenApiTypes.OBJECT, 204: None})
+@extend_schema(methods=["GET"], responses=with_errors({200: ComponentSchema}))
+@extend_schema(methods=["DELETE"], responses=with_errors({204: None}))
 @extend_schema(
     methods=["PATCH", "PUT"],
     request=wrapped("component", ComponentInput, "ComponentUpdateBody"),
-    responses={200: OpenApiTypes.OBJECT},
+    responses=with_errors({200: ComponentSchema}),
 )
 @endpoint("GET", "PATCH", "PUT", "DELETE")
 def component(request, page_code, component_code):
@@ -410,7 +432,7 @@ def component(request, page_code, component_code):
         OpenApiParameter("start", OpenApiTypes.DATETIME, description="Default: 90 days ago."),
         OpenApiParameter("end", OpenApiTypes.DATETIME, description="Default: now."),
     ],
-    responses={200: OpenApiTypes.OBJECT},
+    responses=with_errors({200: UptimeSchema}),
 )
 @endpoint("GET")
 def component_uptime(request, page_code, component_code):
@@ -475,11 +497,15 @@ def apply_group(request, page, group, data):
             component.save(update_fields=["group", "updated_at"])
 
 
-@extend_schema(methods=["GET"], operation_id="component_groups_list", responses={200: LIST})
+@extend_schema(
+    methods=["GET"],
+    operation_id="component_groups_list",
+    responses=with_errors({200: ComponentGroupSchema(many=True)}),
+)
 @extend_schema(
     methods=["POST"],
     request=wrapped("component_group", GroupInput, "ComponentGroupBody"),
-    responses={201: OpenApiTypes.OBJECT},
+    responses=with_errors({201: ComponentGroupSchema}),
 )
 @endpoint("GET", "POST")
 def component_groups(request, page_code):
@@ -497,11 +523,12 @@ def component_groups(request, page_code):
     return Response(group_data(page, group), status=201)
 
 
-@extend_schema(methods=["GET", "DELETE"], responses={200: OpenApiTypes.OBJECT, 204: None})
+@extend_schema(methods=["GET"], responses=with_errors({200: ComponentGroupSchema}))
+@extend_schema(methods=["DELETE"], responses=with_errors({204: None}))
 @extend_schema(
     methods=["PATCH", "PUT"],
     request=wrapped("component_group", GroupInput, "ComponentGroupUpdateBody"),
-    responses={200: OpenApiTypes.OBJECT},
+    responses=with_errors({200: ComponentGroupSchema}),
 )
 @endpoint("GET", "PATCH", "PUT", "DELETE")
 def component_group(request, page_code, group_code):
@@ -690,12 +717,12 @@ def incident_list(request, page, queryset):
     methods=["GET"],
     operation_id="incidents_list",
     parameters=[OpenApiParameter("q", str, description="Search names and bodies."), *PAGING],
-    responses={200: LIST},
+    responses=with_errors({200: IncidentSchema(many=True)}),
 )
 @extend_schema(
     methods=["POST"],
     request=wrapped("incident", IncidentInput, "IncidentBody"),
-    responses={201: OpenApiTypes.OBJECT},
+    responses=with_errors({201: IncidentSchema}),
 )
 @endpoint("GET", "POST")
 def incidents(request, page_code):
@@ -715,7 +742,7 @@ def incidents(request, page_code):
 
 
 def incident_filter(select):
-    @extend_schema(parameters=PAGING, responses={200: LIST})
+    @extend_schema(parameters=PAGING, responses=with_errors({200: IncidentSchema(many=True)}))
     @endpoint("GET")
     def view(request, page_code):
         page = get_page(request, page_code)
@@ -730,11 +757,15 @@ active_maintenance = incident_filter(lambda qs: qs.active_maintenance())
 scheduled_incidents = incident_filter(lambda qs: qs.maintenances())
 
 
-@extend_schema(methods=["GET", "DELETE"], responses={200: OpenApiTypes.OBJECT})
+@extend_schema(
+    methods=["GET", "DELETE"],
+    responses=with_errors({200: IncidentSchema}),
+    description="DELETE answers the deleted incident.",
+)
 @extend_schema(
     methods=["PATCH", "PUT"],
     request=wrapped("incident", IncidentInput, "IncidentUpdateBody"),
-    responses={200: OpenApiTypes.OBJECT},
+    responses=with_errors({200: IncidentSchema}),
 )
 @endpoint("GET", "PATCH", "PUT", "DELETE")
 def incident(request, page_code, incident_code):
@@ -766,7 +797,7 @@ class IncidentUpdateInput(serializers.Serializer):
 
 @extend_schema(
     request=wrapped("incident_update", IncidentUpdateInput, "IncidentUpdateEditBody"),
-    responses={200: OpenApiTypes.OBJECT},
+    responses=with_errors({200: IncidentUpdateSchema}),
 )
 @endpoint("PATCH", "PUT")
 def incident_update(request, page_code, incident_code, update_code):
@@ -801,11 +832,11 @@ def postmortem_data(incident):
     }
 
 
-@extend_schema(methods=["GET", "DELETE"], responses={200: OpenApiTypes.OBJECT})
+@extend_schema(methods=["GET", "DELETE"], responses=with_errors({200: PostmortemSchema}))
 @extend_schema(
     methods=["PUT"],
     request=wrapped("postmortem", PostmortemInput, "PostmortemBody"),
-    responses={200: OpenApiTypes.OBJECT},
+    responses=with_errors({200: PostmortemSchema}),
 )
 @endpoint("GET", "PUT", "DELETE")
 def postmortem(request, page_code, incident_code):
@@ -833,7 +864,7 @@ def postmortem(request, page_code, incident_code):
 
 @extend_schema(
     request=wrapped("postmortem", PostmortemInput, "PostmortemPublishBody"),
-    responses={200: OpenApiTypes.OBJECT},
+    responses=with_errors({200: PostmortemSchema}),
 )
 @endpoint("PUT")
 def postmortem_publish(request, page_code, incident_code):
@@ -886,12 +917,12 @@ def components_by_code(page, codes):
     methods=["GET"],
     operation_id="subscribers_list",
     parameters=[OpenApiParameter("q", str, description="Search addresses."), *PAGING],
-    responses={200: LIST},
+    responses=with_errors({200: SubscriberSchema(many=True)}),
 )
 @extend_schema(
     methods=["POST"],
     request=wrapped("subscriber", SubscriberInput, "SubscriberBody"),
-    responses={201: OpenApiTypes.OBJECT},
+    responses=with_errors({201: SubscriberSchema}),
 )
 @endpoint("GET", "POST")
 def subscribers(request, page_code):
@@ -922,11 +953,15 @@ def subscribers(request, page_code):
     return Response(subscriber_data(subscriber), status=201)
 
 
-@extend_schema(methods=["GET", "DELETE"], responses={200: OpenApiTypes.OBJECT})
+@extend_schema(
+    methods=["GET", "DELETE"],
+    responses=with_errors({200: SubscriberSchema}),
+    description="DELETE unsubscribes and answers the subscriber.",
+)
 @extend_schema(
     methods=["PATCH"],
     request=wrapped("subscriber", SubscriberInput, "SubscriberUpdateBody"),
-    responses={200: OpenApiTypes.OBJECT},
+    responses=with_errors({200: SubscriberSchema}),
 )
 @endpoint("GET", "PATCH", "DELETE")
 def subscriber(request, page_code, subscriber_code):
