@@ -410,13 +410,17 @@ def incident_postmortem(request, page, code):
     incident = get_incident(page, code)
     allowed = incident.status in (IncidentStatus.RESOLVED, IncidentStatus.POSTMORTEM)
     form = PostmortemForm(
-        request.POST or None, initial={"body": incident.postmortem_body, "notify": True}
+        request.POST or None,
+        initial={"body": incident.postmortem_working_text, "notify": True},
     )
     preview = None
     action = request.POST.get("action", "save")
     if request.method == "POST" and allowed and form.is_valid():
         body = form.cleaned_data["body"]
-        before = snapshot(incident, ["postmortem_body", "postmortem_published_at", "status"])
+        before = snapshot(
+            incident,
+            ["postmortem_body", "postmortem_draft", "postmortem_published_at", "status"],
+        )
         if action == "preview":
             preview = render_markdown(body)
         elif action == "publish":
@@ -441,7 +445,7 @@ def incident_postmortem(request, page, code):
                 return done(request, incident_url(page, incident))
         else:
             with transaction.atomic():
-                incident.postmortem_body = body
+                incident.postmortem_draft = body
                 incident.save()
                 audit(
                     request,
@@ -451,7 +455,13 @@ def incident_postmortem(request, page, code):
                     before=before,
                     after=snapshot(incident, before),
                 )
-            messages.success(request, "Draft saved. It is not public until you publish it.")
+            messages.success(
+                request,
+                "Draft saved. The public page keeps the published postmortem until you publish"
+                " again."
+                if incident.postmortem_published_at
+                else "Draft saved. It is not public until you publish it.",
+            )
             if not request.htmx:
                 return redirect("manage:incident-postmortem", page_code=page.code, code=code)
     context = {

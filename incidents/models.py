@@ -155,7 +155,9 @@ class Incident(PageContent):
     remind_before_minutes = models.PositiveIntegerField(null=True, blank=True)
     reminder_due_at = models.DateTimeField(null=True, blank=True, editable=False)
     reminder_sent_at = models.DateTimeField(null=True, blank=True)
+    # The published postmortem (Markdown), and the draft being written, which is never public.
     postmortem_body = models.TextField(blank=True)
+    postmortem_draft = models.TextField(blank=True)
     # The Markdown rendered and sanitised at save, so public pages never render it per request.
     postmortem_rendered = models.TextField(blank=True, editable=False)
     postmortem_published_at = models.DateTimeField(null=True, blank=True)
@@ -417,15 +419,21 @@ class Incident(PageContent):
         else:
             self.resolved_at = None
 
+    @property
+    def postmortem_working_text(self):
+        """What staff edit: the draft, or the published text when there is no draft."""
+        return self.postmortem_draft or self.postmortem_body
+
     def publish_postmortem(self, body=None, *, notify=True, by=None):
-        """Publish the postmortem (Markdown) on a resolved incident."""
-        if body is not None:
-            self.postmortem_body = body
-        if not self.postmortem_body.strip():
+        """Publish the postmortem (Markdown) on a resolved incident: `body`, or the draft."""
+        body = self.postmortem_working_text if body is None else body
+        if not body.strip():
             raise ValidationError("Write the postmortem before publishing it.")
         if self.status not in (IncidentStatus.RESOLVED, IncidentStatus.POSTMORTEM):
             raise ValidationError("Only a resolved incident can have a postmortem published.")
         with transaction.atomic():
+            self.postmortem_body = body
+            self.postmortem_draft = ""
             self.postmortem_published_at = timezone.now()
             self.status = IncidentStatus.POSTMORTEM
             self.save()

@@ -826,7 +826,7 @@ class PostmortemInput(serializers.Serializer):
 def postmortem_data(incident):
     return {
         "body": incident.postmortem_body if incident.postmortem_published_at else None,
-        "body_draft": incident.postmortem_body or None,
+        "body_draft": incident.postmortem_working_text or None,
         "published_at": timestamp(incident.postmortem_published_at),
         "updated_at": timestamp(incident.updated_at),
     }
@@ -844,21 +844,22 @@ def postmortem(request, page_code, incident_code):
     incident = get_or_404(Incident.objects.incidents().filter(page=page), code=incident_code)
     if request.method == "GET":
         return Response(postmortem_data(incident))
-    before = snapshot(incident, ["postmortem_body", "postmortem_published_at"])
+    before = snapshot(incident, ["postmortem_body", "postmortem_draft", "postmortem_published_at"])
     if request.method == "DELETE":
-        incident.postmortem_body = ""
+        incident.postmortem_body = incident.postmortem_draft = ""
         incident.postmortem_published_at = None
         if incident.status == IncidentStatus.POSTMORTEM:
             incident.status = IncidentStatus.RESOLVED
         action = "postmortem.delete"
     else:
         data = unwrap(request, "postmortem", PostmortemInput)
-        incident.postmortem_body = data.get("body_draft", data.get("body", ""))
+        # A draft: what is published stays as it is until the next publish.
+        incident.postmortem_draft = data.get("body_draft", data.get("body", ""))
         action = "postmortem.update"
     with transaction.atomic():
         incident.save()
         audit(request, page, action, incident, before=before,
-              after=snapshot(incident, ["postmortem_body", "postmortem_published_at"]))  # fmt: skip
+              after=snapshot(incident, before))  # fmt: skip
     return Response(postmortem_data(incident))
 
 

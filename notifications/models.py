@@ -369,12 +369,21 @@ class SubscriberQuerySet(models.QuerySet):
                         subscriber = self.create(
                             page=page, channel=channel, email=email, endpoint=endpoint
                         )
-                    elif subscriber.state == SubscriberState.CONFIRMED:
+                    elif subscriber.state in (
+                        SubscriberState.CONFIRMED,
+                        SubscriberState.QUARANTINED,
+                        SubscriberState.DISABLED,
+                    ):
+                        # Only staff bring a failing webhook back; its owner gets the manage
+                        # link at the address they gave, and nothing changes.
                         subscriber.send_email_on_commit("already_subscribed")
                         return subscriber
-                    elif subscriber.state != SubscriberState.PENDING:
-                        # Links of an earlier subscription stop working.
+                    elif subscriber.state != SubscriberState.PENDING or subscriber.email != email:
+                        # A new request: links of the earlier one stop working and a webhook
+                        # gets a new signing secret, so whoever asks now (perhaps not the
+                        # endpoint's owner) never learns the secret an endpoint trusted.
                         subscriber.token = new_token()
+                        subscriber.secret = new_webhook_secret()
                     subscriber.state = SubscriberState.PENDING
                     subscriber.email = email
                     subscriber.confirmation_sent_at = timezone.now()

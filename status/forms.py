@@ -1,12 +1,10 @@
 import zoneinfo
 
 from django import forms
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm, UsernameField
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.http.request import validate_host
 from django.utils.text import slugify
 
 from status.models import (
@@ -17,6 +15,7 @@ from status.models import (
     Role,
     Tenant,
     slug_validator,
+    validate_not_our_domain,
     validate_slug,
 )
 
@@ -209,11 +208,7 @@ class PageSettingsForm(forms.ModelForm):
         domain = (self.cleaned_data["custom_domain"] or "").strip().lower().rstrip(".")
         if not domain:
             return None
-        base = settings.PUBLIC_BASE_DOMAIN
-        if validate_host(domain, settings.SITE_HOSTS) or (
-            base and (domain == base or domain.endswith("." + base))
-        ):
-            raise forms.ValidationError("This is one of our own addresses; use your own domain.")
+        validate_not_our_domain(domain)
         return domain
 
     def clean_logo(self):

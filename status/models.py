@@ -40,6 +40,20 @@ validate_domain = RegexValidator(
     r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
     "Enter a domain name such as status.example.com (no scheme, no path).",
 )
+
+
+def validate_not_our_domain(domain):
+    """A page's custom domain cannot be one of the platform's own hosts, nor the public base
+    domain or a name under it (those are the pages' subdomains)."""
+    from django.http.request import validate_host
+
+    base = settings.PUBLIC_BASE_DOMAIN
+    if validate_host(domain, settings.SITE_HOSTS) or (
+        base and (domain == base or domain.endswith("." + base))
+    ):
+        raise ValidationError("This is one of our own addresses; use your own domain.")
+
+
 validate_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a colour as #RRGGBB.")
 slug_validator = RegexValidator(
     r"^[a-z0-9]([a-z0-9-]{0,48}[a-z0-9])?$",
@@ -126,7 +140,11 @@ class Page(models.Model):
         help_text="Used in /p/<slug>/ and in <slug>.<public base domain>.",
     )
     custom_domain = models.CharField(
-        max_length=253, unique=True, null=True, blank=True, validators=[validate_domain]
+        max_length=253,
+        unique=True,
+        null=True,
+        blank=True,
+        validators=[validate_domain, validate_not_our_domain],
     )
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     company_url = models.URLField(blank=True)

@@ -106,3 +106,21 @@ def test_the_rate_limit_is_per_key(settings, api_a, tenant_a):
     _key, other = ApiKey.issue(tenant_a, "Other")
     response = Client(HTTP_AUTHORIZATION=f"OAuth {other}").get(api_a.url("components"))
     assert response.status_code == 200
+
+
+def test_the_api_refuses_our_own_domains_as_a_custom_domain(settings, tenant_a):
+    from rest_framework.test import APIClient
+
+    from status.models import ApiKey
+
+    settings.PUBLIC_BASE_DOMAIN = "status.test"
+    key = ApiKey.issue(tenant_a, "ops")[1]
+    api = APIClient(HTTP_AUTHORIZATION=f"OAuth {key}")
+    for domain in ["status.test", "other.status.test", "testserver"]:
+        response = api.patch(
+            f"/api/v1/pages/{tenant_a.page.code}", {"page": {"domain": domain}}, format="json"
+        )
+        assert response.status_code == 422, domain
+        assert "one of our own addresses" in response.json()["message"]
+    tenant_a.page.refresh_from_db()
+    assert tenant_a.page.custom_domain == "status.alpha.example"

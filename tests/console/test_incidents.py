@@ -487,7 +487,7 @@ def test_a_postmortem_draft_is_saved_but_not_public(client, editor, page, resolv
 
     assert response.status_code == 302
     resolved.refresh_from_db()
-    assert resolved.postmortem_body == "## Root cause\n\nDNS."
+    assert resolved.postmortem_draft == "## Root cause\n\nDNS."
     assert resolved.postmortem_published_at is None
     assert "Root cause" not in client.get(f"/p/alpha/incidents/{resolved.code}/").text
     assert "Root cause" in editor.get(postmortem_url(page, resolved)).text
@@ -649,3 +649,20 @@ def test_another_tenants_owner_gets_404_and_changes_nothing(client, page, api, t
     assert IncidentUpdate.objects.get(pk=update.pk).body == ""
     assert Incident.objects.count() == 1
     assert not AuditLogEntry.objects.exists()
+
+
+def test_a_draft_saved_after_publishing_does_not_change_the_public_postmortem(
+    client, editor, page, resolved
+):
+    editor.post(postmortem_url(page, resolved), {"action": "publish", "body": "First cause: DNS."})
+    editor.post(postmortem_url(page, resolved), {"action": "save", "body": "Half-written second"})
+
+    public = client.get(f"/p/alpha/incidents/{resolved.code}/").text
+    assert "First cause: DNS." in public
+    assert "Half-written second" not in public
+    assert "Half-written second" in editor.get(postmortem_url(page, resolved)).text
+
+    editor.post(
+        postmortem_url(page, resolved), {"action": "publish", "body": "Half-written second"}
+    )
+    assert "Half-written second" in client.get(f"/p/alpha/incidents/{resolved.code}/").text

@@ -392,3 +392,38 @@ def test_staff_add_subscribers_confirmed_only_when_they_say_so(
 
     assert (vouched.state, asked.state) == ("confirmed", "pending")
     assert [m.to for m in mail.outbox] == [["ask@example.com"]]
+
+
+def test_asking_for_someone_elses_webhook_never_reveals_the_secret_it_trusts(
+    client, page, public_hooks, django_capture_on_commit_callbacks
+):
+    hook = {"channel": "webhook", "endpoint": "https://victim.example/hook"}
+    subscribe(client, django_capture_on_commit_callbacks, email="ops@victim.example", **hook)
+    victim = Subscriber.objects.get()
+    trusted = victim.secret
+
+    # The victim has not confirmed yet (or unsubscribed); someone else asks for the endpoint.
+    subscribe(client, django_capture_on_commit_callbacks, email="evil@attacker.example", **hook)
+    attacker_mail = mail.outbox[-1]
+    assert attacker_mail.to == ["evil@attacker.example"]
+    manage = client.post(on_main_site(link(attacker_mail, "confirm")))
+    assert trusted not in manage.text
+    victim.refresh_from_db()
+    assert victim.secret != trusted
+    # The victim's own confirmation link no longer works.
+    first_link = link(mail.outbox[0], "confirm")
+    assert client.post(on_main_site(first_link)).status_code == 404
+
+
+def test_a_quarantined_webhook_is_not_brought_back_by_a_public_request(
+    client, page, public_hooks, django_capture_on_commit_callbacks
+):
+    hook = {"channel": "webhook", "endpoint": "https://flaky.example/hook"}
+    subscribe(client, django_capture_on_commit_callbacks, email="ops@flaky.example", **hook)
+    Subscriber.objects.update(state="quarantined")
+    before = Subscriber.objects.values("email", "secret", "token", "state").get()
+
+    subscribe(client, django_capture_on_commit_callbacks, email="evil@attacker.example", **hook)
+
+    assert Subscriber.objects.values("email", "secret", "token", "state").get() == before
+    assert mail.outbox[-1].to == ["ops@flaky.example"]
