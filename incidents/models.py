@@ -234,6 +234,8 @@ class Incident(PageContent):
         backfilled=False,
     ):
         """Open a new incident with its first update."""
+        # One instant for the start and the first update, so components change exactly then.
+        started_at = started_at or timezone.now()
         with transaction.atomic():
             incident = cls.objects.create(
                 page=page,
@@ -241,7 +243,7 @@ class Incident(PageContent):
                 name=name,
                 status=IncidentStatus.INVESTIGATING,
                 impact_override=impact_override,
-                started_at=started_at or timezone.now(),
+                started_at=started_at,
                 backfilled=backfilled,
             )
             incident.post_update(

@@ -88,7 +88,8 @@ class SignInForm(AuthenticationForm):
     """Django's sign-in form; people sign up with their email, which is their username."""
 
     username = UsernameField(
-        label="Email", widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "email"})
+        label="Email or username",
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
     )
 
     def clean(self):

@@ -86,7 +86,7 @@ def visitor(browser, live_server):
 
 def sign_in(tab, username, password="correct horse battery"):
     tab.goto("/accounts/login/")
-    tab.get_by_label("Email").fill(username)
+    tab.get_by_label("Email or username").fill(username)
     tab.get_by_label("Password").fill(password)
     tab.get_by_role("button", name="Sign in").click()
     tab.wait_for_url("**/manage/**")
