@@ -1,11 +1,9 @@
 """The console's subscriber forms (the public ones are in subscribe_forms.py)."""
 
 from django import forms
-from django.core.exceptions import ValidationError
 
 from notifications.models import Channel, SubscriberState, normalise_email
-from notifications.subscribe_forms import ScopeForm
-from notifications.webhooks import validate_webhook_url
+from notifications.subscribe_forms import ScopeForm, check_address
 
 DUPLICATE = "This address is already a subscriber of this page."
 
@@ -73,21 +71,7 @@ class SubscriberCreateForm(ScopeForm):
 
     def clean(self):
         data = super().clean()
-        channel = data.get("channel")
-        if channel and not data.get("email") and "email" not in self.errors:
-            self.add_error("email", "Enter an email address.")
-        if channel == Channel.WEBHOOK:
-            endpoint = data.get("endpoint")
-            if not endpoint and "endpoint" not in self.errors:
-                self.add_error("endpoint", "Enter the URL to send notifications to.")
-            elif endpoint:
-                try:
-                    validate_webhook_url(endpoint)
-                except ValidationError as error:
-                    self.add_error("endpoint", error)
-        else:
-            data["endpoint"] = ""
-            self.errors.pop("endpoint", None)
+        check_address(self, data, missing_email="Enter an email address.")
         self.refuse_duplicate(data)
         return data
 

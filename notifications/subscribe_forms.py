@@ -7,6 +7,26 @@ from notifications.models import Channel
 from notifications.webhooks import validate_webhook_url
 
 
+def check_address(form, data, *, missing_email):
+    """The address of a subscription form (public or staff): an email always (for a webhook,
+    its contact), and for a webhook an endpoint we may send to."""
+    channel = data.get("channel")
+    if channel and not data.get("email") and "email" not in form.errors:
+        form.add_error("email", missing_email)
+    if channel == Channel.WEBHOOK:
+        endpoint = data.get("endpoint")
+        if not endpoint and "endpoint" not in form.errors:
+            form.add_error("endpoint", "Enter the URL to send notifications to.")
+        elif endpoint:
+            try:
+                validate_webhook_url(endpoint)
+            except ValidationError as error:
+                form.add_error("endpoint", error)
+    else:
+        data["endpoint"] = ""
+        form.errors.pop("endpoint", None)
+
+
 class ScopeForm(forms.Form):
     """What a subscriber hears about: chosen groups and components, or (none) the whole page."""
 
@@ -81,20 +101,7 @@ class SubscribeForm(ScopeForm):
 
     def clean(self):
         data = super().clean()
-        channel = data.get("channel")
-        if channel and not data.get("email") and "email" not in self.errors:
-            self.add_error("email", "Enter your email address.")
-        if channel == Channel.WEBHOOK:
-            endpoint = data.get("endpoint")
-            if not endpoint and "endpoint" not in self.errors:
-                self.add_error("endpoint", "Enter the URL to send notifications to.")
-            elif endpoint:
-                try:
-                    validate_webhook_url(endpoint)
-                except ValidationError as error:
-                    self.add_error("endpoint", error)
-        else:
-            data["endpoint"] = ""
+        check_address(self, data, missing_email="Enter your email address.")
         return data
 
     @property
