@@ -10,7 +10,6 @@ only `meta` (the subscriber's unsubscribe link) differs between subscribers.
 import ipaddress
 import json
 import socket
-from datetime import UTC
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -18,8 +17,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.utils import timezone
 
-from incidents.models import CLOSED_STATUSES, Incident, IncidentStatus, Kind
-from status.models import OverallStatus
+from incidents.api_public import timestamp
+from incidents.models import Incident
+from incidents.views import overall_status
 
 DOCUMENTATION_URL = "https://www.standardwebhooks.com/"
 ALLOWED_SCHEMES = ("http", "https")
@@ -38,28 +38,10 @@ EXTRA_BLOCKED_NETWORKS = [
 ]
 
 
-def iso(value):
-    """A time as Statuspage writes it: 2017-12-26T07:37:20.785Z."""
-    if value is None:
-        return None
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
 def page_json(page):
-    components = page.components.values_list("status", flat=True)
-    open_incidents = list(
-        Incident.objects.filter(page=page)
-        .exclude(status__in=[*CLOSED_STATUSES, IncidentStatus.SCHEDULED])
-        .values_list("kind", "impact", "status")
-    )
-    overall = OverallStatus(
-        list(components),
-        [impact for kind, impact, _ in open_incidents if kind == Kind.INCIDENT],
-        any(
-            status in (IncidentStatus.IN_PROGRESS, IncidentStatus.VERIFYING)
-            for _, _, status in open_incidents
-        ),
+    overall = overall_status(
+        page.components.only("status"),
+        Incident.objects.filter(page=page).open().only("kind", "status", "impact"),
     )
     return {
         "id": page.code,
@@ -72,8 +54,8 @@ def component_json(component, page):
     return {
         "status": component.status,
         "name": component.name,
-        "created_at": iso(component.created_at),
-        "updated_at": iso(component.updated_at),
+        "created_at": timestamp(component.created_at),
+        "updated_at": timestamp(component.updated_at),
         "position": component.position,
         "description": component.description or None,
         "showcase": component.showcase,
@@ -92,24 +74,24 @@ def incident_json(incident, page):
     return {
         "name": incident.name,
         "status": incident.status,
-        "created_at": iso(incident.created_at),
-        "updated_at": iso(incident.updated_at),
-        "monitoring_at": iso(incident.monitoring_at),
-        "resolved_at": iso(incident.resolved_at),
+        "created_at": timestamp(incident.created_at),
+        "updated_at": timestamp(incident.updated_at),
+        "monitoring_at": timestamp(incident.monitoring_at),
+        "resolved_at": timestamp(incident.resolved_at),
         "impact": incident.impact,
         "shortlink": page.public_url(f"incidents/{incident.code}/"),
-        "started_at": iso(incident.started_at),
+        "started_at": timestamp(incident.started_at),
         "postmortem_ignored": False,
         "postmortem_body": incident.postmortem_body or None,
-        "postmortem_body_last_updated_at": iso(incident.postmortem_published_at),
-        "postmortem_published_at": iso(incident.postmortem_published_at),
+        "postmortem_body_last_updated_at": timestamp(incident.postmortem_published_at),
+        "postmortem_published_at": timestamp(incident.postmortem_published_at),
         "postmortem_notified_subscribers": incident.postmortem_published_at is not None,
         "postmortem_notified_twitter": False,
         "backfilled": incident.backfilled,
-        "scheduled_for": iso(incident.scheduled_for),
-        "scheduled_until": iso(incident.scheduled_until),
+        "scheduled_for": timestamp(incident.scheduled_for),
+        "scheduled_until": timestamp(incident.scheduled_until),
         "scheduled_remind_prior": incident.remind_before_minutes is not None,
-        "scheduled_reminded_at": iso(incident.reminder_sent_at),
+        "scheduled_reminded_at": timestamp(incident.reminder_sent_at),
         "impact_override": incident.impact_override or None,
         "scheduled_auto_in_progress": incident.is_maintenance and incident.auto_start,
         "scheduled_auto_completed": incident.is_maintenance and incident.auto_complete,
@@ -119,11 +101,11 @@ def incident_json(incident, page):
             {
                 "status": update.status,
                 "body": update.body,
-                "created_at": iso(update.created_at),
+                "created_at": timestamp(update.created_at),
                 "wants_twitter_update": False,
                 "twitter_updated_at": None,
-                "updated_at": iso(update.updated_at),
-                "display_at": iso(update.display_at),
+                "updated_at": timestamp(update.updated_at),
+                "display_at": timestamp(update.display_at),
                 "affected_components": [
                     {
                         "code": impact.component.code,
@@ -147,20 +129,20 @@ def incident_json(incident, page):
 def event_payload(event):
     """The event's part of every webhook body (all but the subscriber's links)."""
     page = event.page
-    payload = {"meta": {"generated_at": iso(timezone.now())}, "page": page_json(page)}
+    payload = {"meta": {"generated_at": timestamp(timezone.now())}, "page": page_json(page)}
     if event.incident_id:
         payload["incident"] = incident_json(event.incident, page)
     else:
         component = event.component
         payload["component_update"] = {
-            "created_at": iso(event.created_at),
+            "created_at": timestamp(event.created_at),
             "new_status": event.new_status,
             "old_status": event.old_status,
             "id": event.code,
             "component_id": component.code,
         }
         payload["component"] = {
-            "created_at": iso(component.created_at),
+            "created_at": timestamp(component.created_at),
             "id": component.code,
             "name": component.name,
             "status": event.new_status,

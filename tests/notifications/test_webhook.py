@@ -9,6 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from standardwebhooks.webhooks import Webhook
 
+from incidents.api_public import timestamp
 from incidents.models import Incident
 from notifications import tasks, webhooks
 from notifications.models import Delivery, NotificationEvent, Subscriber
@@ -114,7 +115,7 @@ def test_a_component_webhook_has_statuspages_shape(page, api, django_capture_on_
 
     assert list(body) == ["meta", "page", "component_update", "component"]
     assert body["component_update"] == {
-        "created_at": webhooks.iso(event.created_at),
+        "created_at": timestamp(event.created_at),
         "new_status": "partial_outage",
         "old_status": "operational",
         "id": event.code,
