@@ -6,7 +6,6 @@ settings.SITE_HOSTS. A page is also served at the root of its custom domain and 
 is what keeps Host-header tricks (poisoned reset links, cache poisoning) out.
 """
 
-import time
 from functools import wraps
 
 from django.conf import settings
@@ -16,6 +15,8 @@ from django.http.request import split_domain_port, validate_host
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.urls import reverse
+
+from status.pagecache import LocalMemo
 
 HOST_CACHE_SECONDS = 300
 # Bumped when any page's slug or domain changes, so every cached host mapping goes at once.
@@ -30,26 +31,23 @@ def forget_hosts():
         cache.set(HOSTS_GENERATION_KEY, 1, None)
 
 
-# Per process, for settings.PAGE_CACHE_LOCAL_SECONDS: (kind, value) -> (page id, deadline).
-_local_ids = {}
+# (kind, value) -> page id, or 0 for "no page".
+_local_ids = LocalMemo()
 
 
 def cached_page_id(kind, value, find):
     """The page id for a host or slug: from this process's memory, the shared cache, or
     `find(value)` (the database); 0 is remembered for "no page"."""
-    local = _local_ids.get((kind, value)) if settings.PAGE_CACHE_LOCAL_SECONDS else None
-    if local is not None and local[1] > time.monotonic():
-        return local[0] or None
+    page_id = _local_ids.get((kind, value))
+    if page_id is not None:
+        return page_id or None
     generation = cache.get_or_set(HOSTS_GENERATION_KEY, 1, None)
     key = f"page-{kind}:{generation}:{value}"
     page_id = cache.get(key)
     if page_id is None:
         page_id = find(value) or 0
         cache.set(key, page_id, HOST_CACHE_SECONDS)
-    if settings.PAGE_CACHE_LOCAL_SECONDS:
-        if len(_local_ids) > 10_000:
-            _local_ids.clear()
-        _local_ids[kind, value] = (page_id, time.monotonic() + settings.PAGE_CACHE_LOCAL_SECONDS)
+    _local_ids.set((kind, value), page_id)
     return page_id or None
 
 

@@ -31,7 +31,39 @@ CACHE_SECONDS = 60
 
 LOCAL_RESPONSES_BYTES = 64 * 1024 * 1024
 
-_local_versions = {}  # page id -> (version, monotonic deadline)
+
+class LocalMemo:
+    """Values this process may trust for settings.PAGE_CACHE_LOCAL_SECONDS without asking the
+    shared cache; nothing is kept when that is 0 (the embedded default's cache is local)."""
+
+    LIMIT = 10_000
+
+    def __init__(self):
+        self._values = {}  # key -> (value, monotonic deadline)
+
+    def get(self, key):
+        if not settings.PAGE_CACHE_LOCAL_SECONDS:
+            return None
+        found = self._values.get(key)
+        if found is None or found[1] <= time.monotonic():
+            return None
+        return found[0]
+
+    def set(self, key, value):
+        if not settings.PAGE_CACHE_LOCAL_SECONDS:
+            return
+        if len(self._values) > self.LIMIT:
+            self._values.clear()
+        self._values[key] = (value, time.monotonic() + settings.PAGE_CACHE_LOCAL_SECONDS)
+
+    def pop(self, key):
+        self._values.pop(key, None)
+
+    def clear(self):
+        self._values.clear()
+
+
+_local_versions = LocalMemo()  # page id -> version
 _local_responses = OrderedDict()  # response key -> (entry, deadline), least recently used first
 _local_bytes = 0
 
@@ -43,22 +75,21 @@ def version_key(page_id):
 def page_version(page_id):
     from status.models import Page
 
-    local = _local_versions.get(page_id) if settings.PAGE_CACHE_LOCAL_SECONDS else None
-    if local is not None and local[1] > time.monotonic():
-        return local[0]
+    version = _local_versions.get(page_id)
+    if version is not None:
+        return version
     version = cache.get(version_key(page_id))
     if version is None:
         version = Page.objects.filter(pk=page_id).values_list("version", flat=True).first()
         if version is None:
             return None
         cache.set(version_key(page_id), version, CACHE_SECONDS)
-    if settings.PAGE_CACHE_LOCAL_SECONDS:
-        _local_versions[page_id] = (version, time.monotonic() + settings.PAGE_CACHE_LOCAL_SECONDS)
+    _local_versions.set(page_id, version)
     return version
 
 
 def forget_version(page_id):
-    _local_versions.pop(page_id, None)
+    _local_versions.pop(page_id)
     cache.delete(version_key(page_id))
 
 
