@@ -22,11 +22,13 @@ run: $(STAMP)
 	$(PY) manage.py run_scheduler & trap 'kill $$!' EXIT INT TERM; \
 	$(PY) manage.py runserver 127.0.0.1:8000
 
-# Lint, formatting, the deploy check (in the suite) and every test, on a throwaway PostgreSQL
-# and Redis that tests/services.py starts (and installs from Debian's packages when missing).
+# Lint, formatting, the layer contract (lint-imports, in pyproject.toml), the deploy check (in
+# the suite) and every test, on a throwaway PostgreSQL and Redis that tests/services.py starts
+# (and installs from Debian's packages when missing).
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m tests.services $(PY) -m pytest $(PYTEST_ARGS)
 

@@ -278,8 +278,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    # Errors in Statuspage's shape, {"error": ..., "message": ...} (notifications/api.py).
-    "EXCEPTION_HANDLER": "notifications.api.exception_handler",
+    # Errors in Statuspage's shape, {"error": ..., "message": ...} (status/api.py).
+    "EXCEPTION_HANDLER": "status.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": f"{SITE_NAME} management API",

@@ -9,9 +9,9 @@ urlpatterns = [
     path("healthz", status_views.healthz, name="healthz"),
     path("media/<path:path>", status_views.media, name="media"),
     path("accounts/", include("status.urls_accounts")),
-    path("manage/", include("status.urls_manage")),
+    path("manage/", include("config.urls_console")),
     path("invitations/<str:token>/", team.accept_invitation, name="invitation-accept"),
     path("p/<slug:page_slug>/", include("config.urls_public")),
-    path("api/v1/", include("notifications.urls_api")),
+    path("api/v1/", include("config.urls_api")),
     path("admin/", admin.site.urls),
 ]

@@ -6,7 +6,7 @@ from django.utils.html import escape
 from django.views.decorators.clickjacking import xframe_options_exempt
 
 from incidents.models import Incident, IncidentStatus, Kind
-from incidents.views import overall_status, page_components
+from incidents.queries import overall_status
 from status.hosts import public_page
 
 # Shields' colours per page indicator.
@@ -48,7 +48,7 @@ font-size="11">\
 
 def page_state(page):
     """The page's components, overall status and open incidents (three queries)."""
-    _groups, components = page_components(page)
+    _groups, components = page.groups_and_components()
     open_incidents = list(Incident.objects.filter(page=page).open().order_by("-started_at", "-id"))
     return open_incidents, overall_status(components, open_incidents)
 

@@ -3,9 +3,9 @@
 Every view takes the page from `page_member` (another tenant's page is 404) and looks up its
 objects through that page. Changes go through the model methods (`Incident.declare`,
 `Incident.post_update`, `Incident.schedule`, `Incident.publish_postmortem`) inside one
-transaction with their audit log entry, so a refused change leaves nothing behind. With HTMX a
-form comes back as its own fragment (errors in place); without JavaScript, plain POST and
-redirect.
+transaction with their audit log entry, so a refused change leaves nothing behind. Forms answer
+through status/htmx.py: with HTMX their own fragment (errors in place); without JavaScript,
+plain POST and redirect.
 """
 
 from django.contrib import messages
@@ -15,12 +15,9 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseClientRedirect
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from incidents.forms import (
-    CANCELLED_BODY,
-    RESOLVED_BODY,
     BackfillIncidentForm,
     CancelMaintenanceForm,
     DeclareIncidentForm,
@@ -35,60 +32,18 @@ from incidents.forms import (
 from incidents.markdown import render_markdown
 from incidents.models import (
     CLOSED_STATUSES,
-    MAINTENANCE_COMPLETED_BODY,
-    MAINTENANCE_STARTED_BODY,
     Incident,
     IncidentStatus,
     IncidentTemplate,
     IncidentUpdate,
     Kind,
 )
-from incidents.views import label_updates
+from incidents.queries import label_updates
+from status.htmx import can_edit, done, render_form
 from status.models import ComponentStatus, Role, snapshot
-from status.tenancy import audit, page_member
+from status.tenancy import page_member
 
 PER_PAGE = 20
-INCIDENT_FIELDS = ["name", "status", "impact", "impact_override", "started_at", "resolved_at"]
-UPDATE_FIELDS = ["status", "body", "display_at"]
-MAINTENANCE_FIELDS = [
-    "name",
-    "status",
-    "scheduled_for",
-    "scheduled_until",
-    "auto_start",
-    "auto_complete",
-    "remind_before_minutes",
-]
-TEMPLATE_FIELDS = ["name", "title", "body", "status", "component_status"]
-
-
-def can_edit(page):
-    return page.membership.allows(Role.EDITOR)
-
-
-def page_components(page):
-    return list(
-        page.components.select_related("group").order_by(
-            "group__position", "group__id", "position", "id"
-        )
-    )
-
-
-def component_codes(components):
-    return sorted(c.code for c in components)
-
-
-def done(request, url):
-    """After a change: HTMX navigates the browser (not a swap); plain POST redirects."""
-    if request.htmx:
-        return HttpResponseClientRedirect(url)
-    return redirect(url)
-
-
-def render_form(request, template, partial, context, status=200):
-    """The whole page, or with HTMX the form's partial only."""
-    name = f"{template}#{partial}" if request.htmx else template
-    return render(request, name, context, status=status)
 
 
 def with_latest_updates(queryset):
@@ -105,6 +60,7 @@ def get_incident(page, code, kind=Kind.INCIDENT):
 
 
 @page_member(role=Role.VIEWER)
+@require_GET
 def overview(request, page):
     incidents = Incident.objects.filter(page=page)
     active = list(with_latest_updates(incidents.unresolved()).order_by("-started_at", "-id"))
@@ -113,7 +69,7 @@ def overview(request, page):
         incident.latest = updates[0] if updates else None
     context = {
         "page": page,
-        "components": page_components(page),
+        "components": page.components_by_group(),
         "statuses": ComponentStatus.choices,
         "can_edit": can_edit(page),
         "active_incidents": active,
@@ -127,6 +83,7 @@ def overview(request, page):
 
 
 @page_member(role=Role.VIEWER)
+@require_GET
 def incident_list(request, page):
     incidents = Incident.objects.filter(page=page).incidents()
     closed = incidents.filter(status__in=CLOSED_STATUSES).order_by("-started_at", "-id")
@@ -140,8 +97,9 @@ def incident_list(request, page):
 
 
 @page_member(role=Role.EDITOR)
+@require_http_methods(["GET", "POST"])
 def incident_create(request, page):
-    components = page_components(page)
+    components = page.components_by_group()
     template = None
     if request.method == "POST":
         form = DeclareIncidentForm(request.POST, page=page, components=components)
@@ -163,24 +121,16 @@ def incident_create(request, page):
     elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            with transaction.atomic():
-                incident = Incident.declare(
-                    page,
-                    name=data["name"],
-                    status=data["status"],
-                    body=data["body"],
-                    component_statuses=form.component_statuses(),
-                    impact_override=data["impact_override"],
-                    notify=data["notify"],
-                    by=request.user,
-                )
-                audit(
-                    request,
-                    page,
-                    "incident.create",
-                    incident,
-                    after=incident_snapshot(incident),
-                )
+            incident = Incident.declare(
+                page,
+                name=data["name"],
+                status=data["status"],
+                body=data["body"],
+                component_statuses=form.component_statuses(),
+                impact_override=data["impact_override"],
+                notify=data["notify"],
+                by=request.user,
+            )
         except ValidationError as error:
             form.add_error(None, error)
         else:
@@ -191,8 +141,8 @@ def incident_create(request, page):
     return render_form(request, "manage/incidents/new.html", "form", context)
 
 
-@require_POST
 @page_member(role=Role.EDITOR)
+@require_POST
 def incident_preview(request, page):
     """The Markdown of a form's `body`, rendered as the public will see it."""
     return render(
@@ -207,20 +157,13 @@ def incident_url(page, incident):
     return reverse(name, kwargs={"page_code": page.code, "code": incident.code})
 
 
-def incident_snapshot(incident, **extra):
-    values = snapshot(incident, INCIDENT_FIELDS)
-    values["components"] = component_codes(incident.components.all())
-    values.update(extra)
-    return values
-
-
-def timeline(incident):
+def labelled_updates(incident):
     updates = incident.updates.select_related("author").prefetch_related("impacts__component")
     return label_updates(list(updates.order_by("-display_at", "-id")))
 
 
 def incident_context(page, incident, **forms):
-    components = page_components(page)
+    components = page.components_by_group()
     affected_ids = set(incident.components.values_list("pk", flat=True))
     editable = can_edit(page)
     if editable:
@@ -231,7 +174,7 @@ def incident_context(page, incident, **forms):
     return {
         "page": page,
         "incident": incident,
-        "updates": timeline(incident),
+        "updates": labelled_updates(incident),
         "affected": [c for c in components if c.pk in affected_ids],
         "can_edit": editable,
         **forms,
@@ -239,46 +182,32 @@ def incident_context(page, incident, **forms):
 
 
 @page_member(role=Role.VIEWER)
+@require_GET
 def incident_detail(request, page, code):
     incident = get_incident(page, code)
     return render(request, "manage/incidents/detail.html", incident_context(page, incident))
 
 
-@require_POST
 @page_member(role=Role.EDITOR)
+@require_POST
 def incident_post_update(request, page, code):
     incident = get_incident(page, code)
     form = PostUpdateForm(
-        request.POST, page=page, incident=incident, components=page_components(page)
+        request.POST, page=page, incident=incident, components=page.components_by_group()
     )
     preview = None
     if "preview" in request.POST:  # the Preview button without JavaScript
         preview = render_markdown(request.POST.get("body", ""))
     elif form.is_valid():
         data = form.cleaned_data
-        before = incident_snapshot(incident)
         try:
-            with transaction.atomic():
-                update = incident.post_update(
-                    data["status"],
-                    data["body"] or (RESOLVED_BODY if data["status"] == "resolved" else ""),
-                    component_statuses=form.component_statuses(),
-                    notify=data["notify"],
-                    by=request.user,
-                )
-                action = (
-                    "incident.resolve"
-                    if update.status == IncidentStatus.RESOLVED
-                    else "incident.update"
-                )
-                audit(
-                    request,
-                    page,
-                    action,
-                    incident,
-                    before=before,
-                    after=incident_snapshot(incident, update=update_summary(update)),
-                )
+            update = incident.post_update(
+                data["status"],
+                data["body"],
+                component_statuses=form.component_statuses(),
+                notify=data["notify"],
+                by=request.user,
+            )
         except ValidationError as error:
             form.add_error(None, error)
         else:
@@ -289,43 +218,23 @@ def incident_post_update(request, page, code):
     return render_form(request, "manage/incidents/detail.html", "update-form", context)
 
 
-def update_summary(update):
-    return {
-        "code": update.code,
-        "status": update.status,
-        "components": {i.component.code: i.new_status for i in update.impacts.all()},
-    }
-
-
-@require_POST
 @page_member(role=Role.EDITOR)
+@require_POST
 def incident_resolve(request, page, code):
     incident = get_incident(page, code)
     form = ResolveForm(request.POST)
     if incident.is_closed:
         messages.info(request, "This incident is already resolved.")
     elif form.is_valid():
-        before = incident_snapshot(incident)
-        with transaction.atomic():
-            update = incident.post_update(
-                IncidentStatus.RESOLVED,
-                form.cleaned_data["body"] or RESOLVED_BODY,
-                notify=form.cleaned_data["notify"],
-                by=request.user,
-            )
-            audit(
-                request,
-                page,
-                "incident.resolve",
-                incident,
-                before=before,
-                after=incident_snapshot(incident, update=update_summary(update)),
-            )
+        incident.resolve(
+            form.cleaned_data["body"], notify=form.cleaned_data["notify"], by=request.user
+        )
         messages.success(request, "Incident resolved; its components are back to operational.")
     return done(request, incident_url(page, incident))
 
 
 @page_member(role=Role.EDITOR)
+@require_http_methods(["GET", "POST"])
 def incident_update_edit(request, page, code, update_code):
     incident = get_object_or_404(Incident, page=page, code=code)
     update = get_object_or_404(IncidentUpdate, incident=incident, code=update_code)
@@ -336,22 +245,10 @@ def incident_update_edit(request, page, code, update_code):
         auto_id=f"edit-{update.code}-%s",
     )
     if request.method == "POST" and form.is_valid():
-        before = snapshot(update, UPDATE_FIELDS)
         display_at = form.cleaned_data["display_at"]
         if display_at == update.display_at.replace(second=0, microsecond=0):
             display_at = update.display_at  # the input has minutes only: keep the seconds
-        with transaction.atomic():
-            update.body = form.cleaned_data["body"]
-            update.display_at = display_at
-            update.save()
-            audit(
-                request,
-                page,
-                "incident_update.edit",
-                update,
-                before=before,
-                after=snapshot(update, UPDATE_FIELDS),
-            )
+        update.edit(body=form.cleaned_data["body"], display_at=display_at, by=request.user)
         messages.success(request, "Update saved.")
         return done(request, incident_url(page, incident))
     context = {
@@ -365,8 +262,9 @@ def incident_update_edit(request, page, code, update_code):
 
 
 @page_member(role=Role.EDITOR)
+@require_http_methods(["GET", "POST"])
 def incident_backfill(request, page):
-    components = page_components(page)
+    components = page.components_by_group()
     form = BackfillIncidentForm(request.POST or None, page=page, components=components)
     preview = None
     if request.method == "POST" and "preview" in request.POST:
@@ -374,28 +272,16 @@ def incident_backfill(request, page):
     elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            with transaction.atomic():
-                incident = Incident.declare(
-                    page,
-                    name=data["name"],
-                    body=data["body"],
-                    component_statuses=form.component_statuses(),
-                    impact_override=data["impact_override"],
-                    notify=False,
-                    by=request.user,
-                    started_at=data["started_at"],
-                    backfilled=True,
-                )
-                incident.post_update(
-                    IncidentStatus.RESOLVED,
-                    RESOLVED_BODY,
-                    notify=False,
-                    by=request.user,
-                    display_at=data["resolved_at"],
-                )
-                audit(
-                    request, page, "incident.backfill", incident, after=incident_snapshot(incident)
-                )
+            incident = Incident.backfill(
+                page,
+                name=data["name"],
+                body=data["body"],
+                component_statuses=form.component_statuses(),
+                impact_override=data["impact_override"],
+                started_at=data["started_at"],
+                resolved_at=data["resolved_at"],
+                by=request.user,
+            )
         except ValidationError as error:
             form.add_error(None, error)
         else:
@@ -406,6 +292,7 @@ def incident_backfill(request, page):
 
 
 @page_member(role=Role.EDITOR)
+@require_http_methods(["GET", "POST"])
 def incident_postmortem(request, page, code):
     incident = get_incident(page, code)
     allowed = incident.status in (IncidentStatus.RESOLVED, IncidentStatus.POSTMORTEM)
@@ -417,26 +304,13 @@ def incident_postmortem(request, page, code):
     action = request.POST.get("action", "save")
     if request.method == "POST" and allowed and form.is_valid():
         body = form.cleaned_data["body"]
-        before = snapshot(
-            incident,
-            ["postmortem_body", "postmortem_draft", "postmortem_published_at", "status"],
-        )
         if action == "preview":
             preview = render_markdown(body)
         elif action == "publish":
             try:
-                with transaction.atomic():
-                    incident.publish_postmortem(
-                        body, notify=form.cleaned_data["notify"], by=request.user
-                    )
-                    audit(
-                        request,
-                        page,
-                        "postmortem.publish",
-                        incident,
-                        before=before,
-                        after=snapshot(incident, before),
-                    )
+                incident.publish_postmortem(
+                    body, notify=form.cleaned_data["notify"], by=request.user
+                )
             except ValidationError as error:
                 incident.refresh_from_db()
                 form.add_error("body", error)
@@ -444,17 +318,7 @@ def incident_postmortem(request, page, code):
                 messages.success(request, "Postmortem published.")
                 return done(request, incident_url(page, incident))
         else:
-            with transaction.atomic():
-                incident.postmortem_draft = body
-                incident.save()
-                audit(
-                    request,
-                    page,
-                    "postmortem.save",
-                    incident,
-                    before=before,
-                    after=snapshot(incident, before),
-                )
+            incident.save_postmortem_draft(body, by=request.user)
             messages.success(
                 request,
                 "Draft saved. The public page keeps the published postmortem until you publish"
@@ -478,6 +342,7 @@ def incident_postmortem(request, page, code):
 
 
 @page_member(role=Role.VIEWER)
+@require_GET
 def maintenance_list(request, page):
     maintenances = Incident.objects.filter(page=page)
     past = (
@@ -495,13 +360,8 @@ def maintenance_list(request, page):
     return render(request, "manage/maintenance/list.html", context)
 
 
-def maintenance_snapshot(incident):
-    values = snapshot(incident, MAINTENANCE_FIELDS)
-    values["components"] = component_codes(incident.components.all())
-    return values
-
-
 @page_member(role=Role.EDITOR)
+@require_http_methods(["GET", "POST"])
 def maintenance_create(request, page):
     form = MaintenanceForm(request.POST or None, page=page)
     preview = None
@@ -510,27 +370,19 @@ def maintenance_create(request, page):
     elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            with transaction.atomic():
-                incident = Incident.schedule(
-                    page,
-                    name=data["name"],
-                    scheduled_for=data["scheduled_for"],
-                    scheduled_until=data["scheduled_until"],
-                    body=data["body"],
-                    components=data["components"],
-                    auto_start=data["auto_start"],
-                    auto_complete=data["auto_complete"],
-                    remind_before_minutes=data["remind_before_minutes"],
-                    notify=data["notify"],
-                    by=request.user,
-                )
-                audit(
-                    request,
-                    page,
-                    "maintenance.schedule",
-                    incident,
-                    after=maintenance_snapshot(incident),
-                )
+            incident = Incident.schedule(
+                page,
+                name=data["name"],
+                scheduled_for=data["scheduled_for"],
+                scheduled_until=data["scheduled_until"],
+                body=data["body"],
+                components=data["components"],
+                auto_start=data["auto_start"],
+                auto_complete=data["auto_complete"],
+                remind_before_minutes=data["remind_before_minutes"],
+                notify=data["notify"],
+                by=request.user,
+            )
         except ValidationError as error:
             form.add_error(None, error)
         else:
@@ -550,7 +402,7 @@ def maintenance_context(page, incident, **forms):
     return {
         "page": page,
         "incident": incident,
-        "updates": timeline(incident),
+        "updates": labelled_updates(incident),
         "components": incident.components.order_by("position", "id"),
         "can_edit": editable,
         **forms,
@@ -558,7 +410,7 @@ def maintenance_context(page, incident, **forms):
 
 
 def maintenance_edit_form(page, incident, data=None):
-    initial = snapshot(incident, MAINTENANCE_FIELDS)
+    initial = snapshot(incident, Incident.MAINTENANCE_EDITABLE)
     initial.update(
         scheduled_for=incident.scheduled_for,
         scheduled_until=incident.scheduled_until,
@@ -568,13 +420,14 @@ def maintenance_edit_form(page, incident, data=None):
 
 
 @page_member(role=Role.VIEWER)
+@require_GET
 def maintenance_detail(request, page, code):
     incident = get_incident(page, code, Kind.MAINTENANCE)
     return render(request, "manage/maintenance/detail.html", maintenance_context(page, incident))
 
 
-@require_POST
 @page_member(role=Role.EDITOR)
+@require_POST
 def maintenance_edit(request, page, code):
     incident = get_incident(page, code, Kind.MAINTENANCE)
     form = maintenance_edit_form(page, incident, request.POST)
@@ -582,40 +435,34 @@ def maintenance_edit(request, page, code):
         form.add_error(None, "Only maintenance that has not started can be changed.")
     elif form.is_valid():
         data = form.cleaned_data
-        before = maintenance_snapshot(incident)
         start = data["scheduled_for"]
         if start == incident.scheduled_for.replace(second=0, microsecond=0):
             start = incident.scheduled_for  # the input has minutes only: keep the seconds
         end = data["scheduled_until"]
         if end == incident.scheduled_until.replace(second=0, microsecond=0):
             end = incident.scheduled_until
-        with transaction.atomic():
-            if start != incident.scheduled_for:
-                incident.reminder_sent_at = None  # a new time deserves a new reminder
-            incident.name = data["name"]
-            incident.scheduled_for = incident.started_at = start
-            incident.scheduled_until = end
-            incident.auto_start = data["auto_start"]
-            incident.auto_complete = data["auto_complete"]
-            incident.remind_before_minutes = data["remind_before_minutes"]
-            incident.save()
-            incident.components.set(data["components"])
-            audit(
-                request,
-                page,
-                "maintenance.edit",
-                incident,
-                before=before,
-                after=maintenance_snapshot(incident),
+        try:
+            incident.edit(
+                by=request.user,
+                name=data["name"],
+                scheduled_for=start,
+                scheduled_until=end,
+                auto_start=data["auto_start"],
+                auto_complete=data["auto_complete"],
+                remind_before_minutes=data["remind_before_minutes"],
+                components=data["components"],
             )
-        messages.success(request, "Maintenance saved.")
-        return done(request, incident_url(page, incident))
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "Maintenance saved.")
+            return done(request, incident_url(page, incident))
     context = maintenance_context(page, incident, edit_form=form)
     return render_form(request, "manage/maintenance/detail.html", "edit-form", context)
 
 
-@require_POST
 @page_member(role=Role.EDITOR)
+@require_POST
 def maintenance_post_update(request, page, code):
     incident = get_incident(page, code, Kind.MAINTENANCE)
     form = MaintenanceUpdateForm(request.POST)
@@ -626,22 +473,10 @@ def maintenance_post_update(request, page, code):
         preview = render_markdown(request.POST.get("body", ""))
     elif form.is_valid():
         data = form.cleaned_data
-        default_body = {
-            IncidentStatus.IN_PROGRESS: MAINTENANCE_STARTED_BODY,
-            IncidentStatus.COMPLETED: MAINTENANCE_COMPLETED_BODY,
-        }.get(data["status"], "")
-        before = maintenance_snapshot(incident)
         try:
-            with transaction.atomic():
-                update = incident.post_update(
-                    data["status"],
-                    data["body"] or default_body,
-                    notify=data["notify"],
-                    by=request.user,
-                )
-                after = maintenance_snapshot(incident)
-                after["update"] = update_summary(update)
-                audit(request, page, "maintenance.update", incident, before=before, after=after)
+            update = incident.post_update(
+                data["status"], data["body"], notify=data["notify"], by=request.user
+            )
         except ValidationError as error:
             form.add_error(None, error)
         else:
@@ -652,34 +487,17 @@ def maintenance_post_update(request, page, code):
     return render_form(request, "manage/maintenance/detail.html", "update-form", context)
 
 
-@require_POST
 @page_member(role=Role.EDITOR)
+@require_POST
 def maintenance_cancel(request, page, code):
     incident = get_incident(page, code, Kind.MAINTENANCE)
     form = CancelMaintenanceForm(request.POST)
-    if incident.status != IncidentStatus.SCHEDULED:
-        messages.error(
-            request,
-            "Only maintenance that has not started can be cancelled; "
-            "post a “Completed” update to end it.",
-        )
-    elif form.is_valid():
-        before = maintenance_snapshot(incident)
-        with transaction.atomic():
-            incident.post_update(
-                IncidentStatus.COMPLETED,
-                CANCELLED_BODY,
-                notify=form.cleaned_data["notify"],
-                by=request.user,
-            )
-            audit(
-                request,
-                page,
-                "maintenance.cancel",
-                incident,
-                before=before,
-                after=maintenance_snapshot(incident),
-            )
+    if form.is_valid():
+        try:
+            incident.cancel(notify=form.cleaned_data["notify"], by=request.user)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            return done(request, incident_url(page, incident))
         messages.success(request, f"Maintenance “{incident.name}” cancelled.")
         return done(request, reverse("manage:maintenance", kwargs={"page_code": page.code}))
     return done(request, incident_url(page, incident))
@@ -689,6 +507,7 @@ def maintenance_cancel(request, page, code):
 
 
 @page_member(role=Role.VIEWER)
+@require_GET
 def template_list(request, page):
     templates = page.incident_templates.prefetch_related("components")
     return render(
@@ -698,13 +517,8 @@ def template_list(request, page):
     )
 
 
-def template_snapshot(template):
-    values = snapshot(template, TEMPLATE_FIELDS)
-    values["components"] = component_codes(template.components.all())
-    return values
-
-
 @page_member(role=Role.EDITOR)
+@require_http_methods(["GET", "POST"])
 def template_create(request, page):
     form = IncidentTemplateForm(request.POST or None, page=page)
     if request.method == "POST" and form.is_valid():
@@ -713,7 +527,7 @@ def template_create(request, page):
             template.page = page
             template.save()
             form.save_m2m()
-            audit(request, page, "template.create", template, after=template_snapshot(template))
+            template.audit("create", by=request.user, after=template.audit_values())
         messages.success(request, f"Template “{template.name}” saved.")
         return done(request, reverse("manage:templates", kwargs={"page_code": page.code}))
     context = {"page": page, "form": form, "template": None}
@@ -721,21 +535,15 @@ def template_create(request, page):
 
 
 @page_member(role=Role.EDITOR)
+@require_http_methods(["GET", "POST"])
 def template_edit(request, page, code):
     template = get_object_or_404(IncidentTemplate, page=page, code=code)
-    before = template_snapshot(template)
+    before = template.audit_values()
     form = IncidentTemplateForm(request.POST or None, instance=template, page=page)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             template = form.save()
-            audit(
-                request,
-                page,
-                "template.update",
-                template,
-                before=before,
-                after=template_snapshot(template),
-            )
+            template.audit("update", by=request.user, before=before, after=template.audit_values())
         messages.success(request, f"Template “{template.name}” saved.")
         return done(request, reverse("manage:templates", kwargs={"page_code": page.code}))
     context = {"page": page, "form": form, "template": template}
@@ -743,11 +551,12 @@ def template_edit(request, page, code):
 
 
 @page_member(role=Role.EDITOR)
+@require_http_methods(["GET", "POST"])
 def template_delete(request, page, code):
     template = get_object_or_404(IncidentTemplate, page=page, code=code)
     if request.method == "POST":
         with transaction.atomic():
-            audit(request, page, "template.delete", template, before=template_snapshot(template))
+            template.audit("delete", by=request.user, before=template.audit_values())
             template.delete()
         messages.success(request, f"Template “{template.name}” deleted.")
         return done(request, reverse("manage:templates", kwargs={"page_code": page.code}))

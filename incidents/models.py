@@ -1,19 +1,23 @@
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
+from incidents import signals
 from incidents.markdown import render_markdown
 from status.models import (
+    Audited,
     CodeField,
     Component,
     ComponentStatus,
     Page,
     PageContent,
+    snapshot,
     worst_status,
 )
 
@@ -78,6 +82,32 @@ MAINTENANCE_STARTED_BODY = (
     "Scheduled maintenance is in progress. We will provide updates as necessary."
 )
 MAINTENANCE_COMPLETED_BODY = "The scheduled maintenance has been completed."
+RESOLVED_BODY = "This incident has been resolved."
+CANCELLED_BODY = "This scheduled maintenance has been cancelled."
+
+
+def default_body(status, from_status):
+    """What an update says when staff wrote nothing, whichever interface posts it."""
+    if status == IncidentStatus.RESOLVED:
+        return RESOLVED_BODY
+    if status == IncidentStatus.IN_PROGRESS:
+        return MAINTENANCE_STARTED_BODY
+    if status == IncidentStatus.COMPLETED:
+        return (
+            CANCELLED_BODY
+            if from_status == IncidentStatus.SCHEDULED
+            else (MAINTENANCE_COMPLETED_BODY)
+        )
+    return ""
+
+
+# What an update changed, for the audit log.
+def update_summary(update):
+    return {
+        "code": update.code,
+        "status": update.status,
+        "components": {i.component.code: i.new_status for i in update.impacts.all()},
+    }
 
 
 class IncidentQuerySet(models.QuerySet):
@@ -124,7 +154,24 @@ class IncidentQuerySet(models.QuerySet):
         )
 
 
-class Incident(PageContent):
+class Incident(Audited, PageContent):
+    INCIDENT_AUDIT_FIELDS = (
+        "name", "status", "impact", "impact_override", "started_at", "resolved_at",
+    )  # fmt: skip
+    MAINTENANCE_AUDIT_FIELDS = (
+        "name", "status", "scheduled_for", "scheduled_until", "auto_start", "auto_complete",
+        "remind_before_minutes",
+    )  # fmt: skip
+    POSTMORTEM_AUDIT_FIELDS = (
+        "postmortem_body", "postmortem_draft", "postmortem_published_at", "status",
+    )  # fmt: skip
+    # What edit() may change, by kind; the window only while the maintenance has not started.
+    INCIDENT_EDITABLE = ("name", "impact_override")
+    MAINTENANCE_EDITABLE = (
+        "name", "scheduled_for", "scheduled_until", "auto_start", "auto_complete",
+        "remind_before_minutes",
+    )  # fmt: skip
+
     page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="incidents")
     code = CodeField()
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.INCIDENT)
@@ -189,6 +236,21 @@ class Incident(PageContent):
         super().save(*args, **kwargs)
 
     @property
+    def AUDIT_NAME(self):  # noqa: N802 (the Audited attribute, which depends on the kind here)
+        return self.kind
+
+    @property
+    def AUDIT_FIELDS(self):  # noqa: N802
+        if self.is_maintenance:
+            return self.MAINTENANCE_AUDIT_FIELDS
+        return self.INCIDENT_AUDIT_FIELDS
+
+    def audit_values(self):
+        values = super().audit_values()
+        values["components"] = sorted(self.components.values_list("code", flat=True))
+        return values
+
+    @property
     def postmortem_html(self):
         return mark_safe(self.postmortem_rendered)  # noqa: S308 (sanitised by render_markdown)
 
@@ -232,8 +294,9 @@ class Incident(PageContent):
         by=None,
         started_at=None,
         backfilled=False,
+        audited=True,
     ):
-        """Open a new incident with its first update."""
+        """Open a new incident with its first update ("incident.create" in the audit log)."""
         # One instant for the start and the first update, so components change exactly then.
         started_at = started_at or timezone.now()
         with transaction.atomic():
@@ -253,7 +316,56 @@ class Incident(PageContent):
                 notify=notify,
                 by=by,
                 display_at=started_at,
+                audited=False,
             )
+            if audited:
+                incident.audit("create", by=by, after=incident.audit_values())
+        return incident
+
+    @classmethod
+    def backfill(
+        cls,
+        page,
+        *,
+        name,
+        started_at,
+        resolved_at=None,
+        body="",
+        component_statuses=None,
+        impact_override="",
+        by=None,
+    ):
+        """Record a past incident, resolved, without notifying anyone or rewriting component
+        history ("incident.backfill"). With `resolved_at` after `started_at` it gets a first
+        update then and a resolving one at `resolved_at`; otherwise one resolved update."""
+        if started_at > timezone.now():
+            raise ValidationError("A past incident cannot start in the future.")
+        if resolved_at is not None and resolved_at < started_at:
+            raise ValidationError("A past incident must be resolved after it started.")
+        two_updates = resolved_at is not None and resolved_at > started_at
+        with transaction.atomic():
+            incident = cls.declare(
+                page,
+                name=name,
+                status=IncidentStatus.INVESTIGATING if two_updates else IncidentStatus.RESOLVED,
+                body=body,
+                component_statuses=component_statuses,
+                impact_override=impact_override,
+                notify=False,
+                by=by,
+                started_at=started_at,
+                backfilled=True,
+                audited=False,
+            )
+            if two_updates:
+                incident.post_update(
+                    IncidentStatus.RESOLVED,
+                    notify=False,
+                    by=by,
+                    display_at=resolved_at,
+                    audited=False,
+                )
+            incident.audit("backfill", by=by, after=incident.audit_values())
         return incident
 
     @classmethod
@@ -272,7 +384,8 @@ class Incident(PageContent):
         notify=True,
         by=None,
     ):
-        """Schedule maintenance of `components`; they go under maintenance when it starts."""
+        """Schedule maintenance of `components`; they go under maintenance when it starts
+        ("maintenance.create")."""
         if scheduled_until <= scheduled_for:
             raise ValidationError("The maintenance must end after it starts.")
         with transaction.atomic():
@@ -290,18 +403,98 @@ class Incident(PageContent):
                 remind_before_minutes=remind_before_minutes,
             )
             incident.components.set(components)
-            incident.post_update(IncidentStatus.SCHEDULED, body, notify=notify, by=by)
+            incident.post_update(
+                IncidentStatus.SCHEDULED, body, notify=notify, by=by, audited=False
+            )
+            incident.audit("create", by=by, after=incident.audit_values())
         return incident
 
+    def edit(self, *, by, components=None, **changes):
+        """Change the name (and for an incident its impact override; for a maintenance that
+        has not started, its window, automation, reminder and components; for one in progress,
+        its end) without posting an update ("incident.edit" or "maintenance.edit"). A new start
+        re-arms the reminder."""
+        editable = self.MAINTENANCE_EDITABLE if self.is_maintenance else self.INCIDENT_EDITABLE
+        unknown = set(changes) - set(editable)
+        if unknown or (components is not None and not self.is_maintenance):
+            raise ValidationError(f"These cannot be changed here: {', '.join(sorted(unknown))}.")
+        with transaction.atomic():
+            Incident.objects.select_for_update().filter(pk=self.pk).first()
+            self.refresh_from_db()
+            before = self.audit_values()
+            if self.is_maintenance and self.status != IncidentStatus.SCHEDULED:
+                # Once started, only its name, end and automatic completion may change (and,
+                # once over, its name alone).
+                still = (
+                    ("name",) if self.is_closed else ("name", "scheduled_until", "auto_complete")
+                )
+                frozen = [k for k, v in changes.items() if k not in still and getattr(self, k) != v]
+                if components is not None and set(components) != set(self.components.all()):
+                    frozen.append("components")
+                if frozen:
+                    raise ValidationError("Only maintenance that has not started can be changed.")
+            old_start, old_reminder = self.scheduled_for, self.remind_before_minutes
+            for name, value in changes.items():
+                setattr(self, name, value)
+            if self.is_maintenance:
+                if self.scheduled_until <= self.scheduled_for:
+                    raise ValidationError("The maintenance must end after it starts.")
+                if self.status == IncidentStatus.SCHEDULED:
+                    self.started_at = self.scheduled_for
+                if (self.scheduled_for, self.remind_before_minutes) != (old_start, old_reminder):
+                    self.reminder_sent_at = None  # a new time deserves a new reminder
+            if self.impact_override:
+                self.impact = self.impact_override
+            self.save()
+            if components is not None:
+                self.components.set(components)
+            after = self.audit_values()
+            if after != before:
+                self.audit("edit", by=by, before=before, after=after)
+        return self
+
+    def resolve(self, body="", *, notify=True, by=None):
+        """Resolve the incident: its components go back to what still holds them."""
+        return self.post_update(IncidentStatus.RESOLVED, body, notify=notify, by=by)
+
+    def cancel(self, body="", *, notify=True, by=None):
+        """Cancel a maintenance that has not started; its components were never taken."""
+        if self.status != IncidentStatus.SCHEDULED:
+            raise ValidationError(
+                "Only maintenance that has not started can be cancelled; "
+                "post a “Completed” update to end it."
+            )
+        return self.post_update(IncidentStatus.COMPLETED, body, notify=notify, by=by)
+
+    def update_action(self, status, was_status):
+        """The audit action of an update from `was_status` to `status`."""
+        if self.is_maintenance:
+            if status == IncidentStatus.COMPLETED and was_status == IncidentStatus.SCHEDULED:
+                return "cancel"
+            return "update"
+        if status == IncidentStatus.RESOLVED and was_status not in CLOSED_STATUSES:
+            return "resolve"
+        return "update"
+
     def post_update(
-        self, status, body="", *, component_statuses=None, notify=True, by=None, display_at=None
+        self,
+        status,
+        body="",
+        *,
+        component_statuses=None,
+        notify=True,
+        by=None,
+        display_at=None,
+        audited=True,
     ):
         """Add an update: the one way an incident or maintenance changes.
 
-        In one transaction: records the update, moves the components in `component_statuses`
-        ({component: status}) writing their history, sets the incident's timestamps, restores
-        affected components to operational on resolution (unless given), and records a
-        notification event when `notify`.
+        In one transaction: records the update (with the default text of its status when
+        `body` is blank), moves the components in `component_statuses` ({component: status})
+        writing their history, sets the incident's timestamps, restores affected components to
+        operational on resolution (unless given), records it in the audit log as done by `by`
+        (a user, an API key, or None for the platform), and announces it with
+        `incident_updated` when `notify`.
         """
         status = IncidentStatus(status)
         if status not in self.allowed_statuses:
@@ -321,7 +514,11 @@ class Incident(PageContent):
             self.refresh_from_db()
             first = not self.updates.exists()
             was_closed = self.is_closed and not first
+            was_status = self.status
             closing = status in CLOSED_STATUSES
+            before = self.audit_values() if audited else None
+            if not (body or "").strip():
+                body = default_body(status, None if first else was_status)
 
             # Maintenance cancelled before it started never took its components.
             if closing and not was_closed and self.status != IncidentStatus.SCHEDULED:
@@ -336,7 +533,7 @@ class Incident(PageContent):
                 body=body,
                 display_at=at,
                 deliver_notifications=notify,
-                author=by,
+                author=by if isinstance(by, get_user_model()) else None,
             )
             self.apply_component_statuses(update, component_statuses, at)
             self.set_timestamps(status, at)
@@ -345,10 +542,15 @@ class Incident(PageContent):
             self.status = status
             self.save()
 
+            if audited:
+                after = self.audit_values()
+                after["update"] = update_summary(update)
+                action = self.update_action(status, was_status)
+                self.audit(action, by=by, before=before, after=after)
             if notify:
-                from notifications.models import NotificationEvent
-
-                NotificationEvent.record(self, update, first=first)
+                signals.incident_updated.send(
+                    sender=Incident, incident=self, update=update, first=first
+                )
         return update
 
     def components_to_restore(self, exclude):
@@ -426,6 +628,17 @@ class Incident(PageContent):
         """What staff edit: the draft, or the published text when there is no draft."""
         return self.postmortem_draft or self.postmortem_body
 
+    def postmortem_values(self):
+        return snapshot(self, self.POSTMORTEM_AUDIT_FIELDS)
+
+    def save_postmortem_draft(self, body, *, by=None):
+        """Keep a draft of the postmortem; what is published stays until the next publish."""
+        with transaction.atomic():
+            before = self.postmortem_values()
+            self.postmortem_draft = body
+            self.save()
+            self.audit("postmortem.save", by=by, before=before, after=self.postmortem_values())
+
     def publish_postmortem(self, body=None, *, notify=True, by=None):
         """Publish the postmortem (Markdown) on a resolved incident: `body`, or the draft."""
         body = self.postmortem_working_text if body is None else body
@@ -434,15 +647,42 @@ class Incident(PageContent):
         if self.status not in (IncidentStatus.RESOLVED, IncidentStatus.POSTMORTEM):
             raise ValidationError("Only a resolved incident can have a postmortem published.")
         with transaction.atomic():
+            before = self.postmortem_values()
             self.postmortem_body = body
             self.postmortem_draft = ""
             self.postmortem_published_at = timezone.now()
             self.status = IncidentStatus.POSTMORTEM
             self.save()
+            self.audit("postmortem.publish", by=by, before=before, after=self.postmortem_values())
             if notify:
-                from notifications.models import NotificationEvent
+                signals.postmortem_published.send(sender=Incident, incident=self)
 
-                NotificationEvent.record_postmortem(self, by=by)
+    def delete_postmortem(self, *, by=None):
+        """Withdraw the postmortem, published and draft; the incident is resolved again."""
+        with transaction.atomic():
+            before = self.postmortem_values()
+            self.postmortem_body = self.postmortem_draft = ""
+            self.postmortem_published_at = None
+            if self.status == IncidentStatus.POSTMORTEM:
+                self.status = IncidentStatus.RESOLVED
+            self.save()
+            self.audit("postmortem.delete", by=by, before=before, after=self.postmortem_values())
+
+    def send_reminder(self):
+        """Announce that this scheduled maintenance starts soon, once, even when two
+        schedulers race for it. Returns whether this call did it."""
+        with transaction.atomic():
+            locked = (
+                Incident.objects.select_for_update(skip_locked=True)
+                .filter(pk=self.pk, reminder_sent_at__isnull=True)
+                .first()
+            )
+            if locked is None:
+                return False
+            locked.reminder_sent_at = timezone.now()
+            locked.save(update_fields=["reminder_sent_at"])
+            signals.maintenance_reminder_due.send(sender=Incident, incident=locked)
+        return True
 
 
 def component_period_start(component):
@@ -451,7 +691,10 @@ def component_period_start(component):
     return row.started_at if row else component.created_at
 
 
-class IncidentUpdate(PageContent):
+class IncidentUpdate(Audited, PageContent):
+    AUDIT_NAME = "incident_update"
+    AUDIT_FIELDS = ("status", "body", "display_at")
+
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="updates")
     code = CodeField()
     status = models.CharField(max_length=16, choices=IncidentStatus.choices)
@@ -483,6 +726,16 @@ class IncidentUpdate(PageContent):
     def page(self):
         return self.incident.page
 
+    def edit(self, *, by, **changes):
+        """Correct the text or time (`body`, `display_at`); its status and component changes
+        stay history."""
+        unknown = set(changes) - {"body", "display_at"}
+        if unknown:
+            raise ValidationError(f"These cannot be changed: {', '.join(sorted(unknown))}.")
+        for name, value in changes.items():
+            setattr(self, name, value)
+        return self.save_audited(by=by, action="edit")
+
     @property
     def body_html(self):
         return mark_safe(self.body_rendered)  # noqa: S308 (sanitised by render_markdown)
@@ -505,8 +758,11 @@ class ComponentImpact(models.Model):
         return f"{self.component}: {self.old_status} → {self.new_status}"
 
 
-class IncidentTemplate(models.Model):
+class IncidentTemplate(Audited, models.Model):
     """A saved incident to prefill the declare form with during an outage."""
+
+    AUDIT_NAME = "template"
+    AUDIT_FIELDS = ("name", "title", "body", "status", "component_status")
 
     page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="incident_templates")
     code = CodeField()
@@ -532,3 +788,8 @@ class IncidentTemplate(models.Model):
 
     def __str__(self):
         return self.name
+
+    def audit_values(self):
+        values = super().audit_values()
+        values["components"] = sorted(self.components.values_list("code", flat=True))
+        return values

@@ -4,12 +4,7 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
-from incidents.models import (
-    MAINTENANCE_COMPLETED_BODY,
-    MAINTENANCE_STARTED_BODY,
-    Incident,
-    IncidentStatus,
-)
+from incidents.models import Incident, IncidentStatus
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +23,15 @@ def advance_maintenance():
             IncidentStatus.COMPLETED,
         )
     for incident in Incident.objects.due_for_reminder(now):
-        reminded += remind(incident)
+        reminded += incident.send_reminder()
     if started or completed or reminded:
         log.info("maintenance: %d started, %d completed, %d reminded", started, completed, reminded)
     return {"started": started, "completed": completed, "reminded": reminded}
 
 
 def transition(incident, from_statuses, to_status):
-    """One maintenance moves on, once, even when two schedulers race for it."""
+    """One maintenance moves on, once, even when two schedulers race for it; the update has
+    its status's default text and is done by the platform (no user, no key)."""
     if isinstance(from_statuses, str):
         from_statuses = [from_statuses]
     with transaction.atomic():
@@ -46,27 +42,10 @@ def transition(incident, from_statuses, to_status):
         )
         if locked is None:
             return 0
-        if to_status == IncidentStatus.IN_PROGRESS:
-            locked.post_update(to_status, MAINTENANCE_STARTED_BODY, notify=locked.notify_on_start)
-        else:
-            locked.post_update(
-                to_status, MAINTENANCE_COMPLETED_BODY, notify=locked.notify_on_complete
-            )
-    return 1
-
-
-def remind(incident):
-    from notifications.models import NotificationEvent
-
-    with transaction.atomic():
-        locked = (
-            Incident.objects.select_for_update(skip_locked=True)
-            .filter(pk=incident.pk, reminder_sent_at__isnull=True)
-            .first()
+        notify = (
+            locked.notify_on_start
+            if to_status == IncidentStatus.IN_PROGRESS
+            else (locked.notify_on_complete)
         )
-        if locked is None:
-            return 0
-        locked.reminder_sent_at = timezone.now()
-        locked.save(update_fields=["reminder_sent_at"])
-        NotificationEvent.record_reminder(locked)
+        locked.post_update(to_status, notify=notify)
     return 1

@@ -11,9 +11,17 @@ from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
 
-from incidents.models import CLOSED_STATUSES, ComponentImpact, Incident, IncidentUpdate, Kind
+from incidents.models import CLOSED_STATUSES, Incident, IncidentUpdate, Kind
+from incidents.queries import (
+    component_timeline,
+    label_updates,
+    merge_timelines,
+    open_incidents,
+    overall_status,
+    with_updates,
+)
 from status.hosts import public_page
-from status.models import ComponentStatus, ComponentStatusChange, OverallStatus, worst_status
+from status.models import ComponentStatus, ComponentStatusChange, worst_status
 from status.uptime import daily_uptime
 
 UPTIME_DAYS = 90
@@ -21,48 +29,11 @@ PAST_DAYS = 14
 MONTHS_PER_HISTORY_PAGE = 3
 
 
-def page_components(page):
-    """The page's groups and components (two queries), with `component.page` set."""
-    groups = list(page.groups.all())
-    components = list(page.components.all())
-    for component in components:
-        component.page = page
-    return groups, components
-
-
-def overall_status(components, open_incidents):
-    return OverallStatus(
-        [c.status for c in components],
-        [i.impact for i in open_incidents if i.kind == Kind.INCIDENT],
-        any(i.status in ("in_progress", "verifying") for i in open_incidents),
-    )
-
-
-def with_updates(queryset):
-    return queryset.prefetch_related(
-        Prefetch(
-            "updates",
-            queryset=IncidentUpdate.objects.order_by("-display_at", "-id").prefetch_related(
-                Prefetch("impacts", queryset=ComponentImpact.objects.select_related(None))
-            ),
-        )
-    )
-
-
-def label_updates(updates):
-    """Each update's label: its status, or "Update" when it did not change the status."""
-    previous = None
-    for update in reversed(updates):
-        update.label = update.get_status_display() if update.status != previous else "Update"
-        previous = update.status
-    return updates
-
-
 @public_page
 def status_page(request, page):
     now = timezone.now()
     tz = page.tz
-    groups, components = page_components(page)
+    groups, components = page.groups_and_components()
     today = now.astimezone(tz).date()
     since = datetime.combine(today - timedelta(days=PAST_DAYS - 1), time.min, tzinfo=tz)
     incidents = list(
@@ -132,10 +103,8 @@ def incident_page(request, page, code):
     if incident is None:
         raise Http404("No such incident")
     now = timezone.now()
-    groups, components = page_components(page)
-    open_incidents = list(
-        Incident.objects.filter(page=page).open().only("kind", "status", "impact")
-    )
+    groups, components = page.groups_and_components()
+    open_now = open_incidents(page)
     updates = label_updates(list(incident.updates.all()))
 
     start = incident.started_at
@@ -150,7 +119,8 @@ def incident_page(request, page, code):
         .order_by("started_at")
     )
     timelines = {
-        c.pk: timeline([r for r in rows if r.component_id == c.pk], start, end) for c in affected
+        c.pk: component_timeline([r for r in rows if r.component_id == c.pk], start, end)
+        for c in affected
     }
     group_by_id = {g.pk: g for g in groups}
     affected_sections = []
@@ -168,43 +138,11 @@ def incident_page(request, page, code):
         "now": now,
         "incident": incident,
         "updates": updates,
-        "overall": overall_status(components, open_incidents),
+        "overall": overall_status(components, open_now),
         "affected_sections": affected_sections,
         "duration": end - start,
     }
     return render(request, "public/incident.html", context)
-
-
-def timeline(rows, start, end):
-    """[(status, from, to)] of one component over [start, end], from its history rows."""
-    segments = []
-    for row in rows:
-        seg_start = max(row.started_at, start)
-        seg_end = min(row.ended_at or end, end)
-        # A period touching the window only at its edge is not part of it; in a window of no
-        # length (resolved within the second) the period holding its instant is all there is.
-        instant = start == end and row.started_at <= start and (row.ended_at or end) >= end
-        if seg_end <= seg_start and not instant:
-            continue
-        if segments and segments[-1][0] == row.status:
-            segments[-1] = (row.status, segments[-1][1], seg_end)
-        else:
-            segments.append((row.status, seg_start, seg_end))
-    return segments or [(ComponentStatus.OPERATIONAL, start, end)]
-
-
-def merge_timelines(timelines, start, end):
-    """The worst status at each moment across several components' timelines."""
-    points = sorted({start, end, *(t for tl in timelines for _, a, b in tl for t in (a, b))})
-    merged = []
-    for a, b in zip(points, points[1:] or [end], strict=False):
-        statuses = [s for tl in timelines for s, x, y in tl if x <= a < y or (x == y == a)]
-        status = worst_status(statuses)
-        if merged and merged[-1][0] == status:
-            merged[-1] = (status, merged[-1][1], b)
-        else:
-            merged.append((status, a, b))
-    return merged or [(ComponentStatus.OPERATIONAL, start, end)]
 
 
 @public_page

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from notifications.forms import DUPLICATE, SubscriberCreateForm, SubscriberFilterForm
 from notifications.models import (
@@ -22,14 +22,12 @@ from notifications.models import (
     Subscriber,
     SubscriberState,
 )
-from status.console import done, render_form
-from status.models import Role, snapshot
-from status.team import confirm
-from status.tenancy import audit, page_member
+from status.htmx import can_edit, confirm, done, render_form
+from status.models import Role, record_audit, snapshot
+from status.tenancy import page_member
 
 PAGE_SIZE = 50
 DELIVERY_PAGE_SIZE = 50
-SUBSCRIBER_FIELDS = ["channel", "email", "endpoint", "state"]
 DELIVERY_FIELDS = ["status", "attempts", "last_error", "response_code", "next_attempt_at"]
 # States staff may bring a subscriber back from.
 REACTIVATABLE = {SubscriberState.QUARANTINED, SubscriberState.DISABLED}
@@ -41,6 +39,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @page_member(role=Role.VIEWER)
+@require_GET
 def subscribers(request, page):
     form = SubscriberFilterForm(request.GET)
     found = form.filter(page.subscribers.all()).prefetch_related("components", "groups")
@@ -56,7 +55,7 @@ def subscribers(request, page):
             "form": form,
             "subscribers": listing,
             "filtered": bool(form.active()),
-            "can_edit": page.membership.allows(Role.EDITOR),
+            "can_edit": can_edit(page),
             "back": request.get_full_path(),
         },
     )
@@ -69,8 +68,8 @@ def list_url(page, request):
     return back if back.startswith(url) and "//" not in back else url
 
 
-@require_http_methods(["GET", "POST"])
 @page_member(role=Role.EDITOR)
+@require_http_methods(["GET", "POST"])
 def subscriber_remove(request, page, subscriber_code):
     subscriber = get_object_or_404(Subscriber, page=page, code=subscriber_code)
     if request.method == "GET":
@@ -85,11 +84,8 @@ def subscriber_remove(request, page, subscriber_code):
             extra={"back": list_url(page, request)},
         )
     with transaction.atomic():
-        before = snapshot(subscriber, ["channel", "email", "endpoint", "state"])
-        before["components"] = [c.name for c in subscriber.components.all()]
-        before["groups"] = [g.name for g in subscriber.groups.all()]
+        subscriber.audit("remove", by=request.user, before=subscriber.audit_values())
         subscriber.delete()
-        audit(request, page, "subscriber.remove", subscriber, before=before)
     if request.htmx:
         return HttpResponse("")  # the row is swapped out
     messages.success(request, f"Removed {subscriber}.")
@@ -124,6 +120,7 @@ def export_row(subscriber):
 
 
 @page_member(role=Role.EDITOR)
+@require_GET
 def subscribers_export(request, page):
     """The list as CSV, with the filters of the list it was asked from."""
     form = SubscriberFilterForm(request.GET)
@@ -133,7 +130,7 @@ def subscribers_export(request, page):
         .order_by("created_at", "id")
     )
     # Addresses leaving the console are worth a line in the audit log.
-    audit(request, page, "subscriber.export", after=form.active() or None)
+    record_audit(page, "subscriber.export", by=request.user, after=form.active() or None)
     writer = csv.writer(Echo())
     rows = chain([EXPORT_COLUMNS], (export_row(s) for s in found.iterator(chunk_size=500)))
     response = StreamingHttpResponse(
@@ -147,38 +144,28 @@ def subscribers_export(request, page):
 # Adding a subscriber, its page, reactivation
 
 
-def scope_of(subscriber):
-    return {
-        "components": [c.name for c in subscriber.components.all()],
-        "groups": [g.name for g in subscriber.groups.all()],
-    }
-
-
 def subscriber_url(page, subscriber):
     return reverse("manage:subscriber-detail", args=[page.code, subscriber.code])
 
 
-@require_http_methods(["GET", "POST"])
 @page_member(role=Role.EDITOR)
+@require_http_methods(["GET", "POST"])
 def subscriber_create(request, page):
     data = request.POST if request.method == "POST" else None
     form = SubscriberCreateForm(page, data)
     if form.is_valid():
         fields = form.cleaned_data
         try:
-            with transaction.atomic():
-                subscriber = Subscriber.objects.create_subscriber(
-                    page,
-                    channel=fields["channel"],
-                    email=fields["email"],
-                    endpoint=fields["endpoint"],
-                    components=fields["components"],
-                    groups=fields["groups"],
-                    skip_confirmation=fields["skip_confirmation"],
-                )
-                after = {**snapshot(subscriber, SUBSCRIBER_FIELDS), **scope_of(subscriber)}
-                after["skip_confirmation"] = fields["skip_confirmation"]
-                audit(request, page, "subscriber.create", subscriber, after=after)
+            subscriber = Subscriber.objects.create_subscriber(
+                page,
+                channel=fields["channel"],
+                email=fields["email"],
+                endpoint=fields["endpoint"],
+                components=fields["components"],
+                groups=fields["groups"],
+                skip_confirmation=fields["skip_confirmation"],
+                by=request.user,
+            )
         except IntegrityError:
             # Added by someone else since the form was checked.
             form.add_error("endpoint" if fields["channel"] == "webhook" else "email", DUPLICATE)
@@ -209,15 +196,16 @@ def deliveries_of(request, queryset):
     return Paginator(queryset, DELIVERY_PAGE_SIZE).get_page(request.GET.get("page"))
 
 
-@never_cache
 @page_member(role=Role.VIEWER)
+@require_GET
+@never_cache
 def subscriber_detail(request, page, subscriber_code):
     subscriber = get_object_or_404(
         Subscriber.objects.prefetch_related("components", "groups"),
         page=page,
         code=subscriber_code,
     )
-    can_edit = page.membership.allows(Role.EDITOR)
+    editable = can_edit(page)
     new_secret = request.session.get("new_subscriber_secret") == subscriber.code
     if new_secret:
         del request.session["new_subscriber_secret"]
@@ -228,18 +216,18 @@ def subscriber_detail(request, page, subscriber_code):
             "page": page,
             "subscriber": subscriber,
             "deliveries": deliveries_of(request, subscriber.deliveries.all()),
-            "can_edit": can_edit,
+            "can_edit": editable,
             # The signing secret is for those who may set the subscriber up.
-            "show_secret": can_edit and subscriber.is_webhook,
-            "new_secret": new_secret and can_edit,
-            "can_reactivate": can_edit and subscriber.state in REACTIVATABLE,
+            "show_secret": editable and subscriber.is_webhook,
+            "new_secret": new_secret and editable,
+            "can_reactivate": editable and subscriber.state in REACTIVATABLE,
             "back": request.get_full_path(),
         },
     )
 
 
-@require_POST
 @page_member(role=Role.EDITOR)
+@require_POST
 def subscriber_reactivate(request, page, subscriber_code):
     subscriber = get_object_or_404(Subscriber, page=page, code=subscriber_code)
     with transaction.atomic():
@@ -248,7 +236,7 @@ def subscriber_reactivate(request, page, subscriber_code):
             before = snapshot(subscriber, ["state", "consecutive_failures", "quarantined_at"])
             subscriber.reactivate()
             after = snapshot(subscriber, ["state", "consecutive_failures", "quarantined_at"])
-            audit(request, page, "subscriber.reactivate", subscriber, before=before, after=after)
+            subscriber.audit("reactivate", by=request.user, before=before, after=after)
             messages.success(request, f"{subscriber} is active again.")
         else:
             messages.error(
@@ -275,6 +263,7 @@ def events_with_counts(page):
 
 
 @page_member(role=Role.VIEWER)
+@require_GET
 def deliveries(request, page):
     events = Paginator(events_with_counts(page), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
@@ -285,6 +274,7 @@ def deliveries(request, page):
 
 
 @page_member(role=Role.VIEWER)
+@require_GET
 def event_detail(request, page, event_code):
     event = get_object_or_404(events_with_counts(page), code=event_code)
     status = request.GET.get("status", "")
@@ -304,7 +294,7 @@ def event_detail(request, page, event_code):
             "statuses": [
                 (value, label, getattr(event, value)) for value, label in DeliveryStatus.choices
             ],
-            "can_edit": page.membership.allows(Role.EDITOR),
+            "can_edit": can_edit(page),
             "back": request.get_full_path(),
         },
     )
@@ -317,8 +307,8 @@ def back_to(request, page, default):
     return back if back.startswith(prefix) and "//" not in back else default
 
 
-@require_POST
 @page_member(role=Role.EDITOR)
+@require_POST
 def delivery_resend(request, page, event_code, subscriber_code):
     delivery = get_object_or_404(
         Delivery.objects.select_related("event", "subscriber"),
@@ -335,7 +325,7 @@ def delivery_resend(request, page, event_code, subscriber_code):
         delivery.resend()
         after = snapshot(delivery, DELIVERY_FIELDS)
         after.update(event=event_code, subscriber=subscriber_code)
-        audit(request, page, "delivery.resend", delivery, before=before, after=after)
+        record_audit(page, "delivery.resend", delivery, by=request.user, before=before, after=after)
     messages.success(
         request, f"{delivery.event.get_kind_display()} is sent again to {delivery.subscriber}."
     )

@@ -32,7 +32,8 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from incidents.models import Incident, IncidentStatus, IncidentUpdate
-from status.models import CodeField, Component, ComponentGroup, ComponentStatus, Page
+from notifications import outbox, webhooks
+from status.models import Audited, CodeField, Component, ComponentGroup, ComponentStatus, Page
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,20 @@ QUARANTINE_FAILURES = 10
 QUARANTINE_WINDOW = timedelta(hours=1)
 # How long before a sweeper hands a lost fan-out message's event to another worker.
 FAN_OUT_GRACE = timedelta(minutes=1)
+
+
+class TransportError(Exception):
+    """A delivery attempt failed, as a transport reports it and a Delivery records it.
+    `permanent`: trying again cannot help. `gone`: the receiver said 410 Gone (the subscriber
+    is disabled). `retry_after`: a timedelta the receiver asked us to wait."""
+
+    def __init__(self, message, *, permanent=False, response_code=None, retry_after=None,
+                 gone=False):  # fmt: skip
+        super().__init__(message)
+        self.permanent = permanent or gone
+        self.response_code = response_code
+        self.retry_after = retry_after
+        self.gone = gone
 
 
 def lease_duration():
@@ -147,7 +162,7 @@ class NotificationEvent(models.Model):
         return cls._record(incident.page, kind_of_update(incident, update, first), incident, update)
 
     @classmethod
-    def record_postmortem(cls, incident, by=None):
+    def record_postmortem(cls, incident):
         return cls._record(incident.page, EventKind.POSTMORTEM_PUBLISHED, incident, None)
 
     @classmethod
@@ -171,13 +186,8 @@ class NotificationEvent(models.Model):
     def _record(cls, page, kind, incident, update, **fields):
         assert transaction.get_connection().in_atomic_block, "record events inside the write"
         event = cls.objects.create(page=page, kind=kind, incident=incident, update=update, **fields)
-        transaction.on_commit(event.enqueue_fan_out)
+        outbox.enqueue_on_commit(outbox.FAN_OUT, event.pk)
         return event
-
-    def enqueue_fan_out(self):
-        from notifications.tasks import enqueue, fan_out
-
-        enqueue(fan_out, self.pk)
 
     def affected_components(self):
         """The components the event is about, or None when it is about the whole page (an
@@ -204,8 +214,6 @@ class NotificationEvent(models.Model):
     def webhook_payload(self):
         """The event's part of its webhook bodies, built once (the first caller's stands)."""
         if not self.payload:
-            from notifications import webhooks
-
             NotificationEvent.objects.filter(pk=self.pk, payload="").update(
                 payload=webhooks.dumps(webhooks.event_payload(self)).decode()
             )
@@ -314,13 +322,6 @@ class SubscriberQuerySet(models.QuerySet):
     def confirmed(self):
         return self.filter(state=SubscriberState.CONFIRMED)
 
-    def whole_page(self):
-        """Subscribers who chose no component and no group: they get everything."""
-        return self.filter(
-            ~Exists(Subscriber.components.through.objects.filter(subscriber_id=OuterRef("pk"))),
-            ~Exists(Subscriber.groups.through.objects.filter(subscriber_id=OuterRef("pk"))),
-        )
-
     def for_components(self, components):
         """Subscribers to the whole page, to one of `components`, or to one of their groups."""
         component_ids = [c.pk for c in components]
@@ -339,10 +340,6 @@ class SubscriberQuerySet(models.QuerySet):
             )
         )
         return self.filter(whole_page | chose_component | chose_group)
-
-    def for_component(self, component):
-        """Subscribers to the whole page, to this component or to its group."""
-        return self.for_components([component])
 
     def search(self, text):
         return self.filter(models.Q(email__icontains=text) | models.Q(endpoint__icontains=text))
@@ -407,18 +404,17 @@ class SubscriberQuerySet(models.QuerySet):
         components=(),
         groups=(),
         skip_confirmation=False,
+        by=None,
     ):
-        """A subscriber added by staff (console or API).
+        """A subscriber added by staff (console or API), recorded as "subscriber.create".
 
         With `skip_confirmation` it is confirmed at once (staff vouch for the address);
         otherwise it waits for confirmation like a public subscription and is sent the
         confirmation email. Webhook endpoints are validated (ValidationError). Raises
         IntegrityError when the address or endpoint is already a subscriber of the page.
         """
-        from notifications.webhooks import validate_webhook_url
-
         if channel == Channel.WEBHOOK:
-            validate_webhook_url(endpoint)
+            webhooks.validate_webhook_url(endpoint)
         now = timezone.now()
         with transaction.atomic():
             subscriber = self.create(
@@ -432,6 +428,9 @@ class SubscriberQuerySet(models.QuerySet):
             )
             subscriber.components.set(components)
             subscriber.groups.set(groups)
+            after = subscriber.audit_values()
+            after["skip_confirmation"] = skip_confirmation
+            subscriber.audit("create", by=by, after=after)
             if not skip_confirmation:
                 subscriber.send_email_on_commit("confirm")
         return subscriber
@@ -443,7 +442,10 @@ def normalise_email(email):
     return f"{local}@{domain.lower()}" if local else email
 
 
-class Subscriber(models.Model):
+class Subscriber(Audited, models.Model):
+    AUDIT_NAME = "subscriber"
+    AUDIT_FIELDS = ("channel", "email", "endpoint", "state")
+
     """Someone told of a page's incidents: by email, or by a signed webhook to an endpoint.
 
     No components and no groups means the whole page.
@@ -582,11 +584,21 @@ class Subscriber(models.Model):
             ]
         )
 
-    def set_scope(self, components=(), groups=()):
-        """What the subscriber hears about: these components and groups, or (none) everything."""
+    def audit_values(self):
+        values = super().audit_values()
+        values["components"] = [c.name for c in self.components.all()]
+        values["groups"] = [g.name for g in self.groups.all()]
+        return values
+
+    def set_scope(self, components=(), groups=(), *, by=None):
+        """What the subscriber hears about: these components and groups, or (none) everything.
+        Staff's changes (`by` a user or a key) are audited as "subscriber.update"."""
         with transaction.atomic():
+            before = self.audit_values()
             self.components.set(components)
             self.groups.set(groups)
+            if by is not None:
+                self.audit("update", by=by, before=before, after=self.audit_values())
 
     def note_success(self):
         if self.consecutive_failures:
@@ -631,9 +643,7 @@ class Subscriber(models.Model):
     def send_email_on_commit(self, template):
         """Enqueue one of the subscriber's own emails (confirm, already_subscribed,
         webhook_quarantined) once the transaction commits."""
-        from notifications.tasks import enqueue, send_subscriber_email
-
-        transaction.on_commit(lambda: enqueue(send_subscriber_email, self.pk, template))
+        outbox.enqueue_on_commit(outbox.SEND_SUBSCRIBER_EMAIL, self.pk, template)
 
 
 class DeliveryStatus(models.TextChoices):
@@ -785,8 +795,6 @@ class Delivery(models.Model):
     def attempt(self, transport, recorder=None):
         """Send this claimed delivery through `transport` and record what happened (the
         success through `recorder`, a SentRecorder, when given)."""
-        from notifications.transports import TransportError
-
         if not self.subscriber.wants():
             return self.finish(DeliveryStatus.SKIPPED, error="The subscriber no longer wants it.")
         try:
@@ -875,8 +883,6 @@ class Delivery(models.Model):
     def resend(self):
         """Staff ask for this delivery again (the same webhook-id and Message-ID): it is
         pending with a fresh count of attempts and is enqueued once this commits."""
-        from notifications.tasks import enqueue_deliveries
-
         now = timezone.now()
         Delivery.objects.filter(pk=self.pk).exclude(status=DeliveryStatus.SENDING).update(
             status=DeliveryStatus.PENDING,
@@ -887,7 +893,7 @@ class Delivery(models.Model):
             lease_until=None,
         )
         self.refresh_from_db()
-        transaction.on_commit(lambda: enqueue_deliveries([(self.pk, self.channel)]))
+        transaction.on_commit(lambda: outbox.enqueue_deliveries([(self.pk, self.channel)]))
 
 
 @functools.lru_cache

@@ -10,21 +10,19 @@ import logging
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import task_postrun, task_prerun
-from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
-from kombu.exceptions import OperationalError
 
-from notifications import emails
+from notifications import emails, outbox
 from notifications.models import (
-    Channel,
     Delivery,
     NotificationEvent,
     SentRecorder,
     Subscriber,
     SubscriberState,
+    TransportError,
 )
-from notifications.transports import TRANSPORTS, TransportError
+from notifications.transports import TRANSPORTS
 
 log = logging.getLogger(__name__)
 
@@ -40,29 +38,6 @@ def recycle_database_connections(sender=None, **kwargs):
         close_old_connections()
 
 
-def enqueue(task, *args):
-    """Send `task` a message; with the broker down, log it and go on (the sweeper will find the
-    work in the database). Returns whether the message went."""
-    try:
-        task.delay(*args)
-    except OperationalError:
-        log.warning("broker unreachable: %s%r not enqueued, the sweeper will", task.name, args)
-        return False
-    return True
-
-
-def enqueue_deliveries(rows):
-    """Enqueue deliveries given as [(id, channel)]: emails in batches (one SMTP connection
-    each), webhooks one by one (one slow endpoint must not hold up others)."""
-    email_ids = [pk for pk, channel in rows if channel == Channel.EMAIL]
-    size = settings.NOTIFICATIONS_EMAIL_BATCH
-    for start in range(0, len(email_ids), size):
-        enqueue(deliver, email_ids[start : start + size])
-    for pk, channel in rows:
-        if channel != Channel.EMAIL:
-            enqueue(deliver, [pk])
-
-
 @shared_task
 def fan_out(event_id):
     """One Delivery per subscriber of the event, enqueued as each chunk is committed."""
@@ -75,7 +50,7 @@ def fan_out(event_id):
         return 0
     count = 0
     for rows in event.fan_out():
-        enqueue_deliveries(rows)
+        outbox.enqueue_deliveries(rows)
         count += len(rows)
     return count
 
@@ -129,9 +104,9 @@ def sweep():
         NotificationEvent.objects.filter(pk=event_id, fan_out_lease_until__lt=now).update(
             fan_out_lease_until=None
         )
-        enqueue(fan_out, event_id)
+        outbox.enqueue(fan_out, event_id)
     rows = Delivery.objects.sweep(now)
-    enqueue_deliveries(rows)
+    outbox.enqueue_deliveries(rows)
     if events or rows:
         log.info("sweep: %d events to fan out, %d deliveries re-enqueued", len(events), len(rows))
     return {"events": len(events), "deliveries": len(rows)}

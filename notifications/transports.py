@@ -11,6 +11,7 @@ import smtplib
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -22,27 +23,13 @@ from requests_hardened.ip_filter import InvalidIPAddress
 from standardwebhooks.webhooks import Webhook
 
 from notifications import emails, webhooks
-from notifications.models import Channel
+from notifications.models import Channel, TransportError
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_TIMEOUT = 30  # seconds, to connect and between bytes of the answer
 WEBHOOK_MAX_RESPONSE_BYTES = 64 * 1024
 USER_AGENT = "Heliograph-Webhooks/1.0 (+https://www.standardwebhooks.com/)"
-
-
-class TransportError(Exception):
-    """A delivery attempt failed. `permanent`: trying again cannot help. `gone`: the receiver
-    said 410 Gone (the subscriber is disabled). `retry_after`: a timedelta the receiver asked
-    us to wait."""
-
-    def __init__(self, message, *, permanent=False, response_code=None, retry_after=None,
-                 gone=False):  # fmt: skip
-        super().__init__(message)
-        self.permanent = permanent or gone
-        self.response_code = response_code
-        self.retry_after = retry_after
-        self.gone = gone
 
 
 class Transport:
@@ -224,7 +211,7 @@ def http_post(url, body, headers):
 
     Raises TransportError when the request cannot be made or the address is refused.
     """
-    webhooks.check_scheme(url)
+    check_scheme(url)
     try:
         response = http_session().post(
             url,
@@ -254,3 +241,8 @@ def http_post(url, body, headers):
         response.close()
     headers = {key.lower(): value for key, value in response.headers.items()}
     return response.status_code, headers, content[:WEBHOOK_MAX_RESPONSE_BYTES]
+
+
+def check_scheme(url):
+    if urlsplit(url).scheme.lower() not in webhooks.ALLOWED_SCHEMES:
+        raise TransportError("Only http and https endpoints are called.", permanent=True)

@@ -17,9 +17,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.utils import timezone
 
-from incidents.api_public import timestamp
 from incidents.models import Incident
-from incidents.views import overall_status
+from incidents.queries import page_overall_status
+from incidents.shapes import incident_details_json, with_details
+from status.shapes import timestamp
 
 DOCUMENTATION_URL = "https://www.standardwebhooks.com/"
 ALLOWED_SCHEMES = ("http", "https")
@@ -38,11 +39,10 @@ EXTRA_BLOCKED_NETWORKS = [
 ]
 
 
-def page_json(page):
-    overall = overall_status(
-        page.components.only("status"),
-        Incident.objects.filter(page=page).open().only("kind", "status", "impact"),
-    )
+def webhook_page_json(page):
+    """The page part of a webhook body: Statuspage's `{id, status_indicator,
+    status_description}`."""
+    overall = page_overall_status(page)
     return {
         "id": page.code,
         "status_indicator": overall.indicator,
@@ -50,88 +50,35 @@ def page_json(page):
     }
 
 
-def component_json(component, page):
-    return {
-        "status": component.status,
-        "name": component.name,
-        "created_at": timestamp(component.created_at),
-        "updated_at": timestamp(component.updated_at),
-        "position": component.position,
-        "description": component.description or None,
-        "showcase": component.showcase,
-        "id": component.code,
-        "page_id": page.code,
-        "group_id": component.group.code if component.group_id else None,
-        "group": False,
-        "only_show_if_degraded": component.only_show_if_degraded,
-        "start_date": component.start_date.isoformat() if component.start_date else None,
-    }
-
-
-def incident_json(incident, page):
-    updates = incident.updates.order_by("-display_at", "-id").prefetch_related("impacts__component")
-    components = incident.components.select_related("group").order_by("position", "id")
-    return {
-        "name": incident.name,
-        "status": incident.status,
-        "created_at": timestamp(incident.created_at),
-        "updated_at": timestamp(incident.updated_at),
-        "monitoring_at": timestamp(incident.monitoring_at),
-        "resolved_at": timestamp(incident.resolved_at),
-        "impact": incident.impact,
-        "shortlink": page.public_url(f"incidents/{incident.code}/"),
-        "started_at": timestamp(incident.started_at),
-        "postmortem_ignored": False,
-        "postmortem_body": incident.postmortem_body or None,
-        "postmortem_body_last_updated_at": timestamp(incident.postmortem_published_at),
-        "postmortem_published_at": timestamp(incident.postmortem_published_at),
-        "postmortem_notified_subscribers": incident.postmortem_published_at is not None,
-        "postmortem_notified_twitter": False,
-        "backfilled": incident.backfilled,
-        "scheduled_for": timestamp(incident.scheduled_for),
-        "scheduled_until": timestamp(incident.scheduled_until),
-        "scheduled_remind_prior": incident.remind_before_minutes is not None,
-        "scheduled_reminded_at": timestamp(incident.reminder_sent_at),
-        "impact_override": incident.impact_override or None,
-        "scheduled_auto_in_progress": incident.is_maintenance and incident.auto_start,
-        "scheduled_auto_completed": incident.is_maintenance and incident.auto_complete,
-        "id": incident.code,
-        "page_id": page.code,
-        "incident_updates": [
-            {
-                "status": update.status,
-                "body": update.body,
-                "created_at": timestamp(update.created_at),
-                "wants_twitter_update": False,
-                "twitter_updated_at": None,
-                "updated_at": timestamp(update.updated_at),
-                "display_at": timestamp(update.display_at),
-                "affected_components": [
-                    {
-                        "code": impact.component.code,
-                        "name": impact.component.name,
-                        "old_status": impact.old_status,
-                        "new_status": impact.new_status,
-                    }
-                    for impact in update.impacts.all()
-                ],
-                "custom_tweet": None,
-                "deliver_notifications": update.deliver_notifications,
-                "id": update.code,
-                "incident_id": incident.code,
-            }
-            for update in updates
-        ],
-        "components": [component_json(component, page) for component in components],
-    }
+def webhook_incident_json(incident, page):
+    """The incident part of a webhook body: the incident as staff see it (incidents/shapes.py)
+    with the fields Statuspage's webhooks add to it and its updates."""
+    incident = with_details(Incident.objects.filter(pk=incident.pk)).get()
+    groups, components = page.groups_and_components()
+    data = incident_details_json(incident, page, groups, components)
+    data.update(
+        {
+            "postmortem_ignored": False,
+            "postmortem_body_last_updated_at": timestamp(incident.postmortem_published_at),
+            "postmortem_notified_subscribers": incident.postmortem_published_at is not None,
+            "postmortem_notified_twitter": False,
+            "scheduled_reminded_at": timestamp(incident.reminder_sent_at),
+            "scheduled_auto_in_progress": incident.is_maintenance and incident.auto_start,
+            "scheduled_auto_completed": incident.is_maintenance and incident.auto_complete,
+        }
+    )
+    for update in data["incident_updates"]:
+        update["affected_components"] = update["affected_components"] or []
+        update.update({"wants_twitter_update": False, "twitter_updated_at": None})
+    return data
 
 
 def event_payload(event):
     """The event's part of every webhook body (all but the subscriber's links)."""
     page = event.page
-    payload = {"meta": {"generated_at": timestamp(timezone.now())}, "page": page_json(page)}
+    payload = {"meta": {"generated_at": timestamp(timezone.now())}, "page": webhook_page_json(page)}
     if event.incident_id:
-        payload["incident"] = incident_json(event.incident, page)
+        payload["incident"] = webhook_incident_json(event.incident, page)
     else:
         component = event.component
         payload["component_update"] = {
@@ -190,13 +137,6 @@ def resolve(host, port):
     """Every address `host` resolves to (the DNS seam)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return sorted({info[4][0] for info in infos})
-
-
-def check_scheme(url):
-    from notifications.transports import TransportError
-
-    if urlsplit(url).scheme.lower() not in ALLOWED_SCHEMES:
-        raise TransportError("Only http and https endpoints are called.", permanent=True)
 
 
 def validate_webhook_url(url):

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class StatusConfig(AppConfig):
     name = "status"
     verbose_name = "Tenants, pages and components"
+
+    def ready(self):
+        # The page caches listen to status.signals.page_changed. Imported here, not at the top:
+        # they import the models, which the app registry must have loaded first.
+        from status import hosts, pagecache  # noqa: F401

@@ -10,13 +10,17 @@ from functools import wraps
 
 from django.conf import settings
 from django.core.cache import cache
+from django.dispatch import receiver
 from django.http import Http404, HttpResponseNotFound
 from django.http.request import split_domain_port, validate_host
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from status.pagecache import LocalMemo
+from status import pagecache
+from status.memo import LocalMemo
+from status.models import Page
+from status.signals import page_changed
 
 HOST_CACHE_SECONDS = 300
 # Bumped when any page's slug or domain changes, so every cached host mapping goes at once.
@@ -29,6 +33,12 @@ def forget_hosts():
         cache.incr(HOSTS_GENERATION_KEY)
     except ValueError:
         cache.set(HOSTS_GENERATION_KEY, 1, None)
+
+
+@receiver(page_changed)
+def forget_changed_hosts(sender, hosts_changed=False, **kwargs):
+    if hosts_changed:
+        forget_hosts()
 
 
 # (kind, value) -> page id, or 0 for "no page".
@@ -57,8 +67,6 @@ def page_id_for_host(domain):
 
 
 def _find_host(domain):
-    from status.models import Page
-
     base = settings.PUBLIC_BASE_DOMAIN
     if base and domain.endswith("." + base):
         slug = domain[: -len(base) - 1]
@@ -74,8 +82,6 @@ def page_id_for_slug(slug):
 
 
 def _find_slug(slug):
-    from status.models import Page
-
     return Page.objects.filter(slug=slug).values_list("pk", flat=True).first()
 
 
@@ -109,8 +115,6 @@ def public_page(view=None, *, cached=True):
     served with ETag, Last-Modified and Cache-Control (see status/pagecache.py); a hit runs no
     SQL at all.
     """
-    from status import pagecache
-    from status.models import Page
 
     def decorator(view):
         @wraps(view)

@@ -2,15 +2,18 @@ import hashlib
 import secrets
 import string
 import zoneinfo
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models, transaction
 from django.db.models import F, Q
+from django.http.request import validate_host
 from django.urls import reverse
 from django.utils import timezone
+
+from status import signals
 
 CODE_ALPHABET = string.ascii_lowercase + string.digits
 CODE_LENGTH = 12
@@ -45,8 +48,6 @@ validate_domain = RegexValidator(
 def validate_not_our_domain(domain):
     """A page's custom domain cannot be one of the platform's own hosts, nor the public base
     domain or a name under it (those are the pages' subdomains)."""
-    from django.http.request import validate_host
-
     base = settings.PUBLIC_BASE_DOMAIN
     if validate_host(domain, settings.SITE_HOSTS) or (
         base and (domain == base or domain.endswith("." + base))
@@ -70,6 +71,116 @@ class CodeField(models.CharField):
         kwargs.setdefault("editable", False)
         kwargs.setdefault("default", new_code)
         super().__init__(**kwargs)
+
+
+class Audited:
+    """A model whose changes go in the audit log under one name and one list of fields,
+    whichever interface (console, API, scheduler) makes them.
+
+    `AUDIT_NAME` is the first part of every action ("component" → "component.update");
+    `AUDIT_FIELDS` are the fields recorded before and after.
+    """
+
+    AUDIT_NAME = ""
+    AUDIT_FIELDS = ()
+
+    def audit_values(self):
+        return snapshot(self, self.AUDIT_FIELDS)
+
+    def audit_page(self):
+        return self.page
+
+    def audit(self, action, *, by, before=None, after=None):
+        """Record `action` ("update" → "component.update"; a name with a dot as it is) on
+        this object by `by`."""
+        if "." not in action:
+            action = f"{self.AUDIT_NAME}.{action}"
+        return record_audit(self.audit_page(), action, self, by=by, before=before, after=after)
+
+    def stored_audit_values(self):
+        """The audit values as stored, before unsaved changes (a form may have set some)."""
+        return type(self).objects.get(pk=self.pk).audit_values()
+
+    def save_audited(self, *, by, action="update"):
+        """Save, and record "<name>.create" or "<name>.<action>" when something changed."""
+        with transaction.atomic():
+            adding = self._state.adding
+            before = None if adding else self.stored_audit_values()
+            self.save()
+            after = self.audit_values()
+            if before != after:
+                self.audit("create" if adding else action, by=by, before=before, after=after)
+        return self
+
+
+class Positioned(Audited):
+    """Components and groups are numbered 0..n-1 among their siblings (a group's components,
+    the ungrouped components, a page's groups) after every change, whichever interface makes
+    it, so "up" and "down" always swap with a real neighbour."""
+
+    def siblings(self):
+        raise NotImplementedError
+
+    def ordered_siblings(self):
+        return self.siblings().select_for_update().order_by("position", "id")
+
+    @classmethod
+    def add(cls, *, by, position=None, **fields):
+        """A new one at the end of its siblings, or at `position` (the others make room)."""
+        return cls(**fields).insert(by=by, position=position)
+
+    def insert(self, *, by, position=None):
+        """Save this new one at the end of its siblings, or at `position`."""
+        with transaction.atomic():
+            others = list(self.ordered_siblings())
+            at = len(others) if position is None else min(position, len(others))
+            self.position = at
+            self.save()
+            renumber(others[:at] + [self] + others[at:])
+            self.audit("create", by=by, after=self.audit_values())
+        return self
+
+    def place(self, position):
+        """Put this one at `position` among its siblings, closing the gap it leaves."""
+        others = [o for o in self.ordered_siblings() if o.pk != self.pk]
+        at = min(position, len(others))
+        renumber(others[:at] + [self] + others[at:])
+
+    def move(self, direction, *, by):
+        """Swap with the neighbour above or below; False at either end."""
+        with transaction.atomic():
+            items = list(self.ordered_siblings())
+            index = next((i for i, item in enumerate(items) if item.pk == self.pk), None)
+            if index is None:
+                return False  # moved to another group meanwhile
+            other = index - 1 if direction == "up" else index + 1
+            if not 0 <= other < len(items):
+                renumber(items)
+                return False
+            before = {"position": self.position}
+            items[index], items[other] = items[other], items[index]
+            renumber(items)
+            self.position = other
+            self.page.bump_version()
+            self.audit("move", by=by, before=before, after={"position": self.position})
+        return True
+
+    def remove(self, *, by):
+        """Delete, and close the gap among the siblings."""
+        with transaction.atomic():
+            before = self.audit_values()
+            siblings = list(self.ordered_siblings().exclude(pk=self.pk))
+            self.audit("delete", by=by, before=before)
+            self.delete()
+            renumber(siblings)
+
+
+def renumber(items):
+    """Number `items` (in the order given) 0..n-1, writing only the rows that change."""
+    for position, item in enumerate(items):
+        if item.position != position:
+            type(item).objects.filter(pk=item.pk).update(position=position)
+            item.position = position
 
 
 class Tenant(models.Model):
@@ -129,7 +240,13 @@ class PageQuerySet(models.QuerySet):
         ).distinct()
 
 
-class Page(models.Model):
+class Page(Audited, models.Model):
+    AUDIT_NAME = "page"
+    AUDIT_FIELDS = (
+        "name", "slug", "custom_domain", "time_zone", "company_url", "support_url", "logo",
+        "accent_color", "allow_email_subscribers", "allow_webhook_subscribers",
+    )  # fmt: skip
+
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="pages")
     code = CodeField()
     name = models.CharField(max_length=100, help_text="The company or product name shown.")
@@ -173,15 +290,31 @@ class Page(models.Model):
         super().save(*args, **kwargs)
         if self.pk and isinstance(self.version, F):
             self.refresh_from_db(fields=["version"])
-        from status.hosts import forget_hosts
-        from status.pagecache import forget_version
-
-        forget_hosts()
-        forget_version(self.pk)
-        transaction.on_commit(lambda: forget_version(self.pk))
+        signals.page_changed.send(sender=Page, page_id=self.pk, hosts_changed=True)
 
     def get_absolute_url(self):
         return reverse("public:page", kwargs={"page_slug": self.slug})
+
+    def audit_page(self):
+        return self
+
+    def components_by_group(self):
+        """The page's components group by group, each group's in position order (forms list
+        them so), with their groups loaded."""
+        return list(
+            self.components.select_related("group").order_by(
+                "group__position", "group__id", "position", "id"
+            )
+        )
+
+    def groups_and_components(self):
+        """The page's groups and components in display order (two queries), each component
+        with `page` set, so reading its page costs nothing more."""
+        groups = list(self.groups.all())
+        components = list(self.components.all())
+        for component in components:
+            component.page = self
+        return groups, components
 
     @property
     def embed_url(self):
@@ -205,12 +338,8 @@ class Page(models.Model):
 
     def bump_version(self):
         """Invalidate cached renderings of the public page."""
-        from status.pagecache import forget_version
-
         Page.objects.filter(pk=self.pk).update(version=F("version") + 1, updated_at=timezone.now())
-        forget_version(self.pk)
-        # A reader may have cached the old version before this transaction commits.
-        transaction.on_commit(lambda: forget_version(self.pk))
+        signals.page_changed.send(sender=Page, page_id=self.pk)
 
     @property
     def tz(self):
@@ -273,7 +402,10 @@ class PageContent(models.Model):
         return result
 
 
-class ComponentGroup(PageContent):
+class ComponentGroup(Positioned, PageContent):
+    AUDIT_NAME = "group"
+    AUDIT_FIELDS = ("name", "description", "position", "collapsed")
+
     page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="groups")
     code = CodeField()
     name = models.CharField(max_length=100)
@@ -289,8 +421,45 @@ class ComponentGroup(PageContent):
     def __str__(self):
         return self.name
 
+    def siblings(self):
+        return ComponentGroup.objects.filter(page_id=self.page_id)
 
-class Component(PageContent):
+    def set_members(self, components, *, by):
+        """Make `components` (of this page) the group's members: newcomers go to its end,
+        those that leave go to the end of the ungrouped ones."""
+        with transaction.atomic():
+            before = self.audit_values()
+            wanted = {c.pk for c in components}
+            for component in self.components.exclude(pk__in=wanted):
+                component.regroup(None)
+            for component in components:
+                if component.group_id != self.pk:
+                    component.regroup(self)
+            self.page.bump_version()
+            after = self.audit_values()
+            if before != after:
+                self.audit("update", by=by, before=before, after=after)
+
+    def audit_values(self):
+        values = super().audit_values()
+        values["components"] = sorted(self.components.values_list("code", flat=True))
+        return values
+
+    def remove(self, *, by):
+        """Delete the group; its components stay on the page, after the ungrouped ones."""
+        with transaction.atomic():
+            for component in self.components.order_by("position", "id"):
+                component.regroup(None)
+            super().remove(by=by)
+
+
+class Component(Positioned, PageContent):
+    AUDIT_NAME = "component"
+    AUDIT_FIELDS = (
+        "name", "description", "group", "position", "showcase", "only_show_if_degraded",
+        "start_date",
+    )  # fmt: skip
+
     page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="components")
     group = models.ForeignKey(
         ComponentGroup,
@@ -323,9 +492,40 @@ class Component(PageContent):
     def save(self, *args, **kwargs):
         adding = self._state.adding
         with transaction.atomic():
+            stored_group, stored_position = getattr(self, "_stored_place", (None, None))
+            regrouped = not adding and "_stored_place" in self.__dict__
+            regrouped = regrouped and stored_group != self.group_id
+            if regrouped:
+                # To the end of its new group; the old group closes the gap below.
+                self.position = self.siblings().exclude(pk=self.pk).count()
             super().save(*args, **kwargs)
             if adding:
                 self.status_changes.create(status=self.status, started_at=self.history_start())
+            elif regrouped:
+                renumber(
+                    Component.objects.filter(page_id=self.page_id, group_id=stored_group)
+                    .exclude(pk=self.pk)
+                    .order_by("position", "id")
+                )
+            elif stored_position is not None and stored_position != self.position:
+                self.place(self.position)
+            self._stored_place = (self.group_id, self.position)
+
+    def siblings(self):
+        return Component.objects.filter(page_id=self.page_id, group_id=self.group_id)
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        component = super().from_db(db, field_names, values)
+        if "group_id" in field_names and "position" in field_names:
+            # What save() compares with to keep positions in order when the group changes.
+            component._stored_place = (component.group_id, component.position)
+        return component
+
+    def regroup(self, group):
+        """Move to `group` (or out of any group), to the end of its new siblings."""
+        self.group = group
+        self.save(update_fields=["group", "position", "updated_at"])
 
     def clean(self):
         if self.group_id and self.group.page_id != self.page_id:
@@ -338,12 +538,13 @@ class Component(PageContent):
             return min(start, self.created_at)
         return self.created_at
 
-    def set_status(self, status, *, at=None, cause=None):
+    def set_status(self, status, *, at=None, cause=None, by=None):
         """Move the component to `status` at `at` (default now), writing its history.
 
         Closes the open history row and opens a new one in one transaction. Returns False when
         the component already had that status (nothing is written). `cause` is the incident
-        or maintenance behind the change, if any.
+        or maintenance behind the change, if any; a change without one is audited as
+        "component.status" by `by` and announced with `component_status_changed`.
         """
         status = ComponentStatus(status)
         with transaction.atomic():
@@ -369,10 +570,12 @@ class Component(PageContent):
             self.page.bump_version()
             if cause is None:
                 # A change outside incidents is news of its own (incidents notify through
-                # their updates). Imported here: notifications depends on status, not back.
-                from notifications.models import NotificationEvent
-
-                NotificationEvent.record_component_status(self, current.status, status)
+                # their updates, and are audited as a whole).
+                self.audit("status", by=by, before={"status": current.status},
+                           after={"status": status})  # fmt: skip
+                signals.component_status_changed.send(
+                    sender=Component, component=self, old_status=current.status, new_status=status
+                )
         return True
 
 
@@ -655,6 +858,22 @@ class AuditLogEntry(models.Model):
         )
 
 
+def record_audit(page, action, obj=None, *, by=None, before=None, after=None, tenant=None):
+    """One audit log entry. `by` is who did it: a user (console), an API key (API), or None
+    for the platform itself (the scheduler, automation)."""
+    user = by if by is not None and not isinstance(by, ApiKey) else None
+    return AuditLogEntry.record(
+        tenant=tenant or page.tenant,
+        page=page,
+        actor=user,
+        api_key=by if isinstance(by, ApiKey) else None,
+        action=action,
+        obj=obj,
+        before=before,
+        after=after,
+    )
+
+
 def snapshot(obj, fields):
     """The values of `fields` of `obj`, JSON-ready, for an audit log entry's before/after."""
     values = {}
@@ -662,6 +881,9 @@ def snapshot(obj, fields):
         value = getattr(obj, name)
         if isinstance(value, models.Model):
             value = getattr(value, "code", None) or str(value)
+        elif isinstance(value, datetime):
+            # One time zone whoever wrote it (forms give the page's, the API UTC).
+            value = value.astimezone(UTC).isoformat()
         elif hasattr(value, "isoformat"):
             value = value.isoformat()
         elif isinstance(value, models.fields.files.FieldFile):

@@ -19,9 +19,15 @@ from collections import OrderedDict
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
+from django.dispatch import receiver
 from django.http import HttpResponse
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import http_date
+
+from status.memo import LocalMemo
+from status.models import Page
+from status.signals import page_changed
 
 MAX_AGE = 30
 STALE_WHILE_REVALIDATE = 60
@@ -30,37 +36,6 @@ CACHE_SECONDS = 60
 
 
 LOCAL_RESPONSES_BYTES = 64 * 1024 * 1024
-
-
-class LocalMemo:
-    """Values this process may trust for settings.PAGE_CACHE_LOCAL_SECONDS without asking the
-    shared cache; nothing is kept when that is 0 (the embedded default's cache is local)."""
-
-    LIMIT = 10_000
-
-    def __init__(self):
-        self._values = {}  # key -> (value, monotonic deadline)
-
-    def get(self, key):
-        if not settings.PAGE_CACHE_LOCAL_SECONDS:
-            return None
-        found = self._values.get(key)
-        if found is None or found[1] <= time.monotonic():
-            return None
-        return found[0]
-
-    def set(self, key, value):
-        if not settings.PAGE_CACHE_LOCAL_SECONDS:
-            return
-        if len(self._values) > self.LIMIT:
-            self._values.clear()
-        self._values[key] = (value, time.monotonic() + settings.PAGE_CACHE_LOCAL_SECONDS)
-
-    def pop(self, key):
-        self._values.pop(key, None)
-
-    def clear(self):
-        self._values.clear()
 
 
 _local_versions = LocalMemo()  # page id -> version
@@ -73,8 +48,6 @@ def version_key(page_id):
 
 
 def page_version(page_id):
-    from status.models import Page
-
     version = _local_versions.get(page_id)
     if version is not None:
         return version
@@ -91,6 +64,13 @@ def page_version(page_id):
 def forget_version(page_id):
     _local_versions.pop(page_id)
     cache.delete(version_key(page_id))
+
+
+@receiver(page_changed)
+def forget_changed_page(sender, page_id, **kwargs):
+    forget_version(page_id)
+    # A reader may have cached the old version before the writer's transaction commits.
+    transaction.on_commit(lambda: forget_version(page_id))
 
 
 def _local_get(key):
@@ -124,10 +104,7 @@ def _local_drop(key):
 
 def clear_local():
     global _local_bytes
-    from status.hosts import _local_ids
-
-    _local_ids.clear()
-    _local_versions.clear()
+    LocalMemo.clear_all()
     _local_responses.clear()
     _local_bytes = 0
 

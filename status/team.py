@@ -25,9 +25,9 @@ from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.dateformat import format as date_format
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from status.htmx import can_manage, confirm, done, render_form
 from status.models import (
     INVITATION_DAYS,
     ApiKey,
@@ -35,9 +35,10 @@ from status.models import (
     Invitation,
     Membership,
     Role,
+    record_audit,
     snapshot,
 )
-from status.tenancy import audit, page_member, public_view
+from status.tenancy import page_member, public_view
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ def team_context(request, page, **extra):
         "members": members,
         "invitations": invitations,
         "invite_form": extra.pop("invite_form", None) or InviteForm(tenant=page.tenant),
-        "can_manage": page.membership.allows(Role.OWNER),
+        "can_manage": can_manage(page),
         "roles": Role.choices,
         "invitation_days": INVITATION_DAYS,
         **extra,
@@ -113,6 +114,7 @@ def team_context(request, page, **extra):
 
 
 @page_member(role=Role.VIEWER)
+@require_GET
 def team(request, page):
     return render(request, "manage/team/team.html", team_context(request, page))
 
@@ -140,8 +142,8 @@ def member_error_response(request, page, membership, error):
     return render(request, "manage/team/team.html", team_context(request, page, failed=membership))
 
 
-@require_POST
 @page_member(role=Role.OWNER)
+@require_POST
 def member_role(request, page, member_code):
     membership = get_object_or_404(
         Membership.objects.select_related("user"), tenant=page.tenant, code=member_code
@@ -162,14 +164,19 @@ def member_role(request, page, member_code):
             before = snapshot(membership, ["role"])
             membership.role = role
             membership.save(update_fields=["role"])
-            audit(request, page, "member.role", membership, before=before, after={"role": role})
+            record_audit(
+                page,
+                "member.role",
+                membership,
+                before=before,
+                after={"role": role},
+                by=request.user,
+            )
 
     if membership.user_id == request.user.id and role != Role.OWNER:
         # The owner demoted themselves: the page they are on loses its controls.
         messages.success(request, f"You are now {membership.get_role_display().lower()}.")
-        if request.htmx:
-            return HttpResponseClientRedirect(reverse("manage:team", args=[page.code]))
-        return redirect("manage:team", page_code=page.code)
+        return done(request, reverse("manage:team", args=[page.code]))
     membership.error = None
     if request.htmx:
         return render(
@@ -189,8 +196,8 @@ def member_role(request, page, member_code):
     return redirect("manage:team", page_code=page.code)
 
 
-@require_http_methods(["GET", "POST"])
 @page_member(role=Role.OWNER)
+@require_http_methods(["GET", "POST"])
 def member_remove(request, page, member_code):
     membership = get_object_or_404(
         Membership.objects.select_related("user"), tenant=page.tenant, code=member_code
@@ -220,13 +227,11 @@ def member_remove(request, page, member_code):
             return member_error_response(request, page, membership, last_owner_error(page))
         before = snapshot(membership, ["user", "role"])
         membership.delete()
-        audit(request, page, "member.remove", membership, before=before)
+        record_audit(page, "member.remove", membership, before=before, by=request.user)
 
     if membership.user_id == request.user.id:
         messages.success(request, f"You left {page.tenant}.")
-        if request.htmx:
-            return HttpResponseClientRedirect(reverse("manage:home"))
-        return redirect("manage:home")
+        return done(request, reverse("manage:home"))
     if request.htmx:
         return HttpResponse("")  # the row is swapped out
     messages.success(request, f"Removed {name} from {page.tenant}.")
@@ -265,12 +270,13 @@ def send_invitation(invitation, token):
 
 def invitations_response(request, page, **extra):
     """The invitations block (HTMX) or the whole team page."""
-    template = "manage/team/team.html#invitations" if request.htmx else "manage/team/team.html"
-    return render(request, template, team_context(request, page, **extra))
+    return render_form(
+        request, "manage/team/team.html", "invitations", team_context(request, page, **extra)
+    )
 
 
-@require_POST
 @page_member(role=Role.OWNER)
+@require_POST
 def invite_create(request, page):
     form = InviteForm(request.POST, tenant=page.tenant)
     if not form.is_valid():
@@ -286,12 +292,12 @@ def invite_create(request, page):
         invitation.delete()
         form.add_error(None, "The invitation email could not be sent. Try again in a moment.")
         return invitations_response(request, page, invite_form=form)
-    audit(
-        request,
+    record_audit(
         page,
         "invitation.create",
         invitation,
         after=snapshot(invitation, ["email", "role", "expires_at"]),
+        by=request.user,
     )
     notice = f"Invitation sent to {invitation.email}."
     if request.htmx:
@@ -300,8 +306,8 @@ def invite_create(request, page):
     return redirect("manage:team", page_code=page.code)
 
 
-@require_POST
 @page_member(role=Role.OWNER)
+@require_POST
 def invite_revoke(request, page, invitation_code):
     invitation = get_object_or_404(
         Invitation, tenant=page.tenant, code=invitation_code, accepted_at__isnull=True
@@ -309,7 +315,7 @@ def invite_revoke(request, page, invitation_code):
     with transaction.atomic():
         before = snapshot(invitation, ["email", "role", "expires_at"])
         invitation.delete()
-        audit(request, page, "invitation.revoke", invitation, before=before)
+        record_audit(page, "invitation.revoke", invitation, before=before, by=request.user)
     notice = f"Revoked the invitation to {invitation.email}."
     if request.htmx:
         return invitations_response(request, page, notice=notice)
@@ -327,8 +333,8 @@ def invitation_gone(request):
 
 
 @public_view
-@never_cache
 @require_http_methods(["GET", "POST"])
+@never_cache
 def accept_invitation(request, token):
     """Reached from the invitation email: anyone holding the token may see what it offers;
     accepting needs an account, new or existing, whatever its email address."""
@@ -378,38 +384,44 @@ def api_keys_context(page, **extra):
     return {
         "page": page,
         "keys": page.tenant.api_keys.select_related("created_by"),
-        "can_manage": page.membership.allows(Role.OWNER),
+        "can_manage": can_manage(page),
         "form": extra.pop("form", None) or ApiKeyForm(),
         **extra,
     }
 
 
 @page_member(role=Role.VIEWER)
+@require_GET
 def api_keys(request, page):
     return render(request, "manage/api_keys/api_keys.html", api_keys_context(page))
 
 
-@require_POST
 @page_member(role=Role.OWNER)
+@require_POST
 def api_key_create(request, page):
     form = ApiKeyForm(request.POST)
     context = {"form": form}
     if form.is_valid():
         with transaction.atomic():
             key, secret = ApiKey.issue(page.tenant, form.cleaned_data["name"], by=request.user)
-            audit(request, page, "api_key.create", key, after=snapshot(key, ["name", "prefix"]))
+            record_audit(
+                page,
+                "api_key.create",
+                key,
+                after=snapshot(key, ["name", "prefix"]),
+                by=request.user,
+            )
         # Shown in this response and never again: it is not stored anywhere we could read.
         context = {"form": ApiKeyForm(), "new_key": key, "secret": secret}
-    template = "manage/api_keys/api_keys.html"
-    if request.htmx:
-        template += "#keys"
-    response = render(request, template, api_keys_context(page, **context))
+    response = render_form(
+        request, "manage/api_keys/api_keys.html", "keys", api_keys_context(page, **context)
+    )
     add_never_cache_headers(response)
     return response
 
 
-@require_http_methods(["GET", "POST"])
 @page_member(role=Role.OWNER)
+@require_http_methods(["GET", "POST"])
 def api_key_revoke(request, page, key_code):
     key = get_object_or_404(ApiKey, tenant=page.tenant, code=key_code)
     if request.method == "GET":
@@ -427,13 +439,13 @@ def api_key_revoke(request, page, key_code):
         if key.is_active:
             before = snapshot(key, ["revoked_at"])
             key.revoke()
-            audit(
-                request,
+            record_audit(
                 page,
                 "api_key.revoke",
                 key,
                 before=before,
                 after=snapshot(key, ["revoked_at"]),
+                by=request.user,
             )
     if request.htmx:
         return render(
@@ -449,6 +461,7 @@ def api_key_revoke(request, page, key_code):
 
 
 @page_member(role=Role.VIEWER)
+@require_GET
 def audit_log(request, page):
     entries = (
         AuditLogEntry.objects.filter(tenant=page.tenant)
@@ -500,24 +513,3 @@ def shown(value, tz):
             if moment.tzinfo is not None:
                 return date_format(moment.astimezone(tz), "M j, Y, g:i A T")
     return value if len(value) <= 200 else value[:199] + "…"
-
-
-# Shared
-
-
-def confirm(request, page, *, title, text, button, cancel, error=None, extra=None):
-    """The confirmation page a destructive button leads to without JavaScript (with HTMX the
-    browser asks instead, through hx-confirm). It posts back to the same URL."""
-    return render(
-        request,
-        "manage/team/confirm.html",
-        {
-            "page": page,
-            "title": title,
-            "text": text,
-            "button": button,
-            "cancel": cancel,
-            "error": error,
-            "extra": extra or {},
-        },
-    )

@@ -63,18 +63,3 @@ def tenant_view(view):
     wrapped = login_required(view)
     wrapped.access = "tenant"
     return wrapped
-
-
-def audit(request, page, action, obj=None, *, before=None, after=None):
-    """Record a console change in the page's audit log, as the signed-in user."""
-    from status.models import AuditLogEntry
-
-    return AuditLogEntry.record(
-        tenant=page.tenant,
-        page=page,
-        actor=request.user,
-        action=action,
-        obj=obj,
-        before=before,
-        after=after,
-    )

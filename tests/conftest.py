@@ -1,13 +1,12 @@
 import os
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection
 
-from status.models import Component, ComponentGroup, Membership, Page, Role, Tenant
-
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+from status.models import Role
+from tests.factories import make_page, make_tenant
+from tests.services import need
 
 
 def pytest_runtest_setup(item):
@@ -16,12 +15,6 @@ def pytest_runtest_setup(item):
         need("PostgreSQL (run the suite through `make test`)")
     if item.get_closest_marker("redis") and not os.environ.get("TEST_REDIS_URL"):
         need("Redis (TEST_REDIS_URL; run the suite through `make test`)")
-
-
-def need(what):
-    if IN_CI:
-        pytest.fail(f"this test needs {what}, and CI must not skip it")
-    pytest.skip(f"needs {what}")
 
 
 @pytest.fixture(autouse=True)
@@ -35,29 +28,10 @@ def _site(settings):
     cache.clear()
 
 
-def make_user(username, password="correct horse battery"):
-    return get_user_model().objects.create_user(
-        username=username, email=f"{username}@example.com", password=password
-    )
-
-
-def make_page(tenant, slug, **fields):
-    page = Page.objects.create(
-        tenant=tenant, name=fields.pop("name", slug.title()), slug=slug, **fields
-    )
-    group = ComponentGroup.objects.create(page=page, name="Core")
-    Component.objects.create(page=page, group=group, name="API", position=0)
-    Component.objects.create(page=page, group=group, name="Website", position=1)
-    return page
-
-
 @pytest.fixture
 def tenant_a(db):
     """Tenant A with an owner, an editor and a viewer, and one page with two components."""
-    tenant = Tenant.objects.create(name="Alpha", slug="alpha")
-    for role in Role:
-        user = make_user(f"a-{role.value}")
-        Membership.objects.create(user=user, tenant=tenant, role=role)
+    tenant = make_tenant("Alpha", "alpha", [(f"a-{role.value}", role) for role in Role])
     tenant.page = make_page(tenant, "alpha", custom_domain="status.alpha.example")
     return tenant
 
@@ -65,8 +39,7 @@ def tenant_a(db):
 @pytest.fixture
 def tenant_b(db):
     """Tenant B and its owner: the outsider."""
-    tenant = Tenant.objects.create(name="Bravo", slug="bravo")
-    Membership.objects.create(user=make_user("b-owner"), tenant=tenant, role=Role.OWNER)
+    tenant = make_tenant("Bravo", "bravo", [("b-owner", Role.OWNER)])
     tenant.page = make_page(tenant, "bravo")
     return tenant
 
@@ -93,3 +66,26 @@ def viewer_a(tenant_a):
 @pytest.fixture
 def owner_b(tenant_b):
     return member(tenant_b, Role.OWNER)
+
+
+# Tenant A's page and what tests/factories.py's make_page puts in it
+
+
+@pytest.fixture
+def page(tenant_a):
+    return tenant_a.page
+
+
+@pytest.fixture
+def api(page):
+    return page.components.get(name="API")
+
+
+@pytest.fixture
+def website(page):
+    return page.components.get(name="Website")
+
+
+@pytest.fixture
+def core(page):
+    return page.groups.get(name="Core")

@@ -20,8 +20,18 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
+
 PG_BIN_CANDIDATES = ["/usr/lib/postgresql/15/bin"]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need(what):
+    """In a test that needs `what` (a server, a command) and has not got it: skip it, and say
+    why; in CI, where every test must run, fail it."""
+    if IN_CI:
+        pytest.fail(f"this test needs {what}, and CI must not skip it")
+    pytest.skip(f"needs {what}")
 
 
 def log(message):

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django import template
 from django.utils import timezone
@@ -7,6 +7,7 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
 from status.hosts import page_reverse
+from status.models import ComponentStatus
 
 register = template.Library()
 
@@ -150,17 +151,8 @@ def uptime_bars(context, uptime, label):
     )
 
 
-@register.filter
-def local_date(value, tz):
-    if isinstance(value, datetime):
-        value = value.astimezone(tz)
-    return date_format(value, "M j, Y")
-
-
 @register.simple_tag
 def status_label(status):
-    from status.models import ComponentStatus
-
     return mark_safe(  # noqa: S308 (label is one of our own constants)
         f'<span class="status status-{status}">{ComponentStatus(status).label}</span>'
     )

@@ -11,10 +11,12 @@ from icalendar import Calendar
 
 from incidents.models import Incident, IncidentStatus
 from status.models import ComponentStatus
+from tests.factories import make_maintenance
 
 
 @pytest.fixture
-def page(tenant_a):
+def page_with_incident(tenant_a):
+    """Tenant A's page with an incident on its API, identified."""
     page = tenant_a.page
     api = page.components.get(name="API")
     incident = Incident.declare(
@@ -28,19 +30,13 @@ def page(tenant_a):
 
 
 @pytest.fixture
-def maintenance(page):
+def maintenance(page_with_incident):
     start = (timezone.now() + timedelta(days=3)).replace(microsecond=0)
-    return Incident.schedule(
-        page,
-        name="Database upgrade",
-        body="Upgrading Postgres.",
-        scheduled_for=start,
-        scheduled_until=start + timedelta(hours=2),
-    )
+    return make_maintenance(page_with_incident, start, body="Upgrading Postgres.")
 
 
 @pytest.mark.parametrize("feed", ["history.atom", "history.rss"])
-def test_the_history_feeds_parse_with_feedparser(client, page, feed):
+def test_the_history_feeds_parse_with_feedparser(client, page_with_incident, feed):
     response = client.get(f"/p/alpha/{feed}")
     parsed = feedparser.parse(response.content)
     assert not parsed.bozo, parsed.bozo_exception
@@ -73,7 +69,7 @@ def test_a_rescheduled_maintenance_keeps_its_uid(client, maintenance):
     assert second.walk("VEVENT")[0].decoded("dtend") > first.walk("VEVENT")[0].decoded("dtend")
 
 
-def test_the_badge_is_valid_svg_with_the_pages_status(client, page):
+def test_the_badge_is_valid_svg_with_the_pages_status(client, page_with_incident):
     response = client.get("/p/alpha/badge.svg")
     assert response["Content-Type"].startswith("image/svg+xml")
     root = ET.fromstring(response.content)  # noqa: S314
@@ -91,7 +87,7 @@ def test_an_operational_badge_says_so(client, tenant_a):
     ]
 
 
-def test_the_embed_widget_is_frameable_and_shows_the_active_incident(client, page):
+def test_the_embed_widget_is_frameable_and_shows_the_active_incident(client, page_with_incident):
     for _ in range(2):  # a miss, then a cached hit: both frameable
         response = client.get("/p/alpha/embed/")
         assert response.status_code == 200
@@ -101,5 +97,5 @@ def test_the_embed_widget_is_frameable_and_shows_the_active_incident(client, pag
         assert "API errors" in html
 
 
-def test_other_pages_stay_unframeable(client, page):
+def test_other_pages_stay_unframeable(client, page_with_incident):
     assert client.get("/p/alpha/")["X-Frame-Options"] == "DENY"

@@ -1,16 +1,15 @@
 """Browser tests: Playwright driving Debian's chromium against a live server.
 
-`tab` is a fresh browser context (its own cookies) on the live server; `sign_in(tab, username)`
-signs in through the login form. Set SCREENSHOTS=<directory> to have `shot(tab, name)` save
-full-page screenshots there (for a human to look at; nothing checks them).
+`tab` is a fresh browser context (its own cookies) on the live server; `visitor(path)` a page as
+a first-time visitor sees it. What tests do with them (sign in, screenshots) is in helpers.py.
 """
 
 import os
-import re
 import shutil
-from pathlib import Path
 
 import pytest
+
+from tests.services import need
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # Without these, chromium tries to reach Google's services at every start.
@@ -33,8 +32,6 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def browser():
-    from tests.conftest import need
-
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
         need(f"chromium at {CHROMIUM} (make test installs Debian's package)")
     from playwright.sync_api import sync_playwright
@@ -82,26 +79,3 @@ def visitor(browser, live_server):
     yield visit
     for context in contexts:
         context.close()
-
-
-def sign_in(tab, username, password="correct horse battery"):
-    tab.goto("/accounts/login/")
-    tab.get_by_label("Email or username").fill(username)
-    tab.get_by_label("Password").fill(password)
-    tab.get_by_role("button", name="Sign in").click()
-    tab.wait_for_url("**/manage/**")
-
-
-def csrf_token(tab):
-    """The CSRF cookie of the tab's context, as a script on the page could read it."""
-    cookies = {cookie["name"]: cookie["value"] for cookie in tab.context.cookies()}
-    return cookies["csrftoken"]
-
-
-def shot(tab, name):
-    """A full-page screenshot in $SCREENSHOTS/<name>.png, when SCREENSHOTS is set."""
-    directory = os.environ.get("SCREENSHOTS")
-    if directory:
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        safe = re.sub(r"[^\w.-]+", "-", name)
-        tab.screenshot(path=str(Path(directory) / f"{safe}.png"), full_page=True)

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from incidents.models import Incident, IncidentTemplate
 from status.models import Component
-from tests.browser.conftest import csrf_token, shot, sign_in
+from tests.browser.helpers import csrf_token, shot, sign_in
 
 pytestmark = pytest.mark.browser
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import time_machine
 
 from status.models import ApiKey, AuditLogEntry, Role
-from tests.conftest import make_page
+from tests.factories import make_page
 
 
 def audit_url(page):

@@ -2,7 +2,6 @@
 
 import re
 
-import pytest
 from django.urls import reverse
 
 from status.models import AuditLogEntry, Component, ComponentGroup, ComponentStatusChange
@@ -54,16 +53,6 @@ def state(page):
         list(page.groups.order_by("id").values_list("code", "name", "position", "collapsed")),
         ComponentStatusChange.objects.filter(component__page=page).count(),
     )  # fmt: skip
-
-
-@pytest.fixture
-def page(tenant_a):
-    return tenant_a.page
-
-
-@pytest.fixture
-def core(page):
-    return page.groups.get(name="Core")
 
 
 def test_the_components_page_lists_groups_and_components_with_their_controls(

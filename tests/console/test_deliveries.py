@@ -224,7 +224,7 @@ def test_only_quarantined_or_disabled_subscribers_are_reactivated(client, tenant
     response = client.post(reactivate_url(tenant_a.page, log["ana"]))
     assert "only quarantined or disabled subscribers" in client.get(response.url).text
     assert Subscriber.objects.get(pk=log["ana"].pk).state == "unsubscribed"
-    assert not AuditLogEntry.objects.exists()
+    assert not AuditLogEntry.objects.filter(actor__isnull=False).exists()
 
 
 def test_the_event_log_counts_deliveries_per_state(client, tenant_a, viewer_a, log):
@@ -294,4 +294,4 @@ def test_another_tenants_owner_gets_404_on_every_delivery_route(
     assert "Database outage" not in client.get(events_url(tenant_b.page)).text
     assert Delivery.objects.get(pk=log["dead"].pk).status == "dead"
     assert Subscriber.objects.get(pk=log["hook"].pk).state == "quarantined"
-    assert not AuditLogEntry.objects.exists()
+    assert not AuditLogEntry.objects.filter(actor__isnull=False).exists()

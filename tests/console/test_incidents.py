@@ -8,30 +8,9 @@ from django.utils import timezone
 from incidents.models import Incident, IncidentUpdate
 from notifications.models import NotificationEvent
 from status.models import AuditLogEntry, ComponentStatusChange
-from tests.incidents.test_public_page import parse_html, visible
+from tests.html import parse_html, visible
 
 HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def page(tenant_a):
-    return tenant_a.page
-
-
-@pytest.fixture
-def api(page):
-    return page.components.get(name="API")
-
-
-@pytest.fixture
-def website(page):
-    return page.components.get(name="Website")
-
-
-@pytest.fixture
-def editor(client, editor_a):
-    client.force_login(editor_a)
-    return client
 
 
 def url(page, path=""):
@@ -630,17 +609,21 @@ def test_another_tenants_owner_gets_404_and_changes_nothing(client, page, api, t
         f"incidents/{incident.code}/postmortem/",
     ]
     post_only = {"incidents/preview/", paths[6], paths[7]}
+    get_only = {"", "incidents/", paths[5]}
     data = {"name": "x", "status": "resolved", "body": "hacked", "action": "publish"}
     for path in paths:
-        # A POST-only route answers GET with 405 before looking anything up.
-        assert client.get(url(page, path)).status_code == (405 if path in post_only else 404)
+        # Another tenant's page is not found, whatever the method.
+        assert client.get(url(page, path)).status_code == 404, path
         assert client.post(url(page, path), data).status_code == 404, path
-    # B's own page with A's codes.
+    # B's own page with A's codes: not found, or (before anything is looked up) a method the
+    # route never serves.
     for path in paths[5:]:
         assert client.get(url(tenant_b.page, path)).status_code == (
             405 if path in post_only else 404
         )
-        assert client.post(url(tenant_b.page, path), data).status_code == 404, path
+        assert client.post(url(tenant_b.page, path), data).status_code == (
+            405 if path in get_only else 404
+        ), path
 
     incident.refresh_from_db()
     api.refresh_from_db()
@@ -648,7 +631,7 @@ def test_another_tenants_owner_gets_404_and_changes_nothing(client, page, api, t
     assert api.status == "major_outage"
     assert IncidentUpdate.objects.get(pk=update.pk).body == ""
     assert Incident.objects.count() == 1
-    assert not AuditLogEntry.objects.exists()
+    assert not AuditLogEntry.objects.filter(actor__isnull=False).exists()
 
 
 def test_a_draft_saved_after_publishing_does_not_change_the_public_postmortem(

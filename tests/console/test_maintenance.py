@@ -7,36 +7,19 @@ import pytest
 from incidents.models import Incident
 from notifications.models import NotificationEvent
 from status.models import AuditLogEntry, Component
-from tests.incidents.test_public_page import parse_html, visible
+from tests.html import parse_html, visible
 
 HTMX = {"HX-Request": "true"}
 # Frozen "now": 10:00 in Paris (UTC+1 in January).
 NOW = datetime(2026, 1, 20, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def page(tenant_a):
-    page = tenant_a.page
+@pytest.fixture(autouse=True)
+def _paris_at_ten(page, time_machine):
+    """Every test here: tenant A's page in Paris time, the clock frozen at NOW (10:00 there)."""
+    time_machine.move_to(NOW, tick=False)
     page.time_zone = "Europe/Paris"
     page.save()
-    return page
-
-
-@pytest.fixture
-def api(page):
-    return page.components.get(name="API")
-
-
-@pytest.fixture
-def website(page):
-    return page.components.get(name="Website")
-
-
-@pytest.fixture
-def editor(client, editor_a, time_machine):
-    time_machine.move_to(NOW, tick=False)
-    client.force_login(editor_a)
-    return client
 
 
 def url(page, path=""):
@@ -79,9 +62,7 @@ def test_scheduling_maintenance_reads_the_window_in_the_pages_time_zone(client, 
     assert maintenance.reminder_due_at == at_paris(2026, 1, 21, 21, 0)
     assert list(maintenance.components.all()) == [api]
     assert NotificationEvent.objects.filter(incident=maintenance).count() == 1
-    assert AuditLogEntry.objects.get(action="maintenance.schedule").after["components"] == [
-        api.code
-    ]
+    assert AuditLogEntry.objects.get(action="maintenance.create").after["components"] == [api.code]
     public = client.get("/p/alpha/").text
     assert "Database upgrade" in public
     assert "Jan 21, 2026, 10:00 PM CET" in public

@@ -2,21 +2,10 @@
 
 from datetime import timedelta
 
-import pytest
 from django.utils import timezone
 
 from incidents.models import Incident
-from tests.incidents.test_public_page import visible
-
-
-@pytest.fixture
-def page(tenant_a):
-    return tenant_a.page
-
-
-@pytest.fixture
-def api(page):
-    return page.components.get(name="API")
+from tests.html import visible
 
 
 def overview(client, page):

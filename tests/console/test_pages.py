@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from status.models import AuditLogEntry, Membership, Page, Role, Tenant
-from tests.conftest import make_page
+from tests.factories import make_page
 
 HTMX = {"HX-Request": "true"}
 HOME = "/manage/"

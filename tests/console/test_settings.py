@@ -18,11 +18,6 @@ def _media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
 
 
-@pytest.fixture
-def page(tenant_a):
-    return tenant_a.page
-
-
 def settings_url(page):
     return reverse("manage:settings", kwargs={"page_code": page.code})
 

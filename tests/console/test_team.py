@@ -12,7 +12,7 @@ from django.core import mail
 from django.utils import timezone
 
 from status.models import AuditLogEntry, Invitation, Membership, Role
-from tests.conftest import make_user
+from tests.factories import make_user
 
 User = get_user_model()
 HTMX = {"hx-request": "true"}

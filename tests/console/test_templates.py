@@ -4,30 +4,9 @@ import pytest
 
 from incidents.models import IncidentTemplate
 from status.models import AuditLogEntry
-from tests.incidents.test_public_page import parse_html, visible
+from tests.html import parse_html, visible
 
 HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def page(tenant_a):
-    return tenant_a.page
-
-
-@pytest.fixture
-def api(page):
-    return page.components.get(name="API")
-
-
-@pytest.fixture
-def website(page):
-    return page.components.get(name="Website")
-
-
-@pytest.fixture
-def editor(client, editor_a):
-    client.force_login(editor_a)
-    return client
 
 
 @pytest.fixture

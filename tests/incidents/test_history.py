@@ -9,7 +9,8 @@ from django.test import Client
 
 from incidents.models import Incident, IncidentStatus
 from status.models import ComponentStatus
-from tests.incidents.test_public_page import hrefs, make_component, make_page, visible
+from tests.factories import make_empty_page, make_old_component, make_resolved_incident
+from tests.html import hrefs, visible
 
 ECUADOR = ZoneInfo("America/Guayaquil")
 # Mid-May in Ecuador: the first history page shows May, April and March 2026.
@@ -18,29 +19,13 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 @pytest.fixture
-def page(db, time_machine):
+def page_in_may(db, time_machine):
+    """Alpha's page on its own (no team) in Ecuador's time zone, with one component (page.api),
+    as it is at NOW."""
     time_machine.move_to(NOW, tick=False)
-    page = make_page("alpha", "Alpha", time_zone="America/Guayaquil")
-    page.api = make_component(page, "API")
+    page = make_empty_page("alpha", "Alpha", time_zone="America/Guayaquil")
+    page.api = make_old_component(page, "API")
     return page
-
-
-def resolved(page, name, started_at, minutes=30, **fields):
-    incident = Incident.declare(
-        page,
-        name=name,
-        body=f"Investigating {name}.",
-        started_at=started_at,
-        notify=False,
-        **fields,
-    )
-    incident.post_update(
-        IncidentStatus.RESOLVED,
-        f"{name} is resolved.",
-        display_at=started_at + timedelta(minutes=minutes),
-        notify=False,
-    )
-    return incident
 
 
 def months(body):
@@ -56,10 +41,12 @@ def pager(body):
     return {a.text: a.attrs["href"] for a in body.find("nav", class_="pager").find_all("a")}
 
 
-def test_incidents_are_grouped_by_month_newest_first(client, page):
-    resolved(page, "Early May", datetime(2026, 5, 2, 10, 0, tzinfo=ECUADOR))
-    resolved(page, "Mid May", datetime(2026, 5, 10, 10, 0, tzinfo=ECUADOR))
-    resolved(page, "March trouble", datetime(2026, 3, 20, 10, 0, tzinfo=ECUADOR))
+def test_incidents_are_grouped_by_month_newest_first(client, page_in_may):
+    make_resolved_incident(page_in_may, "Early May", datetime(2026, 5, 2, 10, 0, tzinfo=ECUADOR))
+    make_resolved_incident(page_in_may, "Mid May", datetime(2026, 5, 10, 10, 0, tzinfo=ECUADOR))
+    make_resolved_incident(
+        page_in_may, "March trouble", datetime(2026, 3, 20, 10, 0, tzinfo=ECUADOR)
+    )
 
     body = visible(client.get("/p/alpha/history/"))
     assert body.find("h1").text == "Incident history"
@@ -70,13 +57,13 @@ def test_incidents_are_grouped_by_month_newest_first(client, page):
     ]
 
 
-def test_an_incident_links_to_its_page_and_says_status_impact_and_times(client, page):
-    incident = resolved(
-        page,
+def test_an_incident_links_to_its_page_and_says_status_impact_and_times(client, page_in_may):
+    incident = make_resolved_incident(
+        page_in_may,
         "API errors",
         datetime(2026, 5, 2, 10, 0, tzinfo=ECUADOR),
         minutes=45,
-        component_statuses={page.api: ComponentStatus.PARTIAL_OUTAGE},
+        component_statuses={page_in_may.api: ComponentStatus.PARTIAL_OUTAGE},
     )
 
     body = visible(client.get("/p/alpha/history/"))
@@ -91,9 +78,9 @@ def test_an_incident_links_to_its_page_and_says_status_impact_and_times(client, 
         assert time.attrs["datetime"].endswith("-05:00")
 
 
-def test_times_and_months_follow_the_page_time_zone(client, page):
+def test_times_and_months_follow_the_page_time_zone(client, page_in_may):
     # 02:00 UTC on March 1 is 21:00 on February 28 in Ecuador.
-    resolved(page, "Late February", datetime(2026, 3, 1, 2, 0, tzinfo=UTC))
+    make_resolved_incident(page_in_may, "Late February", datetime(2026, 3, 1, 2, 0, tzinfo=UTC))
 
     first = visible(client.get("/p/alpha/history/"))
     assert ("March 2026", "No incidents reported this month.") in months(first)
@@ -104,10 +91,10 @@ def test_times_and_months_follow_the_page_time_zone(client, page):
     assert article.find("time").attrs["datetime"] == "2026-02-28T21:00:00-05:00"
 
 
-def test_history_pages_by_three_months_with_newer_and_older_links(client, page):
-    resolved(page, "In May", datetime(2026, 5, 3, 9, 0, tzinfo=ECUADOR))
-    resolved(page, "In January", datetime(2026, 1, 15, 9, 0, tzinfo=ECUADOR))
-    resolved(page, "In November", datetime(2025, 11, 5, 9, 0, tzinfo=ECUADOR))
+def test_history_pages_by_three_months_with_newer_and_older_links(client, page_in_may):
+    make_resolved_incident(page_in_may, "In May", datetime(2026, 5, 3, 9, 0, tzinfo=ECUADOR))
+    make_resolved_incident(page_in_may, "In January", datetime(2026, 1, 15, 9, 0, tzinfo=ECUADOR))
+    make_resolved_incident(page_in_may, "In November", datetime(2025, 11, 5, 9, 0, tzinfo=ECUADOR))
 
     first = visible(client.get("/p/alpha/history/"))
     assert [month for month, _ in months(first)] == ["May 2026", "April 2026", "March 2026"]
@@ -127,21 +114,21 @@ def test_history_pages_by_three_months_with_newer_and_older_links(client, page):
     assert pager(third) == {"← Newer": "?page=2"}
 
 
-def test_scheduled_maintenance_is_not_history_yet(client, page):
+def test_scheduled_maintenance_is_not_history_yet(client, page_in_may):
     Incident.schedule(
-        page,
+        page_in_may,
         name="Upcoming upgrade",
         scheduled_for=NOW + timedelta(days=2),
         scheduled_until=NOW + timedelta(days=2, hours=1),
-        components=[page.api],
+        components=[page_in_may.api],
         notify=False,
     )
     done = Incident.schedule(
-        page,
+        page_in_may,
         name="Past upgrade",
         scheduled_for=NOW - timedelta(days=3),
         scheduled_until=NOW - timedelta(days=3) + timedelta(hours=1),
-        components=[page.api],
+        components=[page_in_may.api],
         notify=False,
     )
     done.post_update(IncidentStatus.IN_PROGRESS, display_at=done.scheduled_for, notify=False)
@@ -154,20 +141,20 @@ def test_scheduled_maintenance_is_not_history_yet(client, page):
     assert article.find("p").text.startswith("Maintenance · Completed")
 
 
-def test_history_shows_only_this_pages_incidents(client, page):
-    other = make_page("bravo", "Bravo")
-    resolved(other, "Bravo only", NOW - timedelta(days=1))
-    resolved(page, "Alpha only", NOW - timedelta(days=1))
+def test_history_shows_only_this_pages_incidents(client, page_in_may):
+    other = make_empty_page("bravo", "Bravo")
+    make_resolved_incident(other, "Bravo only", NOW - timedelta(days=1))
+    make_resolved_incident(page_in_may, "Alpha only", NOW - timedelta(days=1))
 
     body = visible(client.get("/p/alpha/history/"))
     assert "Alpha only" in body.text
     assert "Bravo only" not in body.text
 
 
-def test_history_works_on_the_pages_own_host(client, page):
-    page.custom_domain = "status.alpha.example"
-    page.save()
-    incident = resolved(page, "On the domain", NOW - timedelta(days=1))
+def test_history_works_on_the_pages_own_host(client, page_in_may):
+    page_in_may.custom_domain = "status.alpha.example"
+    page_in_may.save()
+    incident = make_resolved_incident(page_in_may, "On the domain", NOW - timedelta(days=1))
 
     body = visible(client.get("/history/", headers={"host": "status.alpha.example"}))
     assert f"/incidents/{incident.code}/" in hrefs(body)
@@ -190,14 +177,14 @@ def test_history_works_on_the_pages_own_host(client, page):
         ),
     ],
 )
-def test_a_bad_page_number_shows_the_first_page(client, page, value):
-    resolved(page, "Recent", NOW - timedelta(days=1))
+def test_a_bad_page_number_shows_the_first_page(client, page_in_may, value):
+    make_resolved_incident(page_in_may, "Recent", NOW - timedelta(days=1))
     body = visible(client.get("/p/alpha/history/", {"page": value}))
     assert months(body)[0] == ("May 2026", ["Recent"])
 
 
 @pytest.mark.parametrize("value", ["8200", "99999999"])
-def test_a_page_number_before_year_one_is_not_a_server_error(page, value):
+def test_a_page_number_before_year_one_is_not_a_server_error(page_in_may, value):
     client = Client(raise_request_exception=False)
     response = client.get("/p/alpha/history/", {"page": value})
     assert response.status_code in (200, 404)
@@ -207,13 +194,15 @@ def test_a_page_number_before_year_one_is_not_a_server_error(page, value):
 
 
 @pytest.fixture
-def feed_incidents(page):
-    first = resolved(page, "Login errors", datetime(2026, 5, 2, 10, 0, tzinfo=ECUADOR))
+def feed_incidents(page_in_may):
+    first = make_resolved_incident(
+        page_in_may, "Login errors", datetime(2026, 5, 2, 10, 0, tzinfo=ECUADOR)
+    )
     second = Incident.declare(
-        page,
+        page_in_may,
         name="Slow search & indexing",
         body="Search is **slow**; we are on it.",
-        component_statuses={page.api: ComponentStatus.DEGRADED_PERFORMANCE},
+        component_statuses={page_in_may.api: ComponentStatus.DEGRADED_PERFORMANCE},
         started_at=NOW - timedelta(hours=1),
         notify=False,
     )
@@ -268,9 +257,9 @@ def test_the_rss_feed_lists_every_incident_with_its_updates(client, feed_inciden
     assert "Search is <strong>slow</strong>; we are on it." in items[0].find("description").text
 
 
-def test_feeds_are_served_on_the_pages_own_host_with_its_links(client, page, feed_incidents):
-    page.custom_domain = "status.alpha.example"
-    page.save()
+def test_feeds_are_served_on_the_pages_own_host_with_its_links(client, page_in_may, feed_incidents):
+    page_in_may.custom_domain = "status.alpha.example"
+    page_in_may.save()
     response = client.get("/history.atom", headers={"host": "status.alpha.example"})
     assert response.status_code == 200
     root = parse_feed(response)
@@ -280,6 +269,6 @@ def test_feeds_are_served_on_the_pages_own_host_with_its_links(client, page, fee
     ]
 
 
-def test_feeds_of_an_unknown_page_are_404(client, page):
+def test_feeds_of_an_unknown_page_are_404(client, page_in_may):
     assert client.get("/p/nobody/history.atom").status_code == 404
     assert client.get("/p/nobody/history.rss").status_code == 404

@@ -16,13 +16,8 @@ from time_machine import travel
 
 from incidents.models import Incident, IncidentStatus
 from status.models import ComponentGroup, ComponentStatus
-from tests.incidents.test_public_page import (
-    hrefs,
-    make_component,
-    make_page,
-    parse_html,
-    visible,
-)
+from tests.factories import make_empty_page, make_old_component
+from tests.html import hrefs, parse_html, visible
 
 ECUADOR = ZoneInfo("America/Guayaquil")
 NOW = datetime(2026, 3, 15, 15, 0, tzinfo=UTC)
@@ -176,14 +171,16 @@ def test_jelou_page_links_back_to_status_and_history(jelou_body):
 
 
 @pytest.fixture
-def page(db, time_machine):
+def ecuador_page(db, time_machine):
+    """Alpha's page on its own (no team) in Ecuador's time zone, as it is at NOW: Core's API and
+    Website (page.api, page.website), in service since long before."""
     time_machine.move_to(NOW, tick=False)
-    page = make_page(
+    page = make_empty_page(
         "alpha", "Alpha", time_zone="America/Guayaquil", custom_domain="status.alpha.example"
     )
     core = ComponentGroup.objects.create(page=page, name="Core")
-    page.api = make_component(page, "API", core, position=0)
-    page.website = make_component(page, "Website", core, position=1)
+    page.api = make_old_component(page, "API", core, position=0)
+    page.website = make_old_component(page, "Website", core, position=1)
     return page
 
 
@@ -191,12 +188,12 @@ def incident_url(incident, prefix="/p/alpha"):
     return f"{prefix}/incidents/{incident.code}/"
 
 
-def test_an_ongoing_incident_says_how_long_it_has_been_going_on(client, page):
+def test_an_ongoing_incident_says_how_long_it_has_been_going_on(client, ecuador_page):
     incident = Incident.declare(
-        page,
+        ecuador_page,
         name="Payments failing",
         body="We are investigating.",
-        component_statuses={page.api: ComponentStatus.MAJOR_OUTAGE},
+        component_statuses={ecuador_page.api: ComponentStatus.MAJOR_OUTAGE},
         started_at=NOW - timedelta(hours=2, minutes=5),
         notify=False,
     )
@@ -218,12 +215,12 @@ def test_an_ongoing_incident_says_how_long_it_has_been_going_on(client, page):
     assert timelines["API"] == "Major outage from 7:55 AM to 10:00 AM"
 
 
-def test_a_resolved_incident_shows_the_outage_in_its_timeline(client, page):
+def test_a_resolved_incident_shows_the_outage_in_its_timeline(client, ecuador_page):
     start = NOW - timedelta(hours=3)
     incident = Incident.declare(
-        page,
+        ecuador_page,
         name="Website errors",
-        component_statuses={page.website: ComponentStatus.PARTIAL_OUTAGE},
+        component_statuses={ecuador_page.website: ComponentStatus.PARTIAL_OUTAGE},
         started_at=start,
         notify=False,
     )
@@ -245,15 +242,15 @@ def test_a_resolved_incident_shows_the_outage_in_its_timeline(client, page):
     assert body.find("section", class_="banner").text == "All systems operational"
 
 
-def test_a_maintenance_page_shows_its_window(client, page):
+def test_a_maintenance_page_shows_its_window(client, ecuador_page):
     window = datetime(2026, 3, 17, 1, 0, tzinfo=ECUADOR)
     maintenance = Incident.schedule(
-        page,
+        ecuador_page,
         name="Database upgrade",
         scheduled_for=window,
         scheduled_until=window + timedelta(hours=2),
         body="The dashboard will be read-only.",
-        components=[page.api],
+        components=[ecuador_page.api],
         notify=False,
     )
 
@@ -275,9 +272,9 @@ def test_a_maintenance_page_shows_its_window(client, page):
     assert body.find("section", class_="banner").text == "All systems operational"
 
 
-def test_a_published_postmortem_appears_above_the_updates(client, page):
+def test_a_published_postmortem_appears_above_the_updates(client, ecuador_page):
     incident = Incident.declare(
-        page,
+        ecuador_page,
         name="Queue backlog",
         status=IncidentStatus.RESOLVED,
         body="Resolved.",
@@ -304,9 +301,9 @@ def test_a_published_postmortem_appears_above_the_updates(client, page):
     assert body.find("dd", class_="incident-status").text == "Postmortem"
 
 
-def test_an_unpublished_postmortem_is_not_shown(client, page):
+def test_an_unpublished_postmortem_is_not_shown(client, ecuador_page):
     incident = Incident.declare(
-        page, name="Queue backlog", status=IncidentStatus.RESOLVED, notify=False
+        ecuador_page, name="Queue backlog", status=IncidentStatus.RESOLVED, notify=False
     )
     incident.postmortem_body = "Draft: do not show"
     incident.save()
@@ -316,9 +313,9 @@ def test_an_unpublished_postmortem_is_not_shown(client, page):
     assert not body.find_all("section", class_="postmortem")
 
 
-def test_incident_name_and_body_are_escaped(client, page):
+def test_incident_name_and_body_are_escaped(client, ecuador_page):
     incident = Incident.declare(
-        page,
+        ecuador_page,
         name="<script>alert(1)</script>",
         body="<img src=x onerror=alert(1)> **bold**",
         notify=False,
@@ -332,8 +329,8 @@ def test_incident_name_and_body_are_escaped(client, page):
     assert body.find("div", class_="markdown").find("strong").text == "bold"
 
 
-def test_another_pages_incident_is_404(client, page):
-    other = make_page("bravo", "Bravo")
+def test_another_pages_incident_is_404(client, ecuador_page):
+    other = make_empty_page("bravo", "Bravo")
     theirs = Incident.declare(other, name="Bravo's secret trouble", notify=False)
 
     response = client.get(incident_url(theirs))
@@ -346,16 +343,16 @@ def test_another_pages_incident_is_404(client, page):
     )
 
 
-def test_an_unknown_incident_code_is_404(client, page):
+def test_an_unknown_incident_code_is_404(client, ecuador_page):
     assert client.get("/p/alpha/incidents/doesnotexist/").status_code == 404
     assert client.get("/p/nobody/incidents/doesnotexist/").status_code == 404
 
 
-def test_the_incident_page_works_on_the_pages_own_host(client, page):
+def test_the_incident_page_works_on_the_pages_own_host(client, ecuador_page):
     incident = Incident.declare(
-        page,
+        ecuador_page,
         name="Search is slow",
-        component_statuses={page.api: ComponentStatus.DEGRADED_PERFORMANCE},
+        component_statuses={ecuador_page.api: ComponentStatus.DEGRADED_PERFORMANCE},
         notify=False,
     )
 

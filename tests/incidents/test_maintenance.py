@@ -10,24 +10,11 @@ from django.utils import timezone
 from incidents.models import MAINTENANCE_COMPLETED_BODY, MAINTENANCE_STARTED_BODY, Incident
 from incidents.tasks import advance_maintenance
 from notifications.models import NotificationEvent
+from tests.factories import make_maintenance
+from tests.records import event_kinds, fresh, history
 
 WINDOW_OPENS = timedelta(hours=2)
 WINDOW_CLOSES = timedelta(hours=4)
-
-
-@pytest.fixture
-def page(tenant_a):
-    return tenant_a.page
-
-
-@pytest.fixture
-def api(page):
-    return page.components.get(name="API")
-
-
-@pytest.fixture
-def website(page):
-    return page.components.get(name="Website")
 
 
 @pytest.fixture
@@ -39,22 +26,16 @@ def clock(page):
         yield traveller
 
 
-def schedule(page, clock, components, **options):
-    """Maintenance from two to four hours after the clock's start."""
-    return Incident.schedule(
+def schedule_upgrade(page, clock, components, **options):
+    """The database upgrade, from two to four hours after the clock's start."""
+    return make_maintenance(
         page,
-        name="Database upgrade",
+        clock.start + WINDOW_OPENS,
+        WINDOW_CLOSES - WINDOW_OPENS,
         body="We will upgrade the primary database.",
-        scheduled_for=clock.start + WINDOW_OPENS,
-        scheduled_until=clock.start + WINDOW_CLOSES,
         components=components,
         **options,
     )
-
-
-def fresh(obj):
-    obj.refresh_from_db()
-    return obj
 
 
 def statuses(incident):
@@ -62,24 +43,11 @@ def statuses(incident):
     return list(incident.updates.order_by("display_at", "id").values_list("status", flat=True))
 
 
-def history(component):
-    return [
-        (row.status, row.ended_at is None, row.incident)
-        for row in component.status_changes.order_by("started_at", "id")
-    ]
-
-
-def event_kinds(page):
-    return list(
-        NotificationEvent.objects.filter(page=page).order_by("id").values_list("kind", flat=True)
-    )
-
-
 # Scheduling
 
 
 def test_scheduling_records_the_window_and_a_scheduled_update(page, clock, api):
-    maintenance = fresh(schedule(page, clock, [api]))
+    maintenance = fresh(schedule_upgrade(page, clock, [api]))
 
     assert maintenance.kind == "maintenance"
     assert maintenance.status == "scheduled"
@@ -111,7 +79,7 @@ def test_scheduling_refuses_a_window_that_ends_before_it_starts(page, clock, api
 
 
 def test_nothing_happens_before_the_window_opens(page, clock, api):
-    maintenance = schedule(page, clock, [api])
+    maintenance = schedule_upgrade(page, clock, [api])
     clock.move_to(clock.start + WINDOW_OPENS - timedelta(seconds=1))
 
     assert advance_maintenance() == {"started": 0, "completed": 0, "reminded": 0}
@@ -122,7 +90,7 @@ def test_nothing_happens_before_the_window_opens(page, clock, api):
 
 
 def test_maintenance_starts_when_its_window_opens(page, clock, api, website):
-    maintenance = schedule(page, clock, [api])
+    maintenance = schedule_upgrade(page, clock, [api])
     clock.move_to(clock.start + WINDOW_OPENS)
 
     assert advance_maintenance()["started"] == 1
@@ -148,7 +116,7 @@ def test_maintenance_starts_when_its_window_opens(page, clock, api, website):
 
 
 def test_maintenance_completes_when_its_window_closes_and_restores_components(page, clock, api):
-    maintenance = schedule(page, clock, [api])
+    maintenance = schedule_upgrade(page, clock, [api])
     clock.move_to(clock.start + WINDOW_OPENS)
     advance_maintenance()
     clock.move_to(clock.start + WINDOW_CLOSES)
@@ -176,7 +144,7 @@ def test_maintenance_completes_when_its_window_closes_and_restores_components(pa
 
 
 def test_a_maintenance_being_verified_also_completes_at_the_end_of_its_window(page, clock, api):
-    maintenance = schedule(page, clock, [api])
+    maintenance = schedule_upgrade(page, clock, [api])
     clock.move_to(clock.start + WINDOW_OPENS)
     advance_maintenance()
     maintenance.post_update("verifying", "Checking replication.")
@@ -189,7 +157,7 @@ def test_a_maintenance_being_verified_also_completes_at_the_end_of_its_window(pa
 
 
 def test_a_scheduler_that_wakes_after_the_window_starts_and_completes_it(page, clock, api):
-    maintenance = schedule(page, clock, [api])
+    maintenance = schedule_upgrade(page, clock, [api])
     clock.move_to(clock.start + WINDOW_CLOSES + timedelta(minutes=5))
 
     assert advance_maintenance() == {"started": 1, "completed": 1, "reminded": 0}
@@ -200,7 +168,7 @@ def test_a_scheduler_that_wakes_after_the_window_starts_and_completes_it(page, c
 
 
 def test_maintenance_without_auto_start_waits_for_staff(page, clock, api):
-    maintenance = schedule(page, clock, [api], auto_start=False)
+    maintenance = schedule_upgrade(page, clock, [api], auto_start=False)
     clock.move_to(clock.start + WINDOW_OPENS + timedelta(minutes=1))
 
     advance_maintenance()
@@ -213,7 +181,7 @@ def test_maintenance_without_auto_start_waits_for_staff(page, clock, api):
 
 
 def test_maintenance_without_auto_complete_stays_in_progress(page, clock, api):
-    maintenance = schedule(page, clock, [api], auto_complete=False)
+    maintenance = schedule_upgrade(page, clock, [api], auto_complete=False)
     clock.move_to(clock.start + WINDOW_OPENS)
     advance_maintenance()
     clock.move_to(clock.start + WINDOW_CLOSES + timedelta(hours=1))
@@ -225,7 +193,7 @@ def test_maintenance_without_auto_complete_stays_in_progress(page, clock, api):
 
 
 def test_running_the_scheduler_twice_moves_maintenance_once(page, clock, api):
-    maintenance = schedule(page, clock, [api])
+    maintenance = schedule_upgrade(page, clock, [api])
     clock.move_to(clock.start + WINDOW_OPENS)
 
     advance_maintenance()
@@ -244,7 +212,7 @@ def test_running_the_scheduler_twice_moves_maintenance_once(page, clock, api):
 
 
 def test_completing_maintenance_leaves_a_component_an_open_incident_holds(page, clock, api):
-    schedule(page, clock, [api])
+    schedule_upgrade(page, clock, [api])
     clock.move_to(clock.start + WINDOW_OPENS)
     advance_maintenance()
     Incident.declare(page, name="Outage", component_statuses={api: "major_outage"})
@@ -259,7 +227,7 @@ def test_completing_maintenance_leaves_a_component_an_open_incident_holds(page, 
 
 
 def test_a_reminder_is_recorded_once_when_it_falls_due(page, clock, api):
-    maintenance = schedule(page, clock, [api], remind_before_minutes=60)
+    maintenance = schedule_upgrade(page, clock, [api], remind_before_minutes=60)
 
     clock.move_to(clock.start + WINDOW_OPENS - timedelta(minutes=61))
     advance_maintenance()
@@ -284,7 +252,7 @@ def test_a_reminder_is_recorded_once_when_it_falls_due(page, clock, api):
 
 
 def test_no_reminder_is_sent_once_the_maintenance_has_started(page, clock, api):
-    maintenance = schedule(page, clock, [api], remind_before_minutes=60)
+    maintenance = schedule_upgrade(page, clock, [api], remind_before_minutes=60)
     clock.move_to(clock.start + WINDOW_OPENS + timedelta(minutes=1))
 
     assert advance_maintenance()["reminded"] == 0
@@ -294,7 +262,7 @@ def test_no_reminder_is_sent_once_the_maintenance_has_started(page, clock, api):
 
 
 def test_no_reminder_is_sent_after_the_start_time_even_without_auto_start(page, clock, api):
-    schedule(page, clock, [api], remind_before_minutes=60, auto_start=False)
+    schedule_upgrade(page, clock, [api], remind_before_minutes=60, auto_start=False)
     clock.move_to(clock.start + WINDOW_OPENS + timedelta(minutes=1))
 
     advance_maintenance()
@@ -303,7 +271,7 @@ def test_no_reminder_is_sent_after_the_start_time_even_without_auto_start(page, 
 
 
 def test_no_reminder_is_sent_when_none_was_asked_for(page, clock, api):
-    schedule(page, clock, [api])
+    schedule_upgrade(page, clock, [api])
     clock.move_to(clock.start + WINDOW_OPENS - timedelta(minutes=1))
 
     advance_maintenance()
@@ -315,7 +283,7 @@ def test_no_reminder_is_sent_when_none_was_asked_for(page, clock, api):
 
 
 def test_run_scheduler_once_starts_due_maintenance(page, clock, api):
-    maintenance = schedule(page, clock, [api])
+    maintenance = schedule_upgrade(page, clock, [api])
     clock.move_to(clock.start + WINDOW_OPENS)
     out = StringIO()
 
@@ -328,7 +296,7 @@ def test_run_scheduler_once_starts_due_maintenance(page, clock, api):
 
 
 def test_run_scheduler_once_is_quiet_when_nothing_is_due(page, clock, api):
-    maintenance = schedule(page, clock, [api])
+    maintenance = schedule_upgrade(page, clock, [api])
     out = StringIO()
 
     call_command("run_scheduler", "--once", stdout=out)
@@ -344,13 +312,13 @@ def test_querysets_sort_incidents_and_maintenance_by_state(page, clock, api, web
     open_incident = Incident.declare(page, name="Open", component_statuses={api: "major_outage"})
     resolved = Incident.declare(page, name="Resolved")
     resolved.post_update("resolved", "Fixed.")
-    upcoming = schedule(page, clock, [website])
-    active = schedule(page, clock, [api])
+    upcoming = schedule_upgrade(page, clock, [website])
+    active = schedule_upgrade(page, clock, [api])
     active.post_update("in_progress", "Started early.")
-    verifying = schedule(page, clock, [])
+    verifying = schedule_upgrade(page, clock, [])
     verifying.post_update("in_progress", "Started early.")
     verifying.post_update("verifying", "Checking.")
-    completed = schedule(page, clock, [])
+    completed = schedule_upgrade(page, clock, [])
     completed.post_update("completed", "Cancelled.")
 
     assert set(Incident.objects.unresolved()) == {open_incident}
@@ -373,7 +341,7 @@ def test_a_reopened_incident_is_unresolved_again(page, clock):
 
 def test_completing_maintenance_hands_a_component_back_to_the_open_incident(page, clock, api):
     Incident.declare(page, name="Slow API", component_statuses={api: "degraded_performance"})
-    schedule(page, clock, [api])
+    schedule_upgrade(page, clock, [api])
     clock.move_to(clock.start + WINDOW_OPENS)
     advance_maintenance()
     assert fresh(api).status == "under_maintenance"
@@ -385,7 +353,7 @@ def test_completing_maintenance_hands_a_component_back_to_the_open_incident(page
 
 
 def test_resolving_an_incident_during_maintenance_hands_the_component_back(page, clock, api):
-    schedule(page, clock, [api])
+    schedule_upgrade(page, clock, [api])
     clock.move_to(clock.start + WINDOW_OPENS)
     advance_maintenance()
     incident = Incident.declare(page, name="Outage", component_statuses={api: "major_outage"})

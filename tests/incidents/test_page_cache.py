@@ -11,23 +11,27 @@ from django.utils.http import http_date
 
 from incidents.models import Incident, IncidentStatus
 from status.models import ComponentGroup, ComponentStatus, Page
-from tests.incidents.test_public_page import hrefs, make_component, make_page, visible
+from tests.factories import make_empty_page, make_old_component
+from tests.html import hrefs, visible
 
 NOW = datetime(2026, 3, 15, 15, 0, tzinfo=UTC)
 HOST = {"host": "status.alpha.example"}
 
 
 @pytest.fixture
-def clock(time_machine):
+def clock_at_now(time_machine):
+    """The clock, frozen at NOW; tests move it on with `shift`."""
     time_machine.move_to(NOW, tick=False)
     return time_machine
 
 
 @pytest.fixture
-def page(db, clock):
-    page = make_page("alpha", "Alpha", custom_domain="status.alpha.example")
+def page_with_slow_api(db, clock_at_now):
+    """Alpha's page on its own (no team) at NOW, with one component (page.api) and an open
+    incident about it, Slow API (page.incident)."""
+    page = make_empty_page("alpha", "Alpha", custom_domain="status.alpha.example")
     core = ComponentGroup.objects.create(page=page, name="Core")
-    page.api = make_component(page, "API", core)
+    page.api = make_old_component(page, "API", core)
     page.incident = Incident.declare(
         page,
         name="Slow API",
@@ -51,8 +55,10 @@ def path_of(page, path):
 
 
 @pytest.mark.parametrize("path", PATHS)
-def test_a_first_get_has_validators_and_cache_control_for_shared_caches(client, page, path):
-    response = client.get(path_of(page, path))
+def test_a_first_get_has_validators_and_cache_control_for_shared_caches(
+    client, page_with_slow_api, path
+):
+    response = client.get(path_of(page_with_slow_api, path))
     assert response.status_code == 200
     assert response["X-Cache"] == "miss"
     assert response["ETag"].startswith('"') and response["ETag"].endswith('"')
@@ -66,11 +72,11 @@ def test_a_first_get_has_validators_and_cache_control_for_shared_caches(client, 
 
 @pytest.mark.parametrize("path", PATHS)
 def test_a_second_get_is_served_from_the_cache_without_sql(
-    client, page, path, django_assert_num_queries
+    client, page_with_slow_api, path, django_assert_num_queries
 ):
-    first = client.get(path_of(page, path))
+    first = client.get(path_of(page_with_slow_api, path))
     with django_assert_num_queries(0):
-        second = client.get(path_of(page, path))
+        second = client.get(path_of(page_with_slow_api, path))
     assert second.status_code == 200
     assert second["X-Cache"] == "hit"
     assert second.content == first.content
@@ -79,7 +85,9 @@ def test_a_second_get_is_served_from_the_cache_without_sql(
         assert second[header] == first[header]
 
 
-def test_a_hit_on_the_pages_own_host_runs_no_sql_either(client, page, django_assert_num_queries):
+def test_a_hit_on_the_pages_own_host_runs_no_sql_either(
+    client, page_with_slow_api, django_assert_num_queries
+):
     client.get("/", headers=HOST)
     with django_assert_num_queries(0):
         response = client.get("/", headers=HOST)
@@ -87,7 +95,7 @@ def test_a_hit_on_the_pages_own_host_runs_no_sql_either(client, page, django_ass
 
 
 def test_if_none_match_with_the_etag_gets_304_without_a_body(
-    client, page, django_assert_num_queries
+    client, page_with_slow_api, django_assert_num_queries
 ):
     etag = client.get("/p/alpha/")["ETag"]
     with django_assert_num_queries(0):
@@ -97,7 +105,7 @@ def test_if_none_match_with_the_etag_gets_304_without_a_body(
     assert response["ETag"] == etag
 
 
-def test_if_none_match_gets_304_even_once_the_cache_entry_is_gone(client, page):
+def test_if_none_match_gets_304_even_once_the_cache_entry_is_gone(client, page_with_slow_api):
     etag = client.get("/p/alpha/")["ETag"]
     cache.clear()
     response = client.get("/p/alpha/", headers={"if-none-match": etag})
@@ -105,21 +113,21 @@ def test_if_none_match_gets_304_even_once_the_cache_entry_is_gone(client, page):
     assert response.content == b""
 
 
-def test_another_etag_gets_the_full_page(client, page):
+def test_another_etag_gets_the_full_page(client, page_with_slow_api):
     client.get("/p/alpha/")
     response = client.get("/p/alpha/", headers={"if-none-match": '"something-else"'})
     assert response.status_code == 200
     assert "Slow API" in response.text
 
 
-def test_if_modified_since_last_modified_gets_304(client, page):
+def test_if_modified_since_last_modified_gets_304(client, page_with_slow_api):
     last_modified = client.get("/p/alpha/")["Last-Modified"]
     response = client.get("/p/alpha/", headers={"if-modified-since": last_modified})
     assert response.status_code == 304
     assert response.content == b""
 
 
-def test_if_modified_since_before_the_last_change_gets_the_page(client, page):
+def test_if_modified_since_before_the_last_change_gets_the_page(client, page_with_slow_api):
     client.get("/p/alpha/")
     earlier = http_date((NOW - timedelta(hours=1)).timestamp())
     response = client.get("/p/alpha/", headers={"if-modified-since": earlier})
@@ -127,12 +135,14 @@ def test_if_modified_since_before_the_last_change_gets_the_page(client, page):
     assert "Slow API" in response.text
 
 
-def test_a_component_status_change_shows_at_once_with_a_new_etag(client, page, clock):
+def test_a_component_status_change_shows_at_once_with_a_new_etag(
+    client, page_with_slow_api, clock_at_now
+):
     first = client.get("/p/alpha/")
     assert client.get("/p/alpha/")["X-Cache"] == "hit"
 
-    clock.shift(timedelta(seconds=5))
-    page.api.set_status(ComponentStatus.MAJOR_OUTAGE)
+    clock_at_now.shift(timedelta(seconds=5))
+    page_with_slow_api.api.set_status(ComponentStatus.MAJOR_OUTAGE)
 
     response = client.get("/p/alpha/", headers={"if-none-match": first["ETag"]})
     assert response.status_code == 200
@@ -146,34 +156,41 @@ def test_a_component_status_change_shows_at_once_with_a_new_etag(client, page, c
     assert again.status_code == 200
 
 
-def test_a_new_incident_update_shows_at_once_on_every_page(client, page, clock):
-    paths = ["/p/alpha/", incident_path(page), "/p/alpha/history/", "/p/alpha/history.atom"]
+def test_a_new_incident_update_shows_at_once_on_every_page(
+    client, page_with_slow_api, clock_at_now
+):
+    paths = [
+        "/p/alpha/",
+        incident_path(page_with_slow_api),
+        "/p/alpha/history/",
+        "/p/alpha/history.atom",
+    ]
     before = {path: client.get(path)["ETag"] for path in paths}
     assert all(client.get(path)["X-Cache"] == "hit" for path in paths)
 
-    clock.shift(timedelta(minutes=1))
-    page.incident.post_update(IncidentStatus.RESOLVED, "All fixed now.", notify=False)
+    clock_at_now.shift(timedelta(minutes=1))
+    page_with_slow_api.incident.post_update(IncidentStatus.RESOLVED, "All fixed now.", notify=False)
 
     for path in paths:
         response = client.get(path)
         assert response["X-Cache"] == "miss", path
         assert response["ETag"] != before[path], path
     assert "All fixed now." in client.get("/p/alpha/").text
-    assert "All fixed now." in client.get(incident_path(page)).text
+    assert "All fixed now." in client.get(incident_path(page_with_slow_api)).text
     assert "All fixed now." in client.get("/p/alpha/history.atom").text
-    incident = visible(client.get(incident_path(page)))
+    incident = visible(client.get(incident_path(page_with_slow_api)))
     assert incident.find("dd", class_="incident-status").text == "Resolved"
 
 
-def test_a_new_incident_shows_at_once(client, page):
+def test_a_new_incident_shows_at_once(client, page_with_slow_api):
     client.get("/p/alpha/")
-    Incident.declare(page, name="Brand new trouble", notify=False)
+    Incident.declare(page_with_slow_api, name="Brand new trouble", notify=False)
     response = client.get("/p/alpha/")
     assert response["X-Cache"] == "miss"
     assert "Brand new trouble" in response.text
 
 
-def test_a_post_is_not_cached_and_does_not_fill_the_cache(client, page):
+def test_a_post_is_not_cached_and_does_not_fill_the_cache(client, page_with_slow_api):
     client.get("/p/alpha/")
     response = client.post("/p/alpha/")
     if response.status_code != 405:
@@ -186,7 +203,7 @@ def test_a_post_is_not_cached_and_does_not_fill_the_cache(client, page):
     assert client.get("/p/alpha/")["X-Cache"] == "miss"
 
 
-def test_the_cache_keeps_hosts_apart(client, page):
+def test_the_cache_keeps_hosts_apart(client, page_with_slow_api):
     on_site = client.get("/p/alpha/")
     on_domain = client.get("/", headers=HOST)
     assert on_domain["X-Cache"] == "miss"
@@ -202,9 +219,9 @@ def test_the_cache_keeps_hosts_apart(client, page):
     assert "/p/alpha/" not in cached_domain.text
 
 
-def test_the_cache_keeps_pages_apart(client, page):
-    other = make_page("bravo", "Bravo")
-    make_component(other, "Bravo engine")
+def test_the_cache_keeps_pages_apart(client, page_with_slow_api):
+    other = make_empty_page("bravo", "Bravo")
+    make_old_component(other, "Bravo engine")
     client.get("/p/alpha/")
     response = client.get("/p/bravo/")
     assert response["X-Cache"] == "miss"
@@ -212,30 +229,32 @@ def test_the_cache_keeps_pages_apart(client, page):
     assert "Slow API" not in response.text
 
 
-def test_the_cache_keeps_query_strings_apart(client, page):
+def test_the_cache_keeps_query_strings_apart(client, page_with_slow_api):
     client.get("/p/alpha/history/")
     response = client.get("/p/alpha/history/?page=2")
     assert response["X-Cache"] == "miss"
     assert "← Newer" in response.text
 
 
-def test_a_404_is_not_cached(client, page):
+def test_a_404_is_not_cached(client, page_with_slow_api):
     assert client.get("/p/alpha/incidents/doesnotexist/").status_code == 404
     response = client.get("/p/alpha/incidents/doesnotexist/")
     assert response.status_code == 404
     assert "X-Cache" not in response
 
 
-def test_if_modified_since_alone_does_not_keep_yesterdays_page(client, page, clock):
+def test_if_modified_since_alone_does_not_keep_yesterdays_page(
+    client, page_with_slow_api, clock_at_now
+):
     first = client.get("/p/alpha/")
-    clock.shift(timedelta(days=1))
+    clock_at_now.shift(timedelta(days=1))
 
     response = client.get("/p/alpha/", headers={"if-modified-since": first["Last-Modified"]})
     assert response.status_code == 200
     assert "Mar 16, 2026" in response.text
 
 
-def test_a_head_request_does_not_leave_an_empty_page_in_the_cache(client, page):
+def test_a_head_request_does_not_leave_an_empty_page_in_the_cache(client, page_with_slow_api):
     head = client.head("/p/alpha/")
     assert head.status_code == 200
     assert head.content == b""

@@ -7,44 +7,11 @@ from django.utils import timezone
 from incidents.models import ComponentImpact, Incident, IncidentUpdate
 from notifications.models import NotificationEvent
 from status.models import Component, ComponentStatusChange
-
-
-@pytest.fixture
-def page(tenant_a):
-    return tenant_a.page
-
-
-@pytest.fixture
-def api(page):
-    return page.components.get(name="API")
-
-
-@pytest.fixture
-def website(page):
-    return page.components.get(name="Website")
-
-
-def fresh(obj):
-    obj.refresh_from_db()
-    return obj
-
-
-def history(component):
-    """(status, open?, cause) of each period of the component's history, oldest first."""
-    return [
-        (row.status, row.ended_at is None, row.incident)
-        for row in component.status_changes.order_by("started_at", "id")
-    ]
+from tests.records import event_kinds, fresh, history
 
 
 def impacts(update):
     return {(i.component.name, i.old_status, i.new_status) for i in update.impacts.all()}
-
-
-def event_kinds(page):
-    return list(
-        NotificationEvent.objects.filter(page=page).order_by("id").values_list("kind", flat=True)
-    )
 
 
 # Declaring

@@ -2,131 +2,15 @@
 past incidents and links, at /p/<slug>/ and on the page's own host."""
 
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 
 import pytest
 
 from incidents.models import Incident, IncidentStatus
-from status.models import Component, ComponentGroup, ComponentStatus, Page, Tenant
+from status.models import Component, ComponentGroup, ComponentStatus
+from tests.factories import make_empty_page, make_old_component, make_outage
+from tests.html import hrefs, parse_html, visible
 
 NOW = datetime(2026, 3, 15, 15, 0, tzinfo=UTC)
-VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "wbr"}
-
-
-class Element:
-    """A parsed HTML element: just enough DOM to ask what a visitor sees."""
-
-    def __init__(self, tag, attrs=(), parent=None):
-        self.tag, self.attrs, self.parent, self.children = tag, dict(attrs), parent, []
-
-    def __repr__(self):
-        return f"<{self.tag} {self.attrs}>"
-
-    @property
-    def classes(self):
-        return (self.attrs.get("class") or "").split()
-
-    @property
-    def text(self):
-        """The text inside, whitespace collapsed (as a browser renders it)."""
-        parts = []
-
-        def walk(node):
-            for child in node.children:
-                if isinstance(child, str):
-                    parts.append(child)
-                else:
-                    walk(child)
-
-        walk(self)
-        return " ".join("".join(parts).split())
-
-    def iter(self):
-        for child in self.children:
-            if isinstance(child, Element):
-                yield child
-                yield from child.iter()
-
-    def find_all(self, tag=None, class_=None, **attrs):
-        return [
-            element
-            for element in self.iter()
-            if (tag is None or element.tag == tag)
-            and (class_ is None or class_ in element.classes)
-            and all(element.attrs.get(name) == value for name, value in attrs.items())
-        ]
-
-    def find(self, tag=None, class_=None, **attrs):
-        found = self.find_all(tag, class_, **attrs)
-        assert found, f"no <{tag or '*'} class={class_!r} {attrs}> in {self!r}"
-        return found[0]
-
-    def ancestor(self, tag):
-        node = self.parent
-        while node is not None and node.tag != tag:
-            node = node.parent
-        return node
-
-
-class _TreeBuilder(HTMLParser):
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.root = self.current = Element("#document")
-
-    def handle_starttag(self, tag, attrs):
-        element = Element(tag, attrs, self.current)
-        self.current.children.append(element)
-        if tag not in VOID_TAGS:
-            self.current = element
-
-    def handle_startendtag(self, tag, attrs):
-        self.current.children.append(Element(tag, attrs, self.current))
-
-    def handle_endtag(self, tag):
-        node = self.current
-        while node is not None and node.tag != tag:
-            node = node.parent
-        if node is not None and node.parent is not None:
-            self.current = node.parent
-
-    def handle_data(self, data):
-        self.current.children.append(data)
-
-
-def parse_html(text):
-    builder = _TreeBuilder()
-    builder.feed(text)
-    builder.close()
-    return builder.root
-
-
-def visible(response):
-    """The parsed <body> of a successful HTML response."""
-    assert response.status_code == 200, response.status_code
-    assert response["Content-Type"].startswith("text/html")
-    return parse_html(response.text).find("body")
-
-
-def hrefs(element):
-    return [a.attrs["href"] for a in element.find_all("a") if "href" in a.attrs]
-
-
-def make_page(slug, name, time_zone="UTC", **fields):
-    tenant = Tenant.objects.create(name=name, slug=slug)
-    return Page.objects.create(tenant=tenant, name=name, slug=slug, time_zone=time_zone, **fields)
-
-
-def make_component(page, name, group=None, **fields):
-    """A component whose history starts long before the 90 days the page shows."""
-    start = NOW - timedelta(days=120)
-    return Component.objects.create(
-        page=page, group=group, name=name, start_date=start.date(), created_at=start, **fields
-    )
-
-
-def outage(component, status, start, end):
-    component.set_status(status, at=start)
-    component.set_status(ComponentStatus.OPERATIONAL, at=end)
 
 
 @pytest.fixture
@@ -136,11 +20,13 @@ def now(time_machine):
 
 
 @pytest.fixture
-def page(db, now):
-    page = make_page("alpha", "Alpha", custom_domain="status.alpha.example")
+def status_page(db, now):
+    """Alpha's page on its own (no team), as it is at NOW: Core's API and Website, in service
+    since long before the 90 days it shows."""
+    page = make_empty_page("alpha", "Alpha", custom_domain="status.alpha.example")
     core = ComponentGroup.objects.create(page=page, name="Core", position=0)
-    make_component(page, "API", core, position=0)
-    make_component(page, "Website", core, position=1)
+    make_old_component(page, "API", core, position=0)
+    make_old_component(page, "Website", core, position=1)
     return page
 
 
@@ -163,7 +49,7 @@ def banner(body):
 # Banner
 
 
-def test_banner_says_all_systems_operational_when_everything_is_up(client, page):
+def test_banner_says_all_systems_operational_when_everything_is_up(client, status_page):
     assert banner(visible(client.get("/p/alpha/"))) == "All systems operational"
 
 
@@ -175,18 +61,20 @@ def test_banner_says_all_systems_operational_when_everything_is_up(client, page)
         (ComponentStatus.MAJOR_OUTAGE, "Major system outage"),
     ],
 )
-def test_banner_follows_the_worst_component_status(client, page, status, words):
-    component(page, "API").set_status(status)
+def test_banner_follows_the_worst_component_status(client, status_page, status, words):
+    component(status_page, "API").set_status(status)
     assert banner(visible(client.get("/p/alpha/"))) == words
 
 
-def test_banner_says_service_under_maintenance_while_maintenance_is_in_progress(client, page):
+def test_banner_says_service_under_maintenance_while_maintenance_is_in_progress(
+    client, status_page
+):
     maintenance = Incident.schedule(
-        page,
+        status_page,
         name="Database upgrade",
         scheduled_for=NOW - timedelta(minutes=30),
         scheduled_until=NOW + timedelta(hours=1),
-        components=[component(page, "API")],
+        components=[component(status_page, "API")],
         notify=False,
     )
     maintenance.post_update(IncidentStatus.IN_PROGRESS, "Upgrading now.", notify=False)
@@ -203,12 +91,12 @@ def test_banner_says_service_under_maintenance_while_maintenance_is_in_progress(
 # Incidents and maintenance
 
 
-def test_an_active_incident_is_shown_with_its_latest_update(client, page):
+def test_an_active_incident_is_shown_with_its_latest_update(client, status_page):
     incident = Incident.declare(
-        page,
+        status_page,
         name="Login failures",
         body="We are looking into failed logins.",
-        component_statuses={component(page, "API"): ComponentStatus.PARTIAL_OUTAGE},
+        component_statuses={component(status_page, "API"): ComponentStatus.PARTIAL_OUTAGE},
         started_at=NOW - timedelta(minutes=40),
         notify=False,
     )
@@ -225,20 +113,20 @@ def test_an_active_incident_is_shown_with_its_latest_update(client, page):
     assert banner(body) == "Partial system outage"
 
 
-def test_without_incidents_there_is_no_active_incident_section(client, page):
+def test_without_incidents_there_is_no_active_incident_section(client, status_page):
     body = visible(client.get("/p/alpha/"))
     assert not body.find_all("section", **{"aria-labelledby": "active-incidents"})
     assert not body.find_all("section", **{"aria-labelledby": "upcoming"})
 
 
-def test_upcoming_maintenance_is_listed_with_its_window(client, page):
+def test_upcoming_maintenance_is_listed_with_its_window(client, status_page):
     Incident.schedule(
-        page,
+        status_page,
         name="Network upgrade",
         scheduled_for=NOW + timedelta(days=2),
         scheduled_until=NOW + timedelta(days=2, hours=2),
         body="Short interruptions are possible.",
-        components=[component(page, "Website")],
+        components=[component(status_page, "Website")],
         notify=False,
     )
 
@@ -255,8 +143,8 @@ def test_upcoming_maintenance_is_listed_with_its_window(client, page):
 # Components
 
 
-def test_components_are_listed_in_their_groups_with_their_status_in_words(client, page):
-    ungrouped = make_component(page, "Status emails")
+def test_components_are_listed_in_their_groups_with_their_status_in_words(client, status_page):
+    ungrouped = make_old_component(status_page, "Status emails")
     ungrouped.set_status(ComponentStatus.PARTIAL_OUTAGE)
 
     body = visible(client.get("/p/alpha/"))
@@ -270,17 +158,19 @@ def test_components_are_listed_in_their_groups_with_their_status_in_words(client
     assert emails.find("span", class_="status").text == "Partial outage"
 
 
-def test_a_group_shows_the_worst_status_of_its_components(client, page):
-    component(page, "Website").set_status(ComponentStatus.MAJOR_OUTAGE)
-    component(page, "API").set_status(ComponentStatus.DEGRADED_PERFORMANCE)
+def test_a_group_shows_the_worst_status_of_its_components(client, status_page):
+    component(status_page, "Website").set_status(ComponentStatus.MAJOR_OUTAGE)
+    component(status_page, "API").set_status(ComponentStatus.DEGRADED_PERFORMANCE)
 
     core = visible(client.get("/p/alpha/")).find("details", class_="component-group")
     assert core.find("summary").text == "Core Major outage"
 
 
-def test_a_collapsed_group_is_closed_and_the_others_open(client, page):
-    infra = ComponentGroup.objects.create(page=page, name="Infra", position=1, collapsed=True)
-    make_component(page, "Database", infra)
+def test_a_collapsed_group_is_closed_and_the_others_open(client, status_page):
+    infra = ComponentGroup.objects.create(
+        page=status_page, name="Infra", position=1, collapsed=True
+    )
+    make_old_component(status_page, "Database", infra)
 
     body = visible(client.get("/p/alpha/"))
     groups = {
@@ -291,16 +181,16 @@ def test_a_collapsed_group_is_closed_and_the_others_open(client, page):
     assert "Database" in groups["Infra"].text
 
 
-def test_a_group_with_nothing_visible_is_not_shown(client, page):
-    hidden = ComponentGroup.objects.create(page=page, name="Hidden", position=1)
-    make_component(page, "Canary", hidden, only_show_if_degraded=True)
+def test_a_group_with_nothing_visible_is_not_shown(client, status_page):
+    hidden = ComponentGroup.objects.create(page=status_page, name="Hidden", position=1)
+    make_old_component(status_page, "Canary", hidden, only_show_if_degraded=True)
 
     body = visible(client.get("/p/alpha/"))
     assert "Hidden" not in body.text
 
 
-def test_a_component_not_showcased_has_no_uptime_bar_but_is_listed(client, page):
-    make_component(page, "Docs", page.groups.get(), position=2, showcase=False)
+def test_a_component_not_showcased_has_no_uptime_bar_but_is_listed(client, status_page):
+    make_old_component(status_page, "Docs", status_page.groups.get(), position=2, showcase=False)
 
     body = visible(client.get("/p/alpha/"))
     docs = component_item(body, "Docs")
@@ -310,8 +200,10 @@ def test_a_component_not_showcased_has_no_uptime_bar_but_is_listed(client, page)
     assert component_item(body, "API").find_all("svg")
 
 
-def test_a_component_shown_only_if_degraded_appears_when_it_is(client, page):
-    search = make_component(page, "Search", page.groups.get(), only_show_if_degraded=True)
+def test_a_component_shown_only_if_degraded_appears_when_it_is(client, status_page):
+    search = make_old_component(
+        status_page, "Search", status_page.groups.get(), only_show_if_degraded=True
+    )
     assert "Search" not in visible(client.get("/p/alpha/")).text
 
     search.set_status(ComponentStatus.DEGRADED_PERFORMANCE)
@@ -322,8 +214,8 @@ def test_a_component_shown_only_if_degraded_appears_when_it_is(client, page):
     )
 
 
-def test_a_component_description_is_shown(client, page):
-    make_component(page, "Billing", description="Invoices and payments")
+def test_a_component_description_is_shown(client, status_page):
+    make_old_component(status_page, "Billing", description="Invoices and payments")
     assert "Billing – Invoices and payments" in visible(client.get("/p/alpha/")).text
 
 
@@ -331,11 +223,11 @@ def test_a_component_description_is_shown(client, page):
 
 
 @pytest.fixture
-def history(page):
-    """API: 1 h of major outage on Mar 10; 2 h of partial outage then 30 min of degraded
-    performance on Mar 12. Website: nothing."""
-    api = component(page, "API")
-    outage(
+def api_outages(status_page):
+    """The API's outages: 1 h of major outage on Mar 10; 2 h of partial outage then 30 min of
+    degraded performance on Mar 12. Website: none."""
+    api = component(status_page, "API")
+    make_outage(
         api,
         ComponentStatus.MAJOR_OUTAGE,
         NOW.replace(day=10, hour=10),
@@ -351,7 +243,7 @@ def bars(item):
     return [(rect.attrs["class"], rect.find("title").text) for rect in item.find_all("rect")]
 
 
-def test_each_showcased_component_has_90_day_bars_oldest_first(client, history):
+def test_each_showcased_component_has_90_day_bars_oldest_first(client, api_outages):
     body = visible(client.get("/p/alpha/"))
     for name in ["API", "Website"]:
         days = bars(component_item(body, name))
@@ -363,7 +255,7 @@ def test_each_showcased_component_has_90_day_bars_oldest_first(client, history):
     assert svg.attrs["aria-label"] == "API uptime, one bar per day"
 
 
-def test_a_day_bar_shows_the_worst_status_and_the_outage_durations(client, history):
+def test_a_day_bar_shows_the_worst_status_and_the_outage_durations(client, api_outages):
     days = {
         title.split(":")[0]: (cls, title)
         for cls, title in bars(component_item(visible(client.get("/p/alpha/")), "API"))
@@ -376,9 +268,9 @@ def test_a_day_bar_shows_the_worst_status_and_the_outage_durations(client, histo
     assert days["Mar 11, 2026"] == ("day day-operational", "Mar 11, 2026: no downtime")
 
 
-def test_a_component_younger_than_90_days_has_no_data_before_its_start(client, page):
+def test_a_component_younger_than_90_days_has_no_data_before_its_start(client, status_page):
     young = Component.objects.create(
-        page=page, name="New thing", created_at=NOW - timedelta(days=2, hours=3)
+        page=status_page, name="New thing", created_at=NOW - timedelta(days=2, hours=3)
     )
     assert young.pk
     days = bars(component_item(visible(client.get("/p/alpha/")), "New thing"))
@@ -388,7 +280,7 @@ def test_a_component_younger_than_90_days_has_no_data_before_its_start(client, p
 
 
 def test_uptime_percentage_counts_major_outage_fully_and_partial_outage_at_30_percent(
-    client, history
+    client, api_outages
 ):
     # From midnight 89 days ago until now (15:00): the day bars' range.
     counted = 89 * 86400 + 15 * 3600
@@ -409,12 +301,14 @@ def test_uptime_percentage_counts_major_outage_fully_and_partial_outage_at_30_pe
 # Past incidents
 
 
-def test_past_incidents_cover_14_days_with_the_quiet_days_said_so(client, page):
+def test_past_incidents_cover_14_days_with_the_quiet_days_said_so(client, status_page):
     resolved = Incident.declare(
-        page,
+        status_page,
         name="Slow dashboard",
         body="Investigating slowness.",
-        component_statuses={component(page, "Website"): ComponentStatus.DEGRADED_PERFORMANCE},
+        component_statuses={
+            component(status_page, "Website"): ComponentStatus.DEGRADED_PERFORMANCE
+        },
         started_at=NOW - timedelta(days=3),
         notify=False,
     )
@@ -425,7 +319,7 @@ def test_past_incidents_cover_14_days_with_the_quiet_days_said_so(client, page):
         notify=False,
     )
     Incident.declare(
-        page, name="Too old to list", started_at=NOW - timedelta(days=20), notify=False
+        status_page, name="Too old to list", started_at=NOW - timedelta(days=20), notify=False
     ).post_update(IncidentStatus.RESOLVED, display_at=NOW - timedelta(days=20), notify=False)
 
     body = visible(client.get("/p/alpha/"))
@@ -451,12 +345,12 @@ def test_past_incidents_cover_14_days_with_the_quiet_days_said_so(client, page):
     assert "Too old to list" not in body.text
 
 
-def test_past_days_follow_the_page_time_zone(client, page):
-    page.time_zone = "America/Guayaquil"
-    page.save()
+def test_past_days_follow_the_page_time_zone(client, status_page):
+    status_page.time_zone = "America/Guayaquil"
+    status_page.save()
     # 02:00 UTC on Mar 14 is 21:00 on Mar 13 in Ecuador.
     Incident.declare(
-        page,
+        status_page,
         name="Late evening blip",
         status=IncidentStatus.RESOLVED,
         started_at=datetime(2026, 3, 14, 2, 0, tzinfo=UTC),
@@ -471,7 +365,7 @@ def test_past_days_follow_the_page_time_zone(client, page):
 # Links and hosts
 
 
-def test_the_page_links_to_history_and_feeds(client, page):
+def test_the_page_links_to_history_and_feeds(client, status_page):
     body = visible(client.get("/p/alpha/"))
     links = hrefs(body)
     assert "/p/alpha/history/" in links
@@ -483,7 +377,7 @@ def test_the_page_links_to_history_and_feeds(client, page):
     assert alternate.attrs["type"] == "application/atom+xml"
 
 
-def test_the_page_is_served_on_its_custom_domain_without_the_prefix(client, page):
+def test_the_page_is_served_on_its_custom_domain_without_the_prefix(client, status_page):
     response = client.get("/", headers={"host": "status.alpha.example"})
     body = visible(response)
     assert parse_html(response.text).find("title").text == "Alpha Status"
@@ -499,16 +393,18 @@ def test_the_page_is_served_on_its_custom_domain_without_the_prefix(client, page
     assert not [href for href in links if href.startswith("/p/")]
 
 
-def test_the_page_is_served_on_its_subdomain_of_the_public_base_domain(client, page, settings):
+def test_the_page_is_served_on_its_subdomain_of_the_public_base_domain(
+    client, status_page, settings
+):
     settings.PUBLIC_BASE_DOMAIN = "status.test"
     body = visible(client.get("/", headers={"host": "alpha.status.test"}))
     assert "/history/" in hrefs(body)
     assert component_item(body, "API")
 
 
-def test_another_page_shows_only_its_own_components(client, page):
-    other = make_page("bravo", "Bravo")
-    make_component(other, "Bravo engine")
+def test_another_page_shows_only_its_own_components(client, status_page):
+    other = make_empty_page("bravo", "Bravo")
+    make_old_component(other, "Bravo engine")
 
     alpha = visible(client.get("/p/alpha/"))
     bravo = visible(client.get("/p/bravo/"))
@@ -517,15 +413,15 @@ def test_another_page_shows_only_its_own_components(client, page):
     assert "API" not in bravo.text
 
 
-def test_an_unknown_page_is_404(client, page):
+def test_an_unknown_page_is_404(client, status_page):
     assert client.get("/p/nobody/").status_code == 404
 
 
 # Words, not only colour
 
 
-def test_statuses_are_given_in_words_not_only_colour(client, history, page):
-    component(page, "Website").set_status(ComponentStatus.PARTIAL_OUTAGE)
+def test_statuses_are_given_in_words_not_only_colour(client, api_outages, status_page):
+    component(status_page, "Website").set_status(ComponentStatus.PARTIAL_OUTAGE)
 
     body = visible(client.get("/p/alpha/"))
     labels = [span.text for span in body.find_all("span", class_="status")]

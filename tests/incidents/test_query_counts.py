@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from incidents.models import Incident, IncidentStatus
 from status.models import ComponentGroup, ComponentStatus, ComponentStatusChange
-from tests.incidents.test_public_page import make_component, make_page
+from tests.factories import make_empty_page, make_old_component, make_resolved_incident
 
 NOW = datetime(2026, 3, 15, 15, 0, tzinfo=UTC)
 MAX_QUERIES = 12
@@ -26,7 +26,7 @@ def build_page(slug, components, groups, past_incidents):
     showcased or shown only if degraded), 90 days of history with outages, incidents and
     maintenance with several updates each, and `past_incidents` more in the last 14 days.
     Returns the page and its big resolved incident."""
-    page = make_page(slug, slug.title(), time_zone="Europe/Berlin")
+    page = make_empty_page(slug, slug.title(), time_zone="Europe/Berlin")
     group_list = [
         ComponentGroup.objects.create(
             page=page, name=f"Group {i}", position=i, collapsed=bool(i % 2)
@@ -36,7 +36,7 @@ def build_page(slug, components, groups, past_incidents):
     made = []
     for i in range(components):
         made.append(
-            make_component(
+            make_old_component(
                 page,
                 f"Component {i}",
                 group_list[i % groups] if i % 5 else None,
@@ -213,17 +213,14 @@ def test_queries_are_the_same_on_the_pages_own_host(client, pages, django_assert
 
 def resolved_incidents(page, count):
     for i in range(count):
-        start = NOW - timedelta(days=1 + i % 70, hours=i % 5)
-        incident = Incident.declare(
+        make_resolved_incident(
             page,
-            name=f"Incident {i}",
+            f"Incident {i}",
+            NOW - timedelta(days=1 + i % 70, hours=i % 5),
+            minutes=5,
             body="Investigating.",
+            resolution="Done.",
             component_statuses={page.api: ComponentStatus.PARTIAL_OUTAGE},
-            started_at=start,
-            notify=False,
-        )
-        incident.post_update(
-            IncidentStatus.RESOLVED, "Done.", display_at=start + timedelta(minutes=5), notify=False
         )
 
 
@@ -231,8 +228,8 @@ def test_history_queries_do_not_grow_with_incidents(
     client, db, time_machine, django_assert_num_queries
 ):
     time_machine.move_to(NOW, tick=False)
-    few, many = make_page("few", "Few"), make_page("many", "Many")
-    few.api, many.api = make_component(few, "API"), make_component(many, "API")
+    few, many = make_empty_page("few", "Few"), make_empty_page("many", "Many")
+    few.api, many.api = make_old_component(few, "API"), make_old_component(many, "API")
     resolved_incidents(few, 3)
     resolved_incidents(many, 60)
     # One older incident each, so that both have an "Older" link to look for.

@@ -22,13 +22,9 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
+from tests.services import free_port
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(predicate, timeout=30.0, interval=0.05, message="condition"):

@@ -7,8 +7,7 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
-from incidents.models import Incident
-from notifications import tasks
+from notifications import outbox, tasks
 from notifications.models import (
     MAX_ATTEMPTS,
     Delivery,
@@ -17,7 +16,7 @@ from notifications.models import (
     Subscriber,
 )
 from notifications.transports import TransportError
-from tests.notifications.conftest import subscriber
+from tests.factories import make_delivery, make_event, make_subscriber
 
 MINUTE = timedelta(minutes=1)
 
@@ -39,15 +38,11 @@ class FakeTransport:
 
 @pytest.fixture
 def event(page):
-    incident = Incident.declare(page, name="Outage", notify=False)
-    return NotificationEvent.objects.create(
-        page=page, kind=EventKind.INCIDENT_CREATED, incident=incident
-    )
+    return make_event(page)
 
 
 def delivery_to(event, address, **fields):
-    target = subscriber(event.page, address)
-    return Delivery.objects.create(event=event, subscriber=target, channel=target.channel, **fields)
+    return make_delivery(event, make_subscriber(event.page, address), **fields)
 
 
 def claim_one(delivery, now=None):
@@ -137,19 +132,15 @@ def failing_deliveries(event, target, count):
     incident = event.incident
     deliveries = []
     for _ in range(count):
-        other = NotificationEvent.objects.create(
-            page=event.page, kind=EventKind.INCIDENT_UPDATED, incident=incident
-        )
-        deliveries.append(
-            Delivery.objects.create(event=other, subscriber=target, channel=target.channel)
-        )
+        other = make_event(event.page, incident, EventKind.INCIDENT_UPDATED)
+        deliveries.append(make_delivery(other, target))
     return deliveries
 
 
 def test_ten_failures_in_a_row_within_an_hour_quarantine_a_webhook_and_tell_its_contact(
     event, django_capture_on_commit_callbacks
 ):
-    target = subscriber(event.page, "https://hooks.example.com/a", email="ops@example.com")
+    target = make_subscriber(event.page, "https://hooks.example.com/a", email="ops@example.com")
     with django_capture_on_commit_callbacks(execute=True):
         for delivery in failing_deliveries(event, target, 10):
             claim_one(delivery).attempt(FakeTransport(TransportError("503")))
@@ -164,7 +155,7 @@ def test_ten_failures_in_a_row_within_an_hour_quarantine_a_webhook_and_tell_its_
 
 
 def test_failures_spread_over_more_than_an_hour_or_broken_by_a_success_do_not_quarantine(event):
-    target = subscriber(event.page, "https://hooks.example.com/a")
+    target = make_subscriber(event.page, "https://hooks.example.com/a")
     deliveries = failing_deliveries(event, target, 20)
     start = timezone.now()
     with time_machine.travel(start, tick=False) as clock:
@@ -182,7 +173,7 @@ def test_failures_spread_over_more_than_an_hour_or_broken_by_a_success_do_not_qu
 
 
 def test_staff_reactivate_a_quarantined_webhook(event):
-    target = subscriber(event.page, "https://hooks.example.com/a", state="quarantined")
+    target = make_subscriber(event.page, "https://hooks.example.com/a", state="quarantined")
     target.consecutive_failures = 10
 
     target.reactivate()
@@ -245,7 +236,9 @@ def test_an_unexpected_error_in_one_message_fails_it_and_the_batch_goes_on(event
 def enqueued(monkeypatch):
     """What the sweeper enqueues, instead of running it."""
     calls = []
-    monkeypatch.setattr(tasks, "enqueue", lambda task, *args: calls.append((task.name, args)))
+    monkeypatch.setattr(
+        outbox, "enqueue", lambda task, *args: calls.append((getattr(task, "name", task), args))
+    )
     return calls
 
 
@@ -295,7 +288,7 @@ def test_webhooks_are_enqueued_one_by_one_and_emails_in_batches(settings, enqueu
     settings.NOTIFICATIONS_EMAIL_BATCH = 2
     rows = [(1, "email"), (2, "webhook"), (3, "email"), (4, "email"), (5, "webhook")]
 
-    tasks.enqueue_deliveries(rows)
+    outbox.enqueue_deliveries(rows)
 
     assert [args for _name, args in enqueued] == [([1, 3],), ([4],), ([2],), ([5],)]
 
@@ -325,4 +318,4 @@ def test_the_broker_being_down_loses_nothing_but_time(event, monkeypatch):
 
     monkeypatch.setattr(tasks.fan_out, "delay", down)
 
-    assert tasks.enqueue(tasks.fan_out, event.pk) is False
+    assert outbox.enqueue(tasks.fan_out, event.pk) is False

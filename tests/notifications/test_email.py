@@ -14,7 +14,7 @@ from incidents.models import Incident
 from notifications import tasks
 from notifications.models import Delivery, NotificationEvent
 from notifications.transports import EmailTransport, TransportError
-from tests.notifications.conftest import subscriber
+from tests.factories import make_maintenance, make_subscriber
 from tests.notifications.servers import SmtpSink
 
 
@@ -35,7 +35,7 @@ def test_a_notification_is_a_multipart_email_with_unsubscribe_and_manage_links(
     jelou, api, settings, django_capture_on_commit_callbacks
 ):
     settings.DEFAULT_FROM_EMAIL = "Heliograph <noreply@status.example>"
-    ana = subscriber(jelou, "ana@example.com")
+    ana = make_subscriber(jelou, "ana@example.com")
     incident = post(
         django_capture_on_commit_callbacks,
         lambda: Incident.declare(
@@ -72,8 +72,8 @@ def test_a_notification_is_a_multipart_email_with_unsubscribe_and_manage_links(
 def test_each_recipient_gets_a_message_with_only_their_own_links(
     page, django_capture_on_commit_callbacks
 ):
-    ana = subscriber(page, "ana@example.com")
-    bob = subscriber(page, "bob@example.com")
+    ana = make_subscriber(page, "ana@example.com")
+    bob = make_subscriber(page, "bob@example.com")
     post(django_capture_on_commit_callbacks, lambda: Incident.declare(page, name="Outage"))
 
     by_recipient = {m.to[0]: m for m in mail.outbox}
@@ -86,14 +86,14 @@ def test_each_recipient_gets_a_message_with_only_their_own_links(
 def test_reply_to_is_left_out_when_support_is_a_web_page(page, django_capture_on_commit_callbacks):
     page.support_url = "https://help.example.com/"
     page.save()
-    subscriber(page, "ana@example.com")
+    make_subscriber(page, "ana@example.com")
     post(django_capture_on_commit_callbacks, lambda: Incident.declare(page, name="Outage"))
 
     assert mail.outbox[0].reply_to == []
 
 
 def test_names_are_not_html_escaped_in_subjects_and_text(page, django_capture_on_commit_callbacks):
-    subscriber(page, "ana@example.com")
+    make_subscriber(page, "ana@example.com")
     post(
         django_capture_on_commit_callbacks,
         lambda: Incident.declare(page, name="Q&A <forum> isn't loading"),
@@ -103,18 +103,6 @@ def test_names_are_not_html_escaped_in_subjects_and_text(page, django_capture_on
     assert message.subject == "[Alpha] Investigating: Q&A <forum> isn't loading"
     assert "Q&A <forum> isn't loading" in message.body
     assert "Q&amp;A &lt;forum&gt;" in message.alternatives[0][0]
-
-
-def make_maintenance(page, api):
-    start = timezone.now() + timedelta(days=1)
-    return Incident.schedule(
-        page,
-        name="Database upgrade",
-        body="Read-only for 15 minutes.",
-        scheduled_for=start,
-        scheduled_until=start + timedelta(hours=2),
-        components=[api],
-    )
 
 
 @pytest.mark.parametrize(
@@ -136,7 +124,7 @@ def test_every_kind_of_event_has_its_email(
 ):
     from notifications.models import NotificationEvent as Event
 
-    subscriber(page, "ana@example.com")
+    make_subscriber(page, "ana@example.com")
     with django_capture_on_commit_callbacks(execute=True):
         if step in ("created", "updated", "resolved", "postmortem"):
             incident = Incident.declare(page, name="Outage", notify=step == "created")
@@ -150,7 +138,12 @@ def test_every_kind_of_event_has_its_email(
         elif step == "component":
             api.set_status("partial_outage")
         else:
-            maintenance = make_maintenance(page, api)
+            maintenance = make_maintenance(
+                page,
+                timezone.now() + timedelta(days=1),
+                body="Read-only for 15 minutes.",
+                components=[api],
+            )
             if step in ("started", "completed"):
                 maintenance.post_update("in_progress", "Started.", notify=step == "started")
             if step == "completed":
@@ -158,9 +151,7 @@ def test_every_kind_of_event_has_its_email(
             if step == "reminder":
                 Event.objects.all().delete()
                 mail.outbox.clear()
-                from incidents.tasks import remind
-
-                remind(maintenance)
+                maintenance.send_reminder()
 
     message = mail.outbox[-1]
     assert message.subject.startswith(subject)
@@ -184,7 +175,7 @@ def test_a_batch_goes_over_one_smtp_connection(page, settings):
         )
         ids = [
             Delivery.objects.create(
-                event=event, subscriber=subscriber(page, f"s{n}@example.com"), channel="email"
+                event=event, subscriber=make_subscriber(page, f"s{n}@example.com"), channel="email"
             ).pk
             for n in range(5)
         ]
@@ -231,7 +222,9 @@ def test_a_refused_recipient_fails_alone(page, code, status):
     incident = Incident.declare(page, name="Outage", notify=False)
     event = NotificationEvent.objects.create(page=page, kind="incident_created", incident=incident)
     for address in ("ana@example.com", "nobody@example.com", "bob@example.com"):
-        Delivery.objects.create(event=event, subscriber=subscriber(page, address), channel="email")
+        Delivery.objects.create(
+            event=event, subscriber=make_subscriber(page, address), channel="email"
+        )
     connection = RefusingConnection("nobody@example.com", code)
     _claim, claimed = Delivery.objects.claim(Delivery.objects.values_list("pk", flat=True))
 
@@ -253,7 +246,7 @@ def test_an_unreachable_mail_server_fails_the_batch_for_a_retry(page, settings):
     incident = Incident.declare(page, name="Outage", notify=False)
     event = NotificationEvent.objects.create(page=page, kind="incident_created", incident=incident)
     delivery = Delivery.objects.create(
-        event=event, subscriber=subscriber(page, "ana@example.com"), channel="email"
+        event=event, subscriber=make_subscriber(page, "ana@example.com"), channel="email"
     )
 
     with pytest.raises(TransportError):
@@ -270,7 +263,7 @@ def test_ready_made_bytes_say_what_djangos_own_message_says(
 ):
     from notifications.emails import NotificationRenderer
 
-    ana = subscriber(jelou, "ana@example.com")
+    ana = make_subscriber(jelou, "ana@example.com")
     incident = Incident.declare(
         jelou,
         name="Q&A down",
@@ -306,7 +299,7 @@ def test_an_address_that_is_not_ascii_gets_a_message_made_the_usual_way(page):
     incident = Incident.declare(page, name="Outage", notify=False)
     event = NotificationEvent.objects.create(page=page, kind="incident_created", incident=incident)
     delivery = Delivery.objects.create(
-        event=event, subscriber=subscriber(page, "josé@example.com"), channel="email"
+        event=event, subscriber=make_subscriber(page, "josé@example.com"), channel="email"
     )
 
     message = NotificationRenderer().message(delivery)
@@ -329,7 +322,7 @@ def test_a_batch_in_a_worker_records_each_message_from_a_second_thread(page, set
         )
         ids = [
             Delivery.objects.create(
-                event=event, subscriber=subscriber(page, f"s{n}@example.com"), channel="email"
+                event=event, subscriber=make_subscriber(page, f"s{n}@example.com"), channel="email"
             ).pk
             for n in range(20)
         ]

@@ -7,7 +7,7 @@ from django.db import transaction
 from incidents.models import Incident
 from notifications.models import Delivery, EventKind, NotificationEvent
 from notifications.tasks import fan_out
-from tests.notifications.conftest import subscriber
+from tests.factories import make_subscriber
 
 
 def delivered_to(event=None):
@@ -18,13 +18,13 @@ def delivered_to(event=None):
 def test_an_update_goes_once_to_each_confirmed_subscriber_of_its_components(
     page, api, website, core, django_capture_on_commit_callbacks
 ):
-    subscriber(page, "everything@example.com")
-    subscriber(page, "api@example.com", components=[api])
-    subscriber(page, "core@example.com", groups=[core])
-    subscriber(page, "website@example.com", components=[website])
-    subscriber(page, "pending@example.com", state="pending")
-    subscriber(page, "gone@example.com", state="unsubscribed")
-    subscriber(page, "https://hooks.example.com/q", state="quarantined")
+    make_subscriber(page, "everything@example.com")
+    make_subscriber(page, "api@example.com", components=[api])
+    make_subscriber(page, "core@example.com", groups=[core])
+    make_subscriber(page, "website@example.com", components=[website])
+    make_subscriber(page, "pending@example.com", state="pending")
+    make_subscriber(page, "gone@example.com", state="unsubscribed")
+    make_subscriber(page, "https://hooks.example.com/q", state="quarantined")
 
     with django_capture_on_commit_callbacks(execute=True):
         Incident.declare(page, name="API errors", component_statuses={api: "partial_outage"})
@@ -37,8 +37,8 @@ def test_an_update_goes_once_to_each_confirmed_subscriber_of_its_components(
 def test_an_incident_naming_no_component_goes_to_every_subscriber(
     page, api, django_capture_on_commit_callbacks
 ):
-    subscriber(page, "everything@example.com")
-    subscriber(page, "api@example.com", components=[api])
+    make_subscriber(page, "everything@example.com")
+    make_subscriber(page, "api@example.com", components=[api])
 
     with django_capture_on_commit_callbacks(execute=True):
         Incident.declare(page, name="Something is off")
@@ -49,7 +49,7 @@ def test_an_incident_naming_no_component_goes_to_every_subscriber(
 def test_a_group_subscriber_hears_of_a_component_added_to_the_group_later(
     page, core, django_capture_on_commit_callbacks
 ):
-    subscriber(page, "core@example.com", groups=[core])
+    make_subscriber(page, "core@example.com", groups=[core])
     search = page.components.create(name="Search", group=core)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -61,7 +61,7 @@ def test_a_group_subscriber_hears_of_a_component_added_to_the_group_later(
 def test_an_update_without_notify_records_and_sends_nothing(
     page, api, django_capture_on_commit_callbacks
 ):
-    subscriber(page, "everything@example.com")
+    make_subscriber(page, "everything@example.com")
 
     with django_capture_on_commit_callbacks(execute=True):
         incident = Incident.declare(page, name="Quiet", notify=False)
@@ -73,7 +73,7 @@ def test_an_update_without_notify_records_and_sends_nothing(
 
 
 def test_fan_out_is_enqueued_only_once_the_write_commits(page, django_capture_on_commit_callbacks):
-    subscriber(page, "everything@example.com")
+    make_subscriber(page, "everything@example.com")
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         Incident.declare(page, name="Outage")
@@ -92,7 +92,7 @@ def test_a_rolled_back_write_leaves_no_event(page):
 
 
 def test_fanning_out_again_creates_no_second_delivery(page, django_capture_on_commit_callbacks):
-    subscriber(page, "everything@example.com")
+    make_subscriber(page, "everything@example.com")
     with django_capture_on_commit_callbacks(execute=True):
         Incident.declare(page, name="Outage")
     event = NotificationEvent.objects.get()
@@ -106,7 +106,7 @@ def test_fanning_out_again_creates_no_second_delivery(page, django_capture_on_co
 
 def test_an_interrupted_fan_out_is_finished_by_the_next_one_without_duplicates(page, settings):
     for n in range(5):
-        subscriber(page, f"s{n}@example.com")
+        make_subscriber(page, f"s{n}@example.com")
     incident = Incident.declare(page, name="Outage", notify=False)
     event = NotificationEvent.objects.create(
         page=page, kind=EventKind.INCIDENT_CREATED, incident=incident
@@ -132,8 +132,8 @@ def test_an_interrupted_fan_out_is_finished_by_the_next_one_without_duplicates(p
 
 
 def test_channels_the_page_no_longer_allows_get_nothing(page, django_capture_on_commit_callbacks):
-    subscriber(page, "everything@example.com")
-    subscriber(page, "https://hooks.example.com/status")
+    make_subscriber(page, "everything@example.com")
+    make_subscriber(page, "https://hooks.example.com/status")
     page.allow_webhook_subscribers = False
     page.save()
 
@@ -146,9 +146,9 @@ def test_channels_the_page_no_longer_allows_get_nothing(page, django_capture_on_
 def test_a_component_status_change_outside_incidents_notifies_its_subscribers(
     page, api, website, core, django_capture_on_commit_callbacks
 ):
-    subscriber(page, "everything@example.com")
-    subscriber(page, "core@example.com", groups=[core])
-    subscriber(page, "website@example.com", components=[website])
+    make_subscriber(page, "everything@example.com")
+    make_subscriber(page, "core@example.com", groups=[core])
+    make_subscriber(page, "website@example.com", components=[website])
 
     with django_capture_on_commit_callbacks(execute=True):
         api.set_status("degraded_performance")
@@ -167,7 +167,7 @@ def test_a_component_status_change_outside_incidents_notifies_its_subscribers(
 def test_a_component_change_made_by_an_incident_is_told_once_through_the_incident(
     page, api, django_capture_on_commit_callbacks
 ):
-    subscriber(page, "everything@example.com")
+    make_subscriber(page, "everything@example.com")
 
     with django_capture_on_commit_callbacks(execute=True):
         Incident.declare(page, name="Outage", component_statuses={api: "major_outage"})

@@ -18,7 +18,7 @@ from standardwebhooks.webhooks import Webhook
 from incidents.models import Incident
 from notifications import tasks
 from notifications.models import Delivery, NotificationEvent, Subscriber
-from tests.notifications.conftest import subscriber
+from tests.factories import make_subscriber
 from tests.notifications.servers import (
     Receiver,
     RedisServer,
@@ -41,14 +41,16 @@ redis_databases = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
-def sink():
+def module_sink():
+    """An SMTP sink for all the tests of this module (`real` clears it before each)."""
     server = SmtpSink().start()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
-def receiver():
+def module_receiver():
+    """An HTTP receiver for all the tests of this module (`real` clears it before each)."""
     server = Receiver().start()
     yield server
     server.stop()
@@ -89,10 +91,10 @@ class Real:
 
 
 @pytest.fixture
-def real(sink, receiver):
-    sink.clear()
-    receiver.clear()
-    parts = Real(sink, receiver)
+def real(module_sink, module_receiver):
+    module_sink.clear()
+    module_receiver.clear()
+    parts = Real(module_sink, module_receiver)
     yield parts
     parts.close()
 
@@ -104,9 +106,9 @@ def sent(count):
 def test_an_update_reaches_every_subscriber_by_email_and_signed_webhook(page, api, real):
     page.name, page.support_url = "Jelou", "mailto:soporte@jelou.example"
     page.save()
-    readers = [subscriber(page, f"reader{n}@example.com") for n in range(3)]
-    subscriber(page, "pending@example.com", state="pending")
-    hooks = [subscriber(page, real.receiver.url(f"/hook/{n}")) for n in range(2)]
+    readers = [make_subscriber(page, f"reader{n}@example.com") for n in range(3)]
+    make_subscriber(page, "pending@example.com", state="pending")
+    hooks = [make_subscriber(page, real.receiver.url(f"/hook/{n}")) for n in range(2)]
     real.worker()
 
     with real.broker():
@@ -195,8 +197,8 @@ def own_redis():
 
 
 def test_an_update_posted_while_redis_is_down_is_delivered_after_it_is_back(page, real):
-    readers = [subscriber(page, f"reader{n}@example.com") for n in range(3)]
-    hook = subscriber(page, real.receiver.url("/hook"))
+    readers = [make_subscriber(page, f"reader{n}@example.com") for n in range(3)]
+    hook = make_subscriber(page, real.receiver.url("/hook"))
     with own_redis() as server:
         real.worker(redis_url=server.url)
         server.stop()
@@ -218,9 +220,9 @@ def test_an_update_posted_while_redis_is_down_is_delivered_after_it_is_back(page
 
 
 def test_failing_endpoints_are_retried_with_the_same_id_disabled_or_not_followed(page, real):
-    flaky = subscriber(page, real.receiver.url("/flaky"))
-    gone = subscriber(page, real.receiver.url("/gone"))
-    moved = subscriber(page, real.receiver.url("/moved"))
+    flaky = make_subscriber(page, real.receiver.url("/flaky"))
+    gone = make_subscriber(page, real.receiver.url("/gone"))
+    moved = make_subscriber(page, real.receiver.url("/moved"))
     real.receiver.script("/flaky", [500, 500, 200])
     real.receiver.script("/gone", [410])
     real.receiver.script("/moved", [(301, {"Location": real.receiver.url("/private")})])

@@ -12,7 +12,7 @@ from django.utils import timezone
 from incidents.models import Incident
 from notifications import webhooks
 from notifications.models import Delivery, Subscriber
-from tests.notifications.conftest import subscriber
+from tests.factories import make_subscriber
 
 SUBSCRIBE = "/p/alpha/subscribe/"
 
@@ -85,8 +85,8 @@ def test_subscribing_sends_only_a_confirmation_with_a_link(
 def test_the_answer_is_the_same_for_a_new_a_pending_and_a_confirmed_address(
     client, page, api, django_capture_on_commit_callbacks
 ):
-    subscriber(page, "known@example.com", components=[api])
-    subscriber(page, "waiting@example.com", state="pending")
+    make_subscriber(page, "known@example.com", components=[api])
+    make_subscriber(page, "waiting@example.com", state="pending")
 
     answers = [
         subscribe(client, django_capture_on_commit_callbacks, email=email, ip=f"192.0.2.{n}")
@@ -113,7 +113,7 @@ def test_the_answer_is_the_same_for_a_new_a_pending_and_a_confirmed_address(
 def test_subscribing_again_after_unsubscribing_needs_a_new_confirmation(
     client, page, django_capture_on_commit_callbacks
 ):
-    gone = subscriber(page, "gone@example.com", state="unsubscribed")
+    gone = make_subscriber(page, "gone@example.com", state="unsubscribed")
 
     subscribe(client, django_capture_on_commit_callbacks, email="gone@example.com")
 
@@ -293,7 +293,7 @@ def test_a_page_without_subscriptions_has_no_subscribe_page(client, page):
 
 
 def test_the_manage_page_changes_what_a_subscriber_hears_about(client, page, api, core):
-    ana = subscriber(page, "ana@example.com")
+    ana = make_subscriber(page, "ana@example.com")
     manage = f"/p/alpha/subscribe/manage/{ana.token}/"
 
     response = client.post(manage, {"components": [api.code], "groups": [core.code]})
@@ -314,7 +314,7 @@ def strict_client():
 
 
 def test_one_click_unsubscribe_needs_no_cookie_or_csrf_token_and_answers_200(strict_client, page):
-    ana = subscriber(page, "ana@example.com")
+    ana = make_subscriber(page, "ana@example.com")
 
     response = strict_client.post(
         f"/p/alpha/subscribe/unsubscribe/{ana.token}/",
@@ -330,7 +330,7 @@ def test_one_click_unsubscribe_needs_no_cookie_or_csrf_token_and_answers_200(str
 
 
 def test_one_click_unsubscribe_also_takes_multipart_bodies(strict_client, page):
-    ana = subscriber(page, "ana@example.com")
+    ana = make_subscriber(page, "ana@example.com")
 
     response = strict_client.post(
         f"/p/alpha/subscribe/unsubscribe/{ana.token}/", {"List-Unsubscribe": "One-Click"}
@@ -342,7 +342,7 @@ def test_one_click_unsubscribe_also_takes_multipart_bodies(strict_client, page):
 
 
 def test_opening_the_unsubscribe_link_only_asks(client, page):
-    ana = subscriber(page, "ana@example.com")
+    ana = make_subscriber(page, "ana@example.com")
 
     response = client.get(f"/p/alpha/subscribe/unsubscribe/{ana.token}/")
 
@@ -353,7 +353,7 @@ def test_opening_the_unsubscribe_link_only_asks(client, page):
 
 
 def test_a_post_without_the_one_click_body_unsubscribes_nobody(strict_client, page):
-    ana = subscriber(page, "ana@example.com")
+    ana = make_subscriber(page, "ana@example.com")
 
     response = strict_client.post(f"/p/alpha/subscribe/unsubscribe/{ana.token}/", {})
 
@@ -363,7 +363,7 @@ def test_a_post_without_the_one_click_body_unsubscribes_nobody(strict_client, pa
 
 
 def test_other_subscription_pages_still_check_csrf(strict_client, page):
-    ana = subscriber(page, "ana@example.com")
+    ana = make_subscriber(page, "ana@example.com")
 
     assert strict_client.post(f"/p/alpha/subscribe/manage/{ana.token}/", {}).status_code == 403
     assert strict_client.post(SUBSCRIBE, {"email": "x@example.com"}).status_code == 403
@@ -372,7 +372,7 @@ def test_other_subscription_pages_still_check_csrf(strict_client, page):
 def test_an_unsubscribed_address_gets_nothing_more(
     client, page, django_capture_on_commit_callbacks
 ):
-    ana = subscriber(page, "ana@example.com")
+    ana = make_subscriber(page, "ana@example.com")
     client.post(f"/p/alpha/subscribe/unsubscribe/{ana.token}/", {"List-Unsubscribe": "One-Click"})
 
     with django_capture_on_commit_callbacks(execute=True):

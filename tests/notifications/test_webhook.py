@@ -9,7 +9,6 @@ import pytest
 from django.core.exceptions import ValidationError
 from standardwebhooks.webhooks import Webhook
 
-from incidents.api_public import timestamp
 from incidents.models import Incident
 from notifications import tasks, webhooks
 from notifications.models import Delivery, NotificationEvent, Subscriber
@@ -20,7 +19,8 @@ from notifications.transports import (
     parse_retry_after,
     signed_headers,
 )
-from tests.notifications.conftest import subscriber
+from status.shapes import timestamp
+from tests.factories import make_delivery, make_event, make_subscriber
 from tests.notifications.servers import Receiver
 
 # The keys of Statuspage's webhook body (tests/fixtures/statuspage/webhook_incident_update.json).
@@ -55,15 +55,8 @@ def local_hooks(settings):
     settings.WEBHOOKS_ALLOW_PRIVATE_IPS = True
 
 
-def make_event(page, **fields):
-    incident = fields.pop("incident", None) or Incident.declare(page, name="Outage", notify=False)
-    return NotificationEvent.objects.create(
-        page=page, kind="incident_created", incident=incident, **fields
-    )
-
-
 def deliver_one(event, target):
-    delivery = Delivery.objects.create(event=event, subscriber=target, channel=target.channel)
+    delivery = make_delivery(event, target)
     tasks.deliver([delivery.pk])
     delivery.refresh_from_db()
     return delivery
@@ -76,7 +69,7 @@ def test_an_incident_webhook_has_statuspages_shape(page, api, django_capture_on_
         )
         incident.post_update("resolved", "Fixed.")
     event = NotificationEvent.objects.get(kind="incident_resolved")
-    target = subscriber(page, "https://hooks.example.com/status")
+    target = make_subscriber(page, "https://hooks.example.com/status")
     delivery = Delivery(event=event, subscriber=target, channel="webhook")
 
     body = json.loads(webhooks.delivery_body(delivery))
@@ -108,7 +101,7 @@ def test_a_component_webhook_has_statuspages_shape(page, api, django_capture_on_
         api.set_status("partial_outage")
     event = NotificationEvent.objects.get()
     delivery = Delivery(
-        event=event, subscriber=subscriber(page, "https://h.example.com/"), channel="webhook"
+        event=event, subscriber=make_subscriber(page, "https://h.example.com/"), channel="webhook"
     )
 
     body = json.loads(webhooks.delivery_body(delivery))
@@ -126,7 +119,7 @@ def test_a_component_webhook_has_statuspages_shape(page, api, django_capture_on_
 
 
 def test_a_webhook_is_signed_and_keeps_its_id_across_retries(page, receiver, local_hooks):
-    target = subscriber(page, receiver.url("/hook"))
+    target = make_subscriber(page, receiver.url("/hook"))
     receiver.script("/hook", [500, 200])
     event = make_event(page)
 
@@ -156,7 +149,7 @@ def test_a_signature_made_with_another_secret_does_not_verify(page):
 
 
 def test_410_gone_disables_the_endpoint(page, receiver, local_hooks):
-    target = subscriber(page, receiver.url("/gone"))
+    target = make_subscriber(page, receiver.url("/gone"))
     receiver.script("/gone", [410])
 
     delivery = deliver_one(make_event(page), target)
@@ -166,7 +159,7 @@ def test_410_gone_disables_the_endpoint(page, receiver, local_hooks):
 
 
 def test_429_honours_retry_after(page, receiver, local_hooks):
-    target = subscriber(page, receiver.url("/busy"))
+    target = make_subscriber(page, receiver.url("/busy"))
     receiver.script("/busy", [(429, {"Retry-After": "120"})])
 
     delivery = deliver_one(make_event(page), target)
@@ -177,7 +170,7 @@ def test_429_honours_retry_after(page, receiver, local_hooks):
 
 
 def test_a_redirect_is_a_failure_and_is_not_followed(page, receiver, local_hooks):
-    target = subscriber(page, receiver.url("/moved"))
+    target = make_subscriber(page, receiver.url("/moved"))
     receiver.script("/moved", [(301, {"Location": receiver.url("/internal")})])
 
     delivery = deliver_one(make_event(page), target)
@@ -313,7 +306,7 @@ def test_a_private_endpoint_is_refused_when_called_before_any_connection(
     settings.WEBHOOKS_ALLOW_PRIVATE_IPS = False
     endpoint = url.format(port=receiver.port)
     # As if it had been saved when its name pointed elsewhere (DNS rebinding), or by hand.
-    target = subscriber(page, endpoint)
+    target = make_subscriber(page, endpoint)
 
     delivery = deliver_one(make_event(page), target)
 
@@ -324,7 +317,7 @@ def test_a_private_endpoint_is_refused_when_called_before_any_connection(
 
 
 def test_a_transport_refuses_a_non_http_endpoint_saved_by_hand(page):
-    target = subscriber(page, "https://x.example.com/")
+    target = make_subscriber(page, "https://x.example.com/")
     Subscriber.objects.filter(pk=target.pk).update(endpoint="file:///etc/passwd")
     delivery = deliver_one(make_event(page), Subscriber.objects.get(pk=target.pk))
 

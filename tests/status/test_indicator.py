@@ -100,16 +100,6 @@ def test_anything_worse_wins_over_maintenance(components, impacts, expected):
 # The banner on the public page
 
 
-@pytest.fixture
-def page(tenant_a):
-    return tenant_a.page
-
-
-@pytest.fixture
-def api(page):
-    return page.components.get(name="API")
-
-
 def banner(client, page):
     response = client.get(f"/p/{page.slug}/")
     assert response.status_code == 200

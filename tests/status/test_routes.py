@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver
 
-# "api": the management API, reached with a tenant's API key (notifications/api.py).
+# "api": the management API, reached with a tenant's API key (config/urls_api.py, status/api.py).
 ACCESS = {"public", "tenant", "platform", "api"}
 # The API routes that are not about one page: the key's list of pages, the schema and its docs.
 API_OUTSIDE_A_PAGE = {"api/v1/pages", "api/v1/schema/", "api/v1/docs/"}

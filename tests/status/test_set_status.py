@@ -8,7 +8,7 @@ from django.utils import timezone
 from status.models import Component, ComponentStatus, ComponentStatusChange
 
 
-def history(component):
+def history_rows(component):
     return list(component.status_changes.order_by("started_at"))
 
 
@@ -22,7 +22,7 @@ def assert_contiguous(rows):
 
 def test_a_new_component_starts_with_one_open_history_row(tenant_a):
     component = tenant_a.page.components.get(name="API")
-    rows = history(component)
+    rows = history_rows(component)
     assert [(row.status, row.ended_at) for row in rows] == [("operational", None)]
 
 
@@ -33,7 +33,7 @@ def test_set_status_closes_the_open_row_and_opens_a_new_one(tenant_a):
     component.set_status(ComponentStatus.MAJOR_OUTAGE, at=start + timedelta(minutes=5))
     component.set_status(ComponentStatus.OPERATIONAL, at=start + timedelta(minutes=9))
 
-    rows = history(component)
+    rows = history_rows(component)
     assert [row.status for row in rows] == [
         "operational",
         "partial_outage",
@@ -49,7 +49,7 @@ def test_set_status_closes_the_open_row_and_opens_a_new_one(tenant_a):
 def test_setting_the_same_status_writes_nothing(tenant_a):
     component = tenant_a.page.components.get(name="API")
     assert component.set_status("operational") is False
-    assert len(history(component)) == 1
+    assert len(history_rows(component)) == 1
 
 
 def test_a_change_cannot_be_dated_before_the_current_period(tenant_a):
@@ -57,14 +57,14 @@ def test_a_change_cannot_be_dated_before_the_current_period(tenant_a):
     component.set_status("major_outage")
     with pytest.raises(ValueError, match="cannot be dated before"):
         component.set_status("operational", at=timezone.now() - timedelta(days=1))
-    assert [row.status for row in history(component)] == ["operational", "major_outage"]
+    assert [row.status for row in history_rows(component)] == ["operational", "major_outage"]
 
 
 def test_an_unknown_status_is_refused(tenant_a):
     component = tenant_a.page.components.get(name="API")
     with pytest.raises(ValueError):
         component.set_status("on_fire")
-    assert len(history(component)) == 1
+    assert len(history_rows(component)) == 1
 
 
 def test_status_changes_bump_the_page_version(tenant_a):

@@ -5,28 +5,14 @@ import pytest
 
 from status.models import Component
 from status.uptime import daily_uptime, format_seconds, range_uptime
+from tests.factories import make_component, make_outage
 
 # Every test looks at history from well before "now" with an explicit now, never the clock.
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
-LONG_AGO = datetime(2025, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def page(tenant_a):
-    return tenant_a.page
-
-
-def make_component(page, name="Billing", created_at=LONG_AGO, **fields):
-    return Component.objects.create(page=page, name=name, created_at=created_at, **fields)
 
 
 def at(day, hour=0, minute=0, tz=UTC):
     return datetime(2026, *day, hour, minute, tzinfo=tz)
-
-
-def outage(component, status, start, end):
-    component.set_status(status, at=start)
-    component.set_status("operational", at=end)
 
 
 def uptime_of(component, tz=UTC, now=NOW, days=90):
@@ -40,7 +26,7 @@ def day_of(uptime, when):
 
 def test_a_full_day_with_one_hour_of_major_outage_has_that_hour_down(page):
     component = make_component(page)
-    outage(component, "major_outage", at((3, 3), 10), at((3, 3), 11))
+    make_outage(component, "major_outage", at((3, 3), 10), at((3, 3), 11))
 
     day = day_of(uptime_of(component), date(2026, 3, 3))
     assert day.status == "major_outage"
@@ -51,7 +37,7 @@ def test_a_full_day_with_one_hour_of_major_outage_has_that_hour_down(page):
 
 def test_a_day_without_events_is_operational_with_full_uptime(page):
     component = make_component(page)
-    outage(component, "major_outage", at((3, 3), 10), at((3, 3), 11))
+    make_outage(component, "major_outage", at((3, 3), 10), at((3, 3), 11))
 
     day = day_of(uptime_of(component), date(2026, 3, 4))
     assert (day.status, day.uptime, day.counted_seconds) == ("operational", 1.0, 86400)
@@ -60,7 +46,7 @@ def test_a_day_without_events_is_operational_with_full_uptime(page):
 
 def test_partial_outage_weighs_three_tenths_of_major(page):
     component = make_component(page)
-    outage(component, "partial_outage", at((3, 3), 10), at((3, 3), 12))
+    make_outage(component, "partial_outage", at((3, 3), 10), at((3, 3), 12))
 
     day = day_of(uptime_of(component), date(2026, 3, 3))
     assert day.partial_seconds == 7200
@@ -69,8 +55,8 @@ def test_partial_outage_weighs_three_tenths_of_major(page):
 
 def test_degraded_performance_is_not_downtime_but_is_the_worst_status_shown(page):
     component = make_component(page)
-    outage(component, "under_maintenance", at((3, 3), 1), at((3, 3), 2))
-    outage(component, "degraded_performance", at((3, 3), 10), at((3, 3), 13))
+    make_outage(component, "under_maintenance", at((3, 3), 1), at((3, 3), 2))
+    make_outage(component, "degraded_performance", at((3, 3), 10), at((3, 3), 13))
 
     day = day_of(uptime_of(component), date(2026, 3, 3))
     assert day.status == "degraded_performance"
@@ -81,9 +67,9 @@ def test_degraded_performance_is_not_downtime_but_is_the_worst_status_shown(page
 
 def test_the_worst_status_of_the_day_wins_whatever_came_first(page):
     component = make_component(page)
-    outage(component, "partial_outage", at((3, 3), 9), at((3, 3), 9, 12))
-    outage(component, "major_outage", at((3, 3), 10), at((3, 3), 11, 5))
-    outage(component, "degraded_performance", at((3, 3), 12), at((3, 3), 15))
+    make_outage(component, "partial_outage", at((3, 3), 9), at((3, 3), 9, 12))
+    make_outage(component, "major_outage", at((3, 3), 10), at((3, 3), 11, 5))
+    make_outage(component, "degraded_performance", at((3, 3), 12), at((3, 3), 15))
 
     day = day_of(uptime_of(component), date(2026, 3, 3))
     assert day.status == "major_outage"
@@ -94,8 +80,8 @@ def test_the_worst_status_of_the_day_wins_whatever_came_first(page):
 
 def test_maintenance_is_taken_out_of_the_counted_seconds(page):
     component = make_component(page)
-    outage(component, "under_maintenance", at((3, 3), 2), at((3, 3), 4))
-    outage(component, "major_outage", at((3, 3), 10), at((3, 3), 11))
+    make_outage(component, "under_maintenance", at((3, 3), 2), at((3, 3), 4))
+    make_outage(component, "major_outage", at((3, 3), 10), at((3, 3), 11))
 
     day = day_of(uptime_of(component), date(2026, 3, 3))
     assert day.maintenance_seconds == 7200
@@ -105,7 +91,7 @@ def test_maintenance_is_taken_out_of_the_counted_seconds(page):
 
 def test_a_day_of_maintenance_only_has_no_uptime(page):
     component = make_component(page)
-    outage(component, "under_maintenance", at((3, 3)), at((3, 4)))
+    make_outage(component, "under_maintenance", at((3, 3)), at((3, 4)))
 
     day = day_of(uptime_of(component), date(2026, 3, 3))
     assert (day.status, day.counted_seconds, day.uptime) == ("under_maintenance", 0, None)
@@ -113,7 +99,7 @@ def test_a_day_of_maintenance_only_has_no_uptime(page):
 
 def test_days_before_the_start_have_no_data_and_do_not_count(page):
     component = make_component(page, created_at=at((3, 8), 6))
-    outage(component, "major_outage", at((3, 9), 10), at((3, 9), 11))
+    make_outage(component, "major_outage", at((3, 9), 10), at((3, 9), 11))
     now = at((3, 10), 6)
 
     uptime = uptime_of(component, now=now)
@@ -155,7 +141,7 @@ def test_today_is_counted_only_up_to_now(page):
 
 def test_an_outage_over_midnight_is_split_between_the_two_days(page):
     component = make_component(page)
-    outage(component, "major_outage", at((3, 3), 23), at((3, 4), 1, 30))
+    make_outage(component, "major_outage", at((3, 3), 23), at((3, 4), 1, 30))
 
     uptime = uptime_of(component)
     assert day_of(uptime, date(2026, 3, 3)).major_seconds == 3600
@@ -167,7 +153,7 @@ def test_days_follow_the_page_time_zone(page):
     guayaquil = zoneinfo.ZoneInfo("America/Guayaquil")  # UTC-5, no DST
     component = make_component(page)
     # 02:00 to 03:00 UTC on March 4 is 21:00 to 22:00 on March 3 in Guayaquil.
-    outage(component, "major_outage", at((3, 4), 2), at((3, 4), 3))
+    make_outage(component, "major_outage", at((3, 4), 2), at((3, 4), 3))
 
     uptime = uptime_of(component, tz=guayaquil, now=at((3, 10), 3))
     assert uptime.days[-1].date == date(2026, 3, 9)  # 22:00 on March 9 there
@@ -178,7 +164,7 @@ def test_days_follow_the_page_time_zone(page):
 def test_a_day_of_daylight_saving_change_has_23_or_25_hours(page):
     berlin = zoneinfo.ZoneInfo("Europe/Berlin")
     component = make_component(page)
-    outage(component, "major_outage", at((3, 29), 10, tz=berlin), at((3, 29), 11, tz=berlin))
+    make_outage(component, "major_outage", at((3, 29), 10, tz=berlin), at((3, 29), 11, tz=berlin))
 
     uptime = uptime_of(component, tz=berlin, now=at((11, 1), tz=berlin), days=240)
     spring = day_of(uptime, date(2026, 3, 29))
@@ -191,8 +177,8 @@ def test_a_day_of_daylight_saving_change_has_23_or_25_hours(page):
 def test_uptime_of_several_components_takes_one_query(page, django_assert_num_queries):
     components = [make_component(page, name=f"C{n}", start_date=date(2025, 6, 1)) for n in range(3)]
     for n, component in enumerate(components):
-        outage(component, "major_outage", at((3, 3), n), at((3, 3), n + 1))
-        outage(component, "partial_outage", at((3, 5), 10), at((3, 5), 11))
+        make_outage(component, "major_outage", at((3, 3), n), at((3, 3), n + 1))
+        make_outage(component, "partial_outage", at((3, 5), 10), at((3, 5), 11))
     quiet = make_component(page, name="Quiet")
     # Loaded without their page: the start date must not make a query per component.
     components = list(Component.objects.filter(pk__in=[c.pk for c in [*components, quiet]]))
@@ -207,7 +193,7 @@ def test_uptime_of_several_components_takes_one_query(page, django_assert_num_qu
 
 def test_the_range_percent_weighs_days_by_their_seconds_not_by_their_count(page):
     component = make_component(page, created_at=at((3, 9), 18))
-    outage(component, "major_outage", at((3, 9), 20), at((3, 9), 21))
+    make_outage(component, "major_outage", at((3, 9), 20), at((3, 9), 21))
     now = at((3, 10), 18)
 
     uptime = uptime_of(component, now=now)
@@ -219,9 +205,9 @@ def test_the_range_percent_weighs_days_by_their_seconds_not_by_their_count(page)
 
 def test_range_uptime_agrees_with_the_days_over_the_same_range(page, django_assert_num_queries):
     component = make_component(page, created_at=at((3, 9), 18))
-    outage(component, "major_outage", at((3, 9), 20), at((3, 9), 21))
-    outage(component, "under_maintenance", at((3, 10), 1), at((3, 10), 3))
-    outage(component, "partial_outage", at((3, 10), 5), at((3, 10), 6))
+    make_outage(component, "major_outage", at((3, 9), 20), at((3, 9), 21))
+    make_outage(component, "under_maintenance", at((3, 10), 1), at((3, 10), 3))
+    make_outage(component, "partial_outage", at((3, 10), 5), at((3, 10), 6))
     now = at((3, 10), 18)
     component = Component.objects.select_related("page").get(pk=component.pk)
 
@@ -241,7 +227,7 @@ def test_range_uptime_agrees_with_the_days_over_the_same_range(page, django_asse
 
 def test_range_uptime_counts_only_the_part_of_the_range_asked_for(page):
     component = make_component(page)
-    outage(component, "major_outage", at((3, 9), 20), at((3, 9), 21))
+    make_outage(component, "major_outage", at((3, 9), 20), at((3, 9), 21))
 
     result = range_uptime(component, at((3, 9), 20, 30), at((3, 9), 22), now=NOW)
     assert (result.major_seconds, result.counted_seconds) == (1800, 5400)

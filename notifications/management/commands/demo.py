@@ -1,3 +1,7 @@
+"""The demo tenants (jelou and acme) with their pages, components, history, incidents,
+maintenance and a few subscribers. It seeds every app, so it lives in the one that may import
+them all (notifications → incidents → status)."""
+
 import random
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo

@@ -1,0 +1,219 @@
+"""The management API v1's shared plumbing: key authentication, rate limit, errors, paging and
+the `{key: {...}}` bodies, used by every API module (status/api_pages.py: pages, components and
+groups; incidents/api.py: incidents, maintenance and postmortems; notifications/api.py:
+subscribers), all mounted under /api/v1/ by config/urls_api.py. The API follows Statuspage's
+conventions, so that existing automation works by changing only the base URL.
+
+- Auth: `Authorization: OAuth <key>` (or `Bearer <key>`) with one of the tenant's API keys; a key
+  reaches its tenant's pages only, and anything else answers 404 as if it did not exist.
+- Bodies are wrapped in the resource's key (`{"incident": {...}}`); lists are bare arrays;
+  POST answers 201; errors are `{"error": ..., "message": ...}` (400, 401, 404, 422, 429).
+- Every write goes through the model methods the console uses (Incident.declare, post_update,
+  Component.set_status, …) and is recorded in the audit log with the key.
+"""
+
+import math
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiParameter, inline_serializer
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.decorators import api_view
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import BasePermission
+from rest_framework.renderers import JSONRenderer
+from rest_framework.throttling import BaseThrottle
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from status.models import ApiKey, Page
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+MAX_OFFSET = 10**9
+
+
+# Authentication, rate limit and errors ---------------------------------------------------------
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """`Authorization: OAuth <key>` as Statuspage documents it, or `Bearer <key>`."""
+
+    def authenticate(self, request):
+        scheme, _, secret = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        if scheme.lower() not in ("oauth", "bearer") or not secret.strip():
+            return None
+        key = ApiKey.authenticate(secret.strip())
+        if key is None:
+            raise exceptions.AuthenticationFailed("The API key is unknown or revoked.")
+        return (None, key)
+
+    def authenticate_header(self, request):
+        return 'OAuth realm="api"'
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    target_class = ApiKeyAuthentication
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`OAuth <key>` or `Bearer <key>`",
+        }
+
+
+class HasApiKey(BasePermission):
+    def has_permission(self, request, view):
+        return request.auth is not None
+
+
+class ApiKeyThrottle(BaseThrottle):
+    """A token bucket per key: API_RATE_LIMIT_PER_SECOND sustained, bursts of
+    API_RATE_LIMIT_BURST. Kept in the shared cache, so it holds across web processes (a race
+    between two processes can let a request or two more through, which is fine here)."""
+
+    def allow_request(self, request, view):
+        rate = settings.API_RATE_LIMIT_PER_SECOND
+        burst = settings.API_RATE_LIMIT_BURST
+        key = f"api-rate:{request.auth.pk}"
+        now = time.time()
+        tokens, last = cache.get(key, (burst, now))
+        tokens = min(burst, tokens + (now - last) * rate)
+        self.retry_after = 0
+        allowed = tokens >= 1
+        if allowed:
+            tokens -= 1
+        else:
+            self.retry_after = (1 - tokens) / rate
+        cache.set(key, (tokens, now), math.ceil(burst / rate) + 1)
+        return allowed
+
+    def wait(self):
+        return max(1, math.ceil(self.retry_after))
+
+
+ERROR_NAMES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    415: "unsupported_media_type",
+    422: "unprocessable_entity",
+    429: "rate_limited",
+}
+
+
+class Unprocessable(exceptions.APIException):
+    status_code = 422
+    default_detail = "The request could not be processed."
+
+
+def exception_handler(exc, context):
+    """Every error as Statuspage's `{"error": ..., "message": ...}`."""
+    if isinstance(exc, DjangoValidationError):
+        exc = Unprocessable("; ".join(exc.messages))
+    elif isinstance(exc, RequestDataTooBig):
+        # Past DATA_UPLOAD_MAX_MEMORY_SIZE: Django's HTML 400 page unless answered here.
+        exc = exceptions.ParseError("The request body is too large.")
+    elif isinstance(exc, exceptions.ValidationError):
+        exc = Unprocessable(flatten(exc.detail))
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    detail = response.data.get("detail") if isinstance(response.data, dict) else None
+    message = str(detail) if detail is not None else flatten(response.data)
+    response.data = {
+        "error": ERROR_NAMES.get(response.status_code, "error"),
+        "message": message,
+    }
+    return response
+
+
+def flatten(detail, prefix=""):
+    """DRF's nested error detail as one readable line."""
+    if isinstance(detail, dict):
+        parts = [flatten(v, f"{prefix}{k}." if k != "non_field_errors" else prefix)
+                 for k, v in detail.items()]  # fmt: skip
+        return "; ".join(parts)
+    if isinstance(detail, list):
+        return "; ".join(flatten(item, prefix) for item in detail)
+    return f"{prefix.rstrip('.')}: {detail}" if prefix else str(detail)
+
+
+def endpoint(*methods):
+    """A management API view: authenticated by key, rate-limited, JSON only."""
+
+    def decorator(view):
+        view.authentication_classes = [ApiKeyAuthentication]
+        view.permission_classes = [HasApiKey]
+        view.throttle_classes = [ApiKeyThrottle]
+        view.renderer_classes = [JSONRenderer]
+        view.parser_classes = [JSONParser]
+        wrapped = api_view(list(methods))(view)
+        wrapped.access = "api"
+        return wrapped
+
+    return decorator
+
+
+def get_page(request, page_code):
+    """The key's tenant's page with this code; another tenant's page is 404 like no page."""
+    page = (
+        Page.objects.select_related("tenant")
+        .filter(tenant=request.auth.tenant, code=page_code)
+        .first()
+    )
+    if page is None:
+        raise Http404("No such page.")
+    return page
+
+
+def get_or_404(queryset, **lookup):
+    obj = queryset.filter(**lookup).first()
+    if obj is None:
+        raise Http404(f"No such {queryset.model._meta.verbose_name}.")
+    return obj
+
+
+def unwrap(request, key, serializer_class, *, partial=False, instance=None):
+    """The validated `{key: {...}}` body."""
+    if not isinstance(request.data, dict) or not isinstance(request.data.get(key), dict):
+        raise exceptions.ParseError(f'The body must be a JSON object {{"{key}": {{...}}}}.')
+    serializer = serializer_class(data=request.data[key], partial=partial, instance=instance)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def paginate(request, queryset):
+    """Statuspage's `limit` (default 100) and 1-based `page` query parameters."""
+    try:
+        limit = min(max(int(request.query_params.get("limit", DEFAULT_LIMIT)), 1), MAX_LIMIT)
+        number = max(int(request.query_params.get("page", 1)), 1)
+    except ValueError as error:
+        raise exceptions.ParseError("limit and page must be whole numbers.") from error
+    offset = (number - 1) * limit
+    if offset > MAX_OFFSET:
+        # Past any real list, and past what the database takes as an OFFSET.
+        return queryset.none()
+    return queryset[offset : offset + limit]
+
+
+def wrapped(key, serializer_class, name):
+    """A schema-only serializer for `{key: {...}}` bodies."""
+    return inline_serializer(name=name, fields={key: serializer_class()})
+
+
+PAGING = [
+    OpenApiParameter("limit", int, description="At most this many (default 100)."),
+    OpenApiParameter("page", int, description="Page of results, from 1."),
+]
