@@ -6,6 +6,7 @@ project folder, local-memory cache, Celery tasks run in-process and email writte
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -85,6 +86,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "status",
     "incidents",
     "notifications",
@@ -92,6 +94,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "status.hosts.HostRoutingMiddleware",
+    "status.middleware.RefuseNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -99,9 +102,25 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "status.htmx.SubmitOnceMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into its page (status/auth.py).
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Sign-in lockout (status/auth.py): this many failures for one account or from one address
+# within the lockout time lock it out for that long; a success starts the count again.
+AUTHENTICATION_BACKENDS = [
+    "status.auth.SignInLockout",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("SIGN_IN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIGN_IN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "config.urls"
 PAGE_HOST_URLCONF = "config.urls_page"
@@ -141,16 +160,31 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The DNS server asked for custom domains' TXT records ("host" or "host:port"); empty for the
+# system's resolver.
+DNS_RESOLVER = env("DNS_RESOLVER", "")
+
 REDIS_URL = env("REDIS_URL")
+# The cache may live in another Redis database or instance than the broker (REDIS_CACHE_URL),
+# so that it can evict (maxmemory, allkeys-lru) while the broker keeps every message.
+REDIS_CACHE_URL = env("REDIS_CACHE_URL", REDIS_URL)
 # Public pages: how long each process may trust what it read from the shared cache (see
 # status/pagecache.py). Only useful in front of Redis; the local-memory cache is in-process.
-PAGE_CACHE_LOCAL_SECONDS = float(env("PAGE_CACHE_LOCAL_SECONDS", "1" if REDIS_URL else "0"))
-if REDIS_URL:
+PAGE_CACHE_LOCAL_SECONDS = float(env("PAGE_CACHE_LOCAL_SECONDS", "1" if REDIS_CACHE_URL else "0"))
+# Redis is an accelerator: a cache call waits at most this long (seconds), and after a failure
+# the cache is left alone this long, pages rendering from the database (config/cache.py).
+REDIS_SOCKET_TIMEOUT = float(env("REDIS_SOCKET_TIMEOUT", "0.25"))
+CACHE_RETRY_SECONDS = float(env("CACHE_RETRY_SECONDS", "5"))
+if REDIS_CACHE_URL:
     CACHES = {
         "default": {
             "BACKEND": "config.cache.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": REDIS_CACHE_URL,
             "KEY_PREFIX": "heliograph",
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+                "socket_timeout": REDIS_SOCKET_TIMEOUT,
+            },
         }
     }
 else:
@@ -224,7 +258,22 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # A task that runs longer than the visibility timeout would be handed to a second worker.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Sending a message waits at most a second or so with the broker down: the write that sends it
+# has committed, and the sweeper finds what was not enqueued (notifications/outbox.py).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_timeout": 1,
+    "socket_connect_timeout": 0.5,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 0.5
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.1,
+    "interval_max": 0.1,
+}
+# After a failed send, messages are not tried for this long (seconds): the sweeper will.
+BROKER_RETRY_SECONDS = float(env("BROKER_RETRY_SECONDS", "5"))
 CELERY_TASK_SOFT_TIME_LIMIT = 300
 CELERY_TASK_TIME_LIMIT = 360
 CELERY_TASK_IGNORE_RESULT = True
@@ -232,7 +281,11 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "advance-maintenance": {"task": "incidents.tasks.advance_maintenance", "schedule": 30.0},
     # Retries, expired leases, messages lost with Redis, events not fanned out.
-    "sweep-notifications": {"task": "notifications.tasks.sweep", "schedule": 60.0},
+    "sweep-notifications": {"task": "notifications.tasks.sweep", "schedule": 30.0},
+    # Idempotency-Key answers (24 hours) and console form tokens (7 days) past their use.
+    "prune-request-records": {"task": "status.tasks.prune", "schedule": 3600.0},
+    # Custom domains: verify new TXT records, notice missing ones (status/domains.py).
+    "check-domains": {"task": "status.tasks.check_domains", "schedule": 3600.0},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Celery's Django fixup closes the database connections around every task unless told to reuse
@@ -240,11 +293,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # does for requests instead (CONN_MAX_AGE, health checks: see notifications/tasks.py).
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 
-# Notifications (notifications/models.py). A claimed delivery's lease outlives the hard time
-# limit, so it only expires when its worker is gone.
-NOTIFICATIONS_LEASE_SECONDS = env_int("NOTIFICATIONS_LEASE_SECONDS", CELERY_TASK_TIME_LIMIT + 240)
-# A pending delivery unclaimed this long is assumed lost with its message and enqueued again.
-NOTIFICATIONS_REQUEUE_AFTER_SECONDS = env_int("NOTIFICATIONS_REQUEUE_AFTER_SECONDS", 600)
+# Notifications (notifications/models.py). A worker holds what it claimed for a lease that it
+# renews while it works (before each send, longer than any one send may take), so the lease of
+# a worker that died runs out within this many seconds and the sweeper hands its rows on.
+NOTIFICATIONS_LEASE_SECONDS = env_int("NOTIFICATIONS_LEASE_SECONDS", 60)
+# A pending delivery unclaimed this long after it was enqueued is assumed lost with its message
+# (Redis flushed or restarted) and enqueued again; a second message for a row costs nothing
+# (the claim is a conditional UPDATE).
+NOTIFICATIONS_REQUEUE_AFTER_SECONDS = env_int("NOTIFICATIONS_REQUEUE_AFTER_SECONDS", 60)
 NOTIFICATIONS_FAN_OUT_CHUNK = env_int("NOTIFICATIONS_FAN_OUT_CHUNK", 1000)
 NOTIFICATIONS_EMAIL_BATCH = env_int("NOTIFICATIONS_EMAIL_BATCH", 200)
 # Public subscribe form: requests per hour from one IP address, and for one email or endpoint.
@@ -264,7 +320,11 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+# Preloading is a promise for months (browsers ship the list): the operator makes it, once
+# the domain and every name under it serve HTTPS for good. Without it, Django's deploy check
+# would warn (security.W021) about a choice made on purpose.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 SESSION_COOKIE_SECURE = not DEBUG

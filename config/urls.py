@@ -15,3 +15,5 @@ urlpatterns = [
     path("api/v1/", include("config.urls_api")),
     path("admin/", admin.site.urls),
 ]
+
+handler404 = "status.views.not_found"

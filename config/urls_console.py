@@ -29,6 +29,7 @@ urlpatterns = [
     path("", console.home, name="home"),
     # Pages and components
     path(PAGE + "settings/", console.page_settings, name="settings"),
+    path(PAGE + "settings/domain/check/", console.domain_check, name="settings-domain-check"),
     path(PAGE + "components/", console.components, name="components"),
     path(PAGE + "components/new/", console.component_create, name="component-create"),
     path(

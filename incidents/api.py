@@ -11,6 +11,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from incidents.api_schema import IncidentSchema, IncidentUpdateSchema, PostmortemSchema
+from incidents.markdown import MARKDOWN_MAX_LENGTH
 from incidents.models import Impact, Incident, IncidentStatus, IncidentUpdate
 from incidents.shapes import incident_details_json, with_details
 from status.api import (
@@ -24,7 +25,7 @@ from status.api import (
     wrapped,
 )
 from status.api_schema import with_errors
-from status.models import ComponentStatus
+from status.models import ComponentStatus, validate_moment
 from status.shapes import timestamp
 
 
@@ -33,7 +34,7 @@ class IncidentInput(serializers.Serializer):
     status = serializers.ChoiceField(
         [s for s in IncidentStatus.values if s != IncidentStatus.POSTMORTEM], required=False
     )
-    body = serializers.CharField(allow_blank=True, required=False, max_length=100_000)
+    body = serializers.CharField(allow_blank=True, required=False, max_length=MARKDOWN_MAX_LENGTH)
     components = serializers.DictField(
         child=serializers.ChoiceField(ComponentStatus.choices), required=False
     )
@@ -44,10 +45,10 @@ class IncidentInput(serializers.Serializer):
     )
     backfilled = serializers.BooleanField(required=False)
     backfill_date = serializers.DateTimeField(
-        input_formats=["iso-8601", "%Y-%m-%d"], required=False
+        input_formats=["iso-8601", "%Y-%m-%d"], required=False, validators=[validate_moment]
     )
-    scheduled_for = serializers.DateTimeField(required=False)
-    scheduled_until = serializers.DateTimeField(required=False)
+    scheduled_for = serializers.DateTimeField(required=False, validators=[validate_moment])
+    scheduled_until = serializers.DateTimeField(required=False, validators=[validate_moment])
     scheduled_remind_prior = serializers.BooleanField(required=False)
     scheduled_auto_in_progress = serializers.BooleanField(required=False)
     scheduled_auto_completed = serializers.BooleanField(required=False)
@@ -245,9 +246,7 @@ def incident(request, page_code, incident_code):
         return Response(incident_data(page, incident))
     if request.method == "DELETE":
         data = incident_data(page, incident)
-        with transaction.atomic():
-            incident.audit("delete", by=request.auth, before=incident.audit_values())
-            incident.delete()
+        incident.remove(by=request.auth)
         return Response(data)
     data = unwrap(request, "incident", IncidentInput, partial=True)
     with transaction.atomic():
@@ -257,8 +256,8 @@ def incident(request, page_code, incident_code):
 
 
 class IncidentUpdateInput(serializers.Serializer):
-    body = serializers.CharField(allow_blank=True, max_length=100_000)
-    display_at = serializers.DateTimeField()
+    body = serializers.CharField(allow_blank=True, max_length=MARKDOWN_MAX_LENGTH)
+    display_at = serializers.DateTimeField(validators=[validate_moment])
     deliver_notifications = serializers.BooleanField()
 
 
@@ -280,8 +279,10 @@ def incident_update(request, page_code, incident_code, update_code):
 
 
 class PostmortemInput(serializers.Serializer):
-    body_draft = serializers.CharField(allow_blank=True, required=False, max_length=200_000)
-    body = serializers.CharField(allow_blank=True, required=False, max_length=200_000)
+    body_draft = serializers.CharField(
+        allow_blank=True, required=False, max_length=MARKDOWN_MAX_LENGTH
+    )
+    body = serializers.CharField(allow_blank=True, required=False, max_length=MARKDOWN_MAX_LENGTH)
     notify_subscribers = serializers.BooleanField(required=False)
 
 

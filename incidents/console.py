@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from incidents.forms import (
@@ -29,7 +30,7 @@ from incidents.forms import (
     PostUpdateForm,
     ResolveForm,
 )
-from incidents.markdown import render_markdown
+from incidents.markdown import render_markdown, validate_markdown_length
 from incidents.models import (
     CLOSED_STATUSES,
     Incident,
@@ -117,7 +118,7 @@ def incident_create(request, page):
 
     preview = None
     if request.method == "POST" and "preview" in request.POST:
-        preview = render_markdown(request.POST.get("body", ""))
+        preview = markdown_preview(request.POST.get("body", ""))
     elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -148,8 +149,17 @@ def incident_preview(request, page):
     return render(
         request,
         "manage/incidents/_preview.html",
-        {"preview": render_markdown(request.POST.get("body", ""))},
+        {"preview": markdown_preview(request.POST.get("body", ""))},
     )
+
+
+def markdown_preview(body):
+    """`body` rendered as the public will see it, or why it is refused."""
+    try:
+        validate_markdown_length(body)
+    except ValidationError as error:
+        return format_html('<p class="errors" role="alert">{}</p>', error.messages[0])
+    return render_markdown(body)
 
 
 def incident_url(page, incident):
@@ -197,7 +207,7 @@ def incident_post_update(request, page, code):
     )
     preview = None
     if "preview" in request.POST:  # the Preview button without JavaScript
-        preview = render_markdown(request.POST.get("body", ""))
+        preview = markdown_preview(request.POST.get("body", ""))
     elif form.is_valid():
         data = form.cleaned_data
         try:
@@ -268,7 +278,7 @@ def incident_backfill(request, page):
     form = BackfillIncidentForm(request.POST or None, page=page, components=components)
     preview = None
     if request.method == "POST" and "preview" in request.POST:
-        preview = render_markdown(request.POST.get("body", ""))
+        preview = markdown_preview(request.POST.get("body", ""))
     elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -366,7 +376,7 @@ def maintenance_create(request, page):
     form = MaintenanceForm(request.POST or None, page=page)
     preview = None
     if request.method == "POST" and "preview" in request.POST:
-        preview = render_markdown(request.POST.get("body", ""))
+        preview = markdown_preview(request.POST.get("body", ""))
     elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -470,7 +480,7 @@ def maintenance_post_update(request, page, code):
     if incident.is_closed:
         form.add_error(None, "This maintenance is over.")
     elif "preview" in request.POST:  # the Preview button without JavaScript
-        preview = render_markdown(request.POST.get("body", ""))
+        preview = markdown_preview(request.POST.get("body", ""))
     elif form.is_valid():
         data = form.cleaned_data
         try:

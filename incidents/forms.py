@@ -9,13 +9,14 @@ from datetime import datetime
 from django import forms
 from django.utils import timezone
 
+from incidents.markdown import MARKDOWN_MAX_LENGTH
 from incidents.models import (
     INCIDENT_STATUSES,
     Impact,
     IncidentStatus,
     IncidentTemplate,
 )
-from status.models import ComponentStatus
+from status.models import ComponentStatus, validate_moment
 
 NOT_AFFECTED = ""
 RESOLVED_BODY = "This incident has been resolved."
@@ -40,6 +41,7 @@ class PageDateTimeField(forms.DateTimeField):
     """A datetime-local input read and shown in the page's time zone (set `tz`)."""
 
     widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    default_validators = [validate_moment]
 
     def __init__(self, *args, **kwargs):
         self.tz = kwargs.pop("tz", None)
@@ -62,6 +64,7 @@ class MarkdownField(forms.CharField):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("required", False)
         kwargs.setdefault("strip", True)
+        kwargs.setdefault("max_length", MARKDOWN_MAX_LENGTH)
         kwargs.setdefault("help_text", "Markdown: **bold**, _italic_, lists, [links](https://…).")
         super().__init__(*args, **kwargs)
 
@@ -286,14 +289,13 @@ class CancelMaintenanceForm(forms.Form):
 
 
 class IncidentTemplateForm(forms.ModelForm):
+    body = MarkdownField(label="Message", help_text=IncidentTemplate.body.field.help_text)
+
     class Meta:
         model = IncidentTemplate
         fields = ["name", "title", "body", "status", "components", "component_status"]
-        labels = {"title": "Incident name", "body": "Message"}
-        widgets = {
-            "components": forms.CheckboxSelectMultiple,
-            "body": forms.Textarea(attrs={"rows": 6}),
-        }
+        labels = {"title": "Incident name"}
+        widgets = {"components": forms.CheckboxSelectMultiple}
 
     def __init__(self, *args, page, **kwargs):
         super().__init__(*args, **kwargs)

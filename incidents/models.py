@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from incidents import signals
-from incidents.markdown import render_markdown
+from incidents.markdown import render_markdown, validate_markdown_length
 from status.models import (
     Audited,
     CodeField,
@@ -416,7 +416,9 @@ class Incident(Audited, PageContent):
         re-arms the reminder."""
         editable = self.MAINTENANCE_EDITABLE if self.is_maintenance else self.INCIDENT_EDITABLE
         unknown = set(changes) - set(editable)
-        if unknown or (components is not None and not self.is_maintenance):
+        if components is not None and not self.is_maintenance:
+            unknown.add("components")
+        if unknown:
             raise ValidationError(f"These cannot be changed here: {', '.join(sorted(unknown))}.")
         with transaction.atomic():
             Incident.objects.select_for_update().filter(pk=self.pk).first()
@@ -443,8 +445,7 @@ class Incident(Audited, PageContent):
                     self.started_at = self.scheduled_for
                 if (self.scheduled_for, self.remind_before_minutes) != (old_start, old_reminder):
                     self.reminder_sent_at = None  # a new time deserves a new reminder
-            if self.impact_override:
-                self.impact = self.impact_override
+            self.impact = self.current_impact()
             self.save()
             if components is not None:
                 self.components.set(components)
@@ -453,12 +454,21 @@ class Incident(Audited, PageContent):
                 self.audit("edit", by=by, before=before, after=after)
         return self
 
+    def remove(self, *, by):
+        """Delete the incident or maintenance and everything it recorded ("<kind>.delete");
+        the components' history stays, no longer linked to it."""
+        with transaction.atomic():
+            self.audit("delete", by=by, before=self.audit_values())
+            self.delete()
+
     def resolve(self, body="", *, notify=True, by=None):
         """Resolve the incident: its components go back to what still holds them."""
         return self.post_update(IncidentStatus.RESOLVED, body, notify=notify, by=by)
 
     def cancel(self, body="", *, notify=True, by=None):
         """Cancel a maintenance that has not started; its components were never taken."""
+        if self.is_closed:
+            raise ValidationError("This maintenance is over already.")
         if self.status != IncidentStatus.SCHEDULED:
             raise ValidationError(
                 "Only maintenance that has not started can be cancelled; "
@@ -497,6 +507,7 @@ class Incident(Audited, PageContent):
         `incident_updated` when `notify`.
         """
         status = IncidentStatus(status)
+        validate_markdown_length(body or "")
         if status not in self.allowed_statuses:
             raise ValidationError(
                 f"{status.label} is not a status for {Kind(self.kind).label.lower()}."
@@ -515,6 +526,13 @@ class Incident(Audited, PageContent):
             first = not self.updates.exists()
             was_closed = self.is_closed and not first
             was_status = self.status
+            if self.is_maintenance and not first:
+                if was_closed:
+                    raise ValidationError("This maintenance is over; it takes no more updates.")
+                if status == IncidentStatus.SCHEDULED and was_status != IncidentStatus.SCHEDULED:
+                    raise ValidationError(
+                        "A maintenance that has started cannot be scheduled again."
+                    )
             closing = status in CLOSED_STATUSES
             before = self.audit_values() if audited else None
             if not (body or "").strip():
@@ -537,8 +555,7 @@ class Incident(Audited, PageContent):
             )
             self.apply_component_statuses(update, component_statuses, at)
             self.set_timestamps(status, at)
-            if self.impact_override:
-                self.impact = self.impact_override
+            self.impact = self.current_impact()
             self.status = status
             self.save()
 
@@ -605,10 +622,18 @@ class Incident(Audited, PageContent):
         if self.worst_component_status:
             statuses.append(self.worst_component_status)
         if statuses:
-            worst = worst_status(statuses)
-            self.worst_component_status = worst
-            if not self.is_maintenance:
-                self.impact = IMPACT_OF_STATUS[ComponentStatus(worst)]
+            self.worst_component_status = worst_status(statuses)
+
+    def current_impact(self):
+        """The impact staff chose (`impact_override`), or else, for an incident, the one its
+        worst component status gives (Statuspage's rule); a maintenance keeps its own."""
+        if self.impact_override:
+            return self.impact_override
+        if self.is_maintenance:
+            return Impact.MAINTENANCE
+        if self.worst_component_status:
+            return IMPACT_OF_STATUS[ComponentStatus(self.worst_component_status)]
+        return Impact.NONE
 
     def set_timestamps(self, status, at):
         if status == IncidentStatus.IDENTIFIED and not self.identified_at:
@@ -633,6 +658,7 @@ class Incident(Audited, PageContent):
 
     def save_postmortem_draft(self, body, *, by=None):
         """Keep a draft of the postmortem; what is published stays until the next publish."""
+        validate_markdown_length(body)
         with transaction.atomic():
             before = self.postmortem_values()
             self.postmortem_draft = body
@@ -644,6 +670,7 @@ class Incident(Audited, PageContent):
         body = self.postmortem_working_text if body is None else body
         if not body.strip():
             raise ValidationError("Write the postmortem before publishing it.")
+        validate_markdown_length(body)
         if self.status not in (IncidentStatus.RESOLVED, IncidentStatus.POSTMORTEM):
             raise ValidationError("Only a resolved incident can have a postmortem published.")
         with transaction.atomic():
@@ -732,6 +759,9 @@ class IncidentUpdate(Audited, PageContent):
         unknown = set(changes) - {"body", "display_at"}
         if unknown:
             raise ValidationError(f"These cannot be changed: {', '.join(sorted(unknown))}.")
+        if changes.get("display_at") and changes["display_at"] > timezone.now():
+            raise ValidationError("An update cannot be dated in the future.")
+        validate_markdown_length(changes.get("body") or "")
         for name, value in changes.items():
             setattr(self, name, value)
         return self.save_audited(by=by, action="edit")

@@ -4,7 +4,7 @@ Each runs a fixed number of SQL queries, whatever the number of components, days
 incidents (tests/incidents/test_query_counts.py), and is cached whole (status/pagecache.py).
 """
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import Prefetch
 from django.http import Http404
@@ -145,7 +145,7 @@ def incident_page(request, page, code):
     return render(request, "public/incident.html", context)
 
 
-@public_page
+@public_page(reads=("page",))
 def history(request, page):
     tz = page.tz
     today = timezone.now().astimezone(tz).date()
@@ -158,10 +158,13 @@ def history(request, page):
             date(today.year, today.month, 1), -(number - 1) * MONTHS_PER_HISTORY_PAGE
         )
         months = [shift_month(newest, -i) for i in range(MONTHS_PER_HISTORY_PAGE)]
-    except ValueError:
+        start = datetime.combine(months[-1], time.min, tzinfo=tz)
+        end = datetime.combine(shift_month(newest, 1), time.min, tzinfo=tz)
+        # January of the year 1 in a zone ahead of UTC starts in the year 0 in UTC: no datetime.
+        start.astimezone(UTC)
+    except (ValueError, OverflowError):
+        # A page number past the year 1 (or too large for a date at all).
         raise Http404("No history that far back") from None
-    start = datetime.combine(months[-1], time.min, tzinfo=tz)
-    end = datetime.combine(shift_month(newest, 1), time.min, tzinfo=tz)
     incidents = list(
         Incident.objects.filter(page=page, started_at__gte=start, started_at__lt=end)
         .exclude(status="scheduled")

@@ -76,8 +76,8 @@ class TransportError(Exception):
 
 
 def lease_duration():
-    """How long a worker owns what it claimed; longer than Celery's hard time limit, so a
-    lease only expires when its worker is gone."""
+    """How long a worker owns what it claimed before renewing it (it does while it works, so
+    a lease only runs out when its worker is gone)."""
     return timedelta(seconds=settings.NOTIFICATIONS_LEASE_SECONDS)
 
 
@@ -443,13 +443,13 @@ def normalise_email(email):
 
 
 class Subscriber(Audited, models.Model):
-    AUDIT_NAME = "subscriber"
-    AUDIT_FIELDS = ("channel", "email", "endpoint", "state")
-
     """Someone told of a page's incidents: by email, or by a signed webhook to an endpoint.
 
     No components and no groups means the whole page.
     """
+
+    AUDIT_NAME = "subscriber"
+    AUDIT_FIELDS = ("channel", "email", "endpoint", "state")
 
     page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="subscribers")
     code = CodeField()
@@ -520,8 +520,14 @@ class Subscriber(Audited, models.Model):
 
     # Links, absolute, on the page's own host when it has one.
 
+    def confirmation_signer(self):
+        # Keyed on the token too: a new request (a new token) ends the earlier request's links.
+        return signing.TimestampSigner(salt=f"{CONFIRMATION_SALT}:{self.token}")
+
     def confirmation_token(self):
-        return signing.TimestampSigner(salt=CONFIRMATION_SALT).sign(self.token)
+        """The value in a confirmation link: the subscriber's code, signed. It confirms and does
+        nothing else: the token that manages and unsubscribes is not in it."""
+        return self.confirmation_signer().sign(self.code)
 
     @property
     def confirm_url(self):
@@ -535,13 +541,25 @@ class Subscriber(Audited, models.Model):
     def unsubscribe_url(self):
         return self.page.public_url(f"subscribe/unsubscribe/{self.token}/")
 
-    @staticmethod
-    def token_from_confirmation(value):
-        """The subscriber token in a confirmation link; raises signing.SignatureExpired after
-        CONFIRMATION_MAX_AGE and signing.BadSignature for anything else that is not ours."""
-        return signing.TimestampSigner(salt=CONFIRMATION_SALT).unsign(
+    @classmethod
+    def find_by_confirmation(cls, page, value):
+        """The subscriber of `page` a confirmation link is for; raises signing.SignatureExpired
+        after CONFIRMATION_MAX_AGE and signing.BadSignature for anything else that is not ours
+        (another page's, a tampered one, or one of a request made again since)."""
+        code = value.split(":", 1)[0]  # signed values are "value:timestamp:signature"
+        subscriber = cls.objects.filter(page=page, code=code).first()
+        if subscriber is not None:
+            subscriber.confirmation_signer().unsign(value, max_age=CONFIRMATION_MAX_AGE)
+            return subscriber
+        # Links sent before confirmation links stopped carrying the token (the token, signed
+        # without it): they work until they expire, CONFIRMATION_MAX_AGE after that release.
+        token = signing.TimestampSigner(salt=CONFIRMATION_SALT).unsign(
             value, max_age=CONFIRMATION_MAX_AGE
         )
+        subscriber = cls.objects.filter(page=page, token=token).first()
+        if subscriber is None:
+            raise signing.BadSignature("No such subscriber")
+        return subscriber
 
     # State changes.
 
@@ -683,6 +701,13 @@ class DeliveryQuerySet(models.QuerySet):
             delivery.event = events[delivery.event_id]
             delivery.subscriber.page = delivery.event.page
         return claim, claimed
+
+    def renew(self, claim, now=None):
+        """Extend the lease of what `claim` still holds: its worker is alive and working."""
+        now = now or timezone.now()
+        return self.filter(claim=claim, status=DeliveryStatus.SENDING).update(
+            lease_until=now + lease_duration()
+        )
 
     def release(self, claim):
         """Hand back what a claim still holds unsent (a worker stopping early): pending again,
@@ -893,7 +918,7 @@ class Delivery(models.Model):
             lease_until=None,
         )
         self.refresh_from_db()
-        transaction.on_commit(lambda: outbox.enqueue_deliveries([(self.pk, self.channel)]))
+        outbox.on_commit(lambda: outbox.enqueue_deliveries([(self.pk, self.channel)]))
 
 
 @functools.lru_cache

@@ -6,11 +6,13 @@ the sweeper runs.
 """
 
 import logging
+import time
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import task_postrun, task_prerun
-from django.db import close_old_connections
+from celery.signals import task_postrun, task_prerun, worker_ready
+from django.conf import settings
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from notifications import emails, outbox
@@ -59,6 +61,7 @@ def fan_out(event_id):
 def deliver(delivery_ids):
     """Claim these deliveries, send those still pending and due, record each outcome."""
     claim, deliveries = Delivery.objects.claim(delivery_ids)
+    lease = Lease(claim)
     sent = 0
     try:
         for channel in {delivery.channel for delivery in deliveries}:
@@ -73,6 +76,7 @@ def deliver(delivery_ids):
             try:
                 with SentRecorder(threaded=len(batch) > 1) as recorder:
                     for delivery in batch:
+                        lease.keep()
                         sent += attempt(delivery, transport, recorder) == "sent"
             finally:
                 transport.close()
@@ -80,6 +84,21 @@ def deliver(delivery_ids):
         # Whatever this claim still holds (a time limit, a crash) is handed back at once.
         Delivery.objects.release(claim)
     return sent
+
+
+class Lease:
+    """Keeps a claim's lease ahead of the work: renewed before a send once a third of it has
+    passed, so it always outlasts the next send (its timeout is shorter than the lease), and
+    runs out within NOTIFICATIONS_LEASE_SECONDS of this worker dying."""
+
+    def __init__(self, claim):
+        self.claim = claim
+        self.renewed = time.monotonic()
+
+    def keep(self):
+        if time.monotonic() - self.renewed >= settings.NOTIFICATIONS_LEASE_SECONDS / 3:
+            Delivery.objects.renew(self.claim)
+            self.renewed = time.monotonic()
 
 
 def attempt(delivery, transport, recorder=None):
@@ -92,10 +111,27 @@ def attempt(delivery, transport, recorder=None):
         return delivery.record_failure(TransportError(f"Internal error: {error!r}"))
 
 
+@worker_ready.connect
+def sweep_when_a_worker_starts(sender=None, **kwargs):
+    """A worker (re)started, perhaps after a crash or with a broker restarted empty: what waits
+    in the database is enqueued now rather than at beat's next sweep. Run here, in the worker's
+    main process, not sent as a message: a message still unacknowledged when the broker drops
+    makes kombu fail while restoring it."""
+    try:
+        sweep()
+    except Exception:  # noqa: BLE001 (beat sweeps again shortly)
+        log.exception("the sweep at worker start failed")
+    finally:
+        connection.close()
+
+
 @shared_task
 def sweep():
     """Celery beat, every minute: re-enqueue events not fanned out and deliveries that are due
     (retries, expired leases, messages lost with Redis)."""
+    # The sweeper is how things recover: it tries the broker whatever an earlier failure in this
+    # process said (should the broker still be down, the first failure pauses sending again).
+    outbox.Broker.down_until = 0.0
     now = timezone.now()
     events = list(
         NotificationEvent.objects.needing_fan_out(now).values_list("pk", flat=True)[:1000]

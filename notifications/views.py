@@ -91,12 +91,11 @@ def subscribe(request, page):
 def confirm(request, page, token):
     """GET shows a Confirm button; only its POST confirms."""
     try:
-        subscriber_token = Subscriber.token_from_confirmation(token)
+        subscriber = Subscriber.find_by_confirmation(page, token)
     except signing.SignatureExpired:
         return render(request, "notifications/link_expired.html", {"page": page}, status=410)
     except signing.BadSignature:
         raise Http404("No such subscription") from None
-    subscriber = get_object_or_404(Subscriber, page=page, token=subscriber_token)
     confirmed = False
     if request.method == "POST" and subscriber.state == SubscriberState.PENDING:
         confirmed = subscriber.confirm()

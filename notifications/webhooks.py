@@ -35,6 +35,8 @@ EXTRA_BLOCKED_NETWORKS = [
         "64:ff9b:1::/48",
         "2002::/16",  # 6to4: likewise
         "fd00:ec2::254/128",  # AWS's IPv6 metadata service (also unique-local)
+        "::/96",  # IPv4-compatible (deprecated): [::127.0.0.1] is loopback to some stacks
+        "fec0::/10",  # site-local (deprecated, but still routed inside some networks)
     )
 ]
 
@@ -129,6 +131,7 @@ def is_public_address(address):
     return (
         ip.is_global
         and not ip.is_multicast
+        and not ip.is_reserved
         and not any(ip in network for network in EXTRA_BLOCKED_NETWORKS)
     )
 
@@ -150,9 +153,12 @@ def validate_webhook_url(url):
     parts = urlsplit(url)
     host = parts.hostname or ""
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port  # None when the URL has none
+        if port == 0:
+            raise ValueError("port 0 reaches nothing (or whatever the stack makes of it)")
     except ValueError:
         raise ValidationError("The URL's port is not a number from 1 to 65535.") from None
+    port = port or (443 if parts.scheme == "https" else 80)
     if settings.WEBHOOKS_ALLOW_PRIVATE_IPS:
         return
     try:

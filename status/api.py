@@ -12,13 +12,17 @@ conventions, so that existing automation works by changing only the base URL.
   Component.set_status, …) and is recorded in the audit log with the key.
 """
 
+import hashlib
+import json
 import math
 import time
+from functools import wraps
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
 from django.http import Http404
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
@@ -28,10 +32,11 @@ from rest_framework.decorators import api_view
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from status.models import ApiKey, Page
+from status.models import ApiKey, IdempotentRequest, Page
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -107,6 +112,7 @@ ERROR_NAMES = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
+    409: "conflict",
     415: "unsupported_media_type",
     422: "unprocessable_entity",
     429: "rate_limited",
@@ -150,20 +156,103 @@ def flatten(detail, prefix=""):
     return f"{prefix.rstrip('.')}: {detail}" if prefix else str(detail)
 
 
+class BodyParser(JSONParser):
+    """DRF's JSON parser, with JSON nested too deep for Python's decoder (a RecursionError, where
+    other bad JSON is a ValueError) a 400 too."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError("The body is not valid JSON.") from None
+
+
 def endpoint(*methods):
-    """A management API view: authenticated by key, rate-limited, JSON only."""
+    """A management API view: authenticated by key, rate-limited, JSON only; POST and PATCH
+    honour an `Idempotency-Key` header (see `idempotent`)."""
 
     def decorator(view):
-        view.authentication_classes = [ApiKeyAuthentication]
-        view.permission_classes = [HasApiKey]
-        view.throttle_classes = [ApiKeyThrottle]
-        view.renderer_classes = [JSONRenderer]
-        view.parser_classes = [JSONParser]
-        wrapped = api_view(list(methods))(view)
+        @wraps(view)
+        def once(request, *args, **kwargs):
+            return idempotent(request, lambda: view(request, *args, **kwargs))
+
+        once.authentication_classes = [ApiKeyAuthentication]
+        once.permission_classes = [HasApiKey]
+        once.throttle_classes = [ApiKeyThrottle]
+        once.renderer_classes = [JSONRenderer]
+        once.parser_classes = [BodyParser]
+        wrapped = api_view(list(methods))(once)
         wrapped.access = "api"
         return wrapped
 
     return decorator
+
+
+IDEMPOTENT_METHODS = ("POST", "PATCH")
+IDEMPOTENCY_KEY_MAX = 255
+
+
+def idempotent(request, call):
+    """Run `call` once per `Idempotency-Key` (a tenant's key, 24 hours): a retry of the same
+    request gets the first answer again, with `Idempotent-Replayed: true`, and writes nothing.
+
+    The answer is stored in the transaction of the write it answers, so either both are kept or
+    neither; a second request with the key waits for the first to finish. The same key with
+    another method, path or body is refused (422). Answers that are errors are not kept: the
+    write did not happen, so trying again is safe.
+    """
+    key = request.headers.get("Idempotency-Key")
+    if key is None or request.method not in IDEMPOTENT_METHODS:
+        return call()
+    if not key.strip() or len(key) > IDEMPOTENCY_KEY_MAX or not key.isprintable():
+        raise exceptions.ParseError(
+            f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} printable characters."
+        )
+    tenant = request.auth.tenant
+    fingerprint = hashlib.sha256(
+        b"\n".join([request.method.encode(), request.path.encode(), request.body])
+    ).hexdigest()
+    with transaction.atomic():
+        earlier = (
+            IdempotentRequest.objects.select_for_update().filter(tenant=tenant, key=key).first()
+        )
+        if earlier is not None and earlier.is_expired:
+            earlier.delete()
+            earlier = None
+        if earlier is not None:
+            if earlier.fingerprint != fingerprint:
+                raise Unprocessable(
+                    "This Idempotency-Key was already used for another request; use a new key."
+                )
+            response = Response(
+                json.loads(earlier.body) if earlier.body else None, status=earlier.status_code
+            )
+            response["Idempotent-Replayed"] = "true"
+            return response
+        response = call()
+        if response.status_code < 400:
+            try:
+                with transaction.atomic():
+                    IdempotentRequest.objects.create(
+                        tenant=tenant,
+                        key=key,
+                        fingerprint=fingerprint,
+                        status_code=response.status_code,
+                        body=JSONRenderer().render(response.data).decode(),
+                    )
+            except IntegrityError:
+                # The same key, sent twice at once: the other request wrote it first. This
+                # one's write is undone, and the client is told to ask again for the answer.
+                transaction.set_rollback(True)
+                raise Conflict() from None
+    return response
+
+
+class Conflict(exceptions.APIException):
+    status_code = 409
+    default_detail = (
+        "A request with this Idempotency-Key was being processed; send it again for its answer."
+    )
 
 
 def get_page(request, page_code):

@@ -18,7 +18,7 @@ from status.api_schema import (
     UptimeSchema,
     with_errors,
 )
-from status.models import Component, ComponentGroup, ComponentStatus, Page
+from status.models import Component, ComponentGroup, ComponentStatus, Page, validate_moment
 from status.shapes import components_json, group_json, timestamp
 from status.uptime import range_uptime
 
@@ -165,7 +165,7 @@ def component(request, page_code, component_code):
     for name, value in component_fields(page, data).items():
         setattr(component, name, value)
     if "position" in data:
-        component.position = data["position"]
+        component.ask_position(data["position"])
     component.full_clean(exclude=["page", "group", "status"])
     with transaction.atomic():
         component.save_audited(by=request.auth)
@@ -187,15 +187,18 @@ def component_uptime(request, page_code, component_code):
     page = get_page(request, page_code)
     component = get_or_404(page.components, code=component_code)
     component.page = page
-    field = serializers.DateTimeField(input_formats=["iso-8601", "%Y-%m-%d"])
+    field = serializers.DateTimeField(
+        input_formats=["iso-8601", "%Y-%m-%d"], validators=[validate_moment]
+    )
     now = timezone.now()
     try:
-        end = field.to_internal_value(request.query_params.get("end") or now.isoformat())
-        start = field.to_internal_value(
-            request.query_params.get("start") or (end - timezone.timedelta(days=90)).isoformat()
-        )
+        end = field.run_validation(request.query_params.get("end") or now.isoformat())
+        start = request.query_params.get("start")
+        start = field.run_validation(start) if start else end - timezone.timedelta(days=90)
     except serializers.ValidationError as error:
-        raise exceptions.ParseError("start and end must be ISO 8601 dates or times.") from error
+        raise exceptions.ParseError(
+            f"start and end must be ISO 8601 dates or times: {error.detail[0]}"
+        ) from error
     if end <= start:
         raise Unprocessable("end must come after start.")
     uptime = range_uptime(component, start, end, now=now)
@@ -290,12 +293,9 @@ def component_group(request, page_code, group_code):
         group.description = data["description"] or ""
     group.full_clean(exclude=["page"])
     if "position" in data:
-        group.position = data["position"]
+        group.ask_position(data["position"])
     with transaction.atomic():
         group.save_audited(by=request.auth)
-        if "position" in data:
-            group.place(data["position"])
-            group.page.bump_version()
         if members is not None:
             group.set_members(members, by=request.auth)
     return Response(group_data(page, group))

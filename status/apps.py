@@ -6,6 +6,7 @@ class StatusConfig(AppConfig):
     verbose_name = "Tenants, pages and components"
 
     def ready(self):
-        # The page caches listen to status.signals.page_changed. Imported here, not at the top:
-        # they import the models, which the app registry must have loaded first.
-        from status import hosts, pagecache  # noqa: F401
+        # The page caches listen to status.signals.page_changed, and beat names the tasks.
+        # Imported here, not at the top: they import the models, which the app registry must
+        # have loaded first.
+        from status import hosts, pagecache, tasks  # noqa: F401

@@ -6,6 +6,7 @@ status/htmx.py: a fragment for HTMX, the whole page or a redirect without JavaSc
 """
 
 import ipaddress
+import json
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -15,9 +16,11 @@ from django.db import IntegrityError, transaction
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from status import domains
 from status.forms import ComponentForm, GroupForm, PageCreateForm, PageSettingsForm
 from status.htmx import can_edit, can_manage, done, render_form
 from status.models import Component, ComponentGroup, ComponentStatus, Page, Role
@@ -72,6 +75,26 @@ def dns_record(page):
     return "A", host  # a CNAME cannot point at an address
 
 
+@page_member(role=Role.OWNER)
+@require_POST
+def domain_check(request, page):
+    """Look up the custom domain's TXT record now rather than at the next hourly check."""
+    try:
+        verified = page.check_domain()
+    except domains.LookupFailed:
+        messages.error(request, "The DNS did not answer; try again in a minute.")
+    else:
+        if verified:
+            messages.success(request, f"{page.custom_domain} is verified.")
+        elif page.custom_domain:
+            messages.error(
+                request,
+                f"No TXT record {page.domain_challenge_value} at {page.domain_challenge_name}"
+                " yet. DNS changes can take a while; we also look every hour.",
+            )
+    return done(request, reverse("manage:settings", kwargs={"page_code": page.code}))
+
+
 @page_member(role=Role.VIEWER)
 @require_http_methods(["GET", "POST"])
 def page_settings(request, page):
@@ -90,7 +113,9 @@ def page_settings(request, page):
             else:
                 if page.logo and page.logo.name != changed.logo.name:
                     old_logo = page.logo
-                    transaction.on_commit(lambda: old_logo.storage.delete(old_logo.name))
+                    transaction.on_commit(
+                        lambda: old_logo.storage.delete(old_logo.name), robust=True
+                    )
                 messages.success(request, "Settings saved.")
                 return done(request, reverse("manage:settings", kwargs={"page_code": page.code}))
     context = {
@@ -98,8 +123,43 @@ def page_settings(request, page):
         "form": form,
         "can_change": can_change,
         "dns_record": dns_record(page),
+        "snippets": embed_snippets(page),
     }
     return render_form(request, "manage/settings/page.html", "settings-form", context)
+
+
+EMBED_STYLE = "border:0;width:100%;max-width:420px;height:120px"
+# In a JavaScript string inside a <script>: nothing may read as "</script>" or "<!--".
+SCRIPT_SAFE = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026",
+               0x2028: "\\u2028", 0x2029: "\\u2029"}  # fmt: skip
+
+
+def js_string(value):
+    """`value` as a JavaScript string literal that is safe inside a <script> element."""
+    return json.dumps(value, ensure_ascii=False).translate(SCRIPT_SAFE)
+
+
+def embed_snippets(page):
+    """The HTML customers paste into their own sites (plain text: the template escapes it
+    again for its textarea). The page's name is data in each, escaped for where it stands (a
+    JavaScript string, an attribute value), so that no name can end the string or the
+    attribute and run code on the customer's site."""
+    title = f"{page.name} status"
+    script = (
+        '<script>(function(){var f=document.createElement("iframe");'
+        f'f.src={js_string(page.embed_url)};f.title={js_string(title)};f.loading="lazy";'
+        f"f.style.cssText={js_string(EMBED_STYLE)};var s=document.currentScript;"
+        "s.parentNode.insertBefore(f,s);})();</script>"
+    )
+    iframe = (
+        f'<iframe src="{escape(page.embed_url)}" title="{escape(title)}"'
+        f' style="{EMBED_STYLE}" loading="lazy"></iframe>'
+    )
+    badge = (
+        f'<a href="{escape(page.public_url())}">'
+        f'<img src="{escape(page.badge_url)}" alt="{escape(title)}"></a>'
+    )
+    return {"script": script, "iframe": iframe, "badge": badge}
 
 
 # Components

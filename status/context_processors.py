@@ -1,5 +1,7 @@
 from django.conf import settings
 
+from status.htmx import SubmitOnce
+
 
 def site(request):
-    return {"SITE_NAME": settings.SITE_NAME}
+    return {"SITE_NAME": settings.SITE_NAME, "submit_once": SubmitOnce()}

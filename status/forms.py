@@ -1,10 +1,18 @@
 import zoneinfo
+from urllib.parse import urlsplit
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import AuthenticationForm, UserCreationForm, UsernameField
+from django.contrib.auth.forms import (
+    AuthenticationForm,
+    PasswordResetForm,
+    UserCreationForm,
+    UsernameField,
+)
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils.text import slugify
 
 from status.models import (
@@ -14,7 +22,9 @@ from status.models import (
     Page,
     Role,
     Tenant,
+    normalise_domain,
     slug_validator,
+    validate_no_control_characters,
     validate_not_our_domain,
     validate_slug,
 )
@@ -23,10 +33,17 @@ User = get_user_model()
 
 
 class SignupForm(UserCreationForm):
-    """A new user, with the tenant they own and its first status page."""
+    """A new user, with the tenant they own and its first status page.
+
+    It answers the same whether the email has an account or not (status/views.py tells the
+    rest to the address's owner by email), so that nobody learns who has one."""
 
     email = forms.EmailField()
-    company = forms.CharField(max_length=100, help_text="Shown at the top of your status page.")
+    company = forms.CharField(
+        max_length=100,
+        validators=[validate_no_control_characters],
+        help_text="Shown at the top of your status page.",
+    )
     page_slug = forms.CharField(
         max_length=50,
         label="Page address",
@@ -49,10 +66,11 @@ class SignupForm(UserCreationForm):
             del self.fields["page_slug"]
 
     def clean_email(self):
-        email = self.cleaned_data["email"].strip().lower()
-        if User.objects.filter(username__iexact=email).exists():
-            raise forms.ValidationError("An account with this email exists; sign in instead.")
-        return email
+        return self.cleaned_data["email"].strip().lower()
+
+    def existing_user(self):
+        email = self.cleaned_data["email"]
+        return User.objects.filter(Q(username__iexact=email) | Q(email__iexact=email)).first()
 
     def clean_page_slug(self):
         slug = self.cleaned_data["page_slug"].strip().lower()
@@ -62,17 +80,29 @@ class SignupForm(UserCreationForm):
 
     @transaction.atomic
     def save(self, commit=True):
-        user = super().save(commit=False)
+        """(user, created): a new account, inactive until its owner follows the link we email
+        them, with its tenant and first page unless joining; or the email's existing account,
+        unchanged."""
+        user = super().save(commit=False)  # hashes the password: the same time either way
         user.username = user.email = self.cleaned_data["email"]
-        user.save()
+        user.is_active = False
+        existing = self.existing_user()
+        if existing is not None:
+            return existing, False
+        try:
+            with transaction.atomic():
+                user.save()
+        except IntegrityError:
+            # The same email signed up at the same moment: that request made the account.
+            return self.existing_user(), False
         if self.joining:
-            return user
+            return user, True
         company = self.cleaned_data["company"]
         slug = self.cleaned_data["page_slug"]
         tenant = Tenant.objects.create(name=company, slug=unique_tenant_slug(slug or company))
         Membership.objects.create(user=user, tenant=tenant, role=Role.OWNER)
         self.page = Page.objects.create(tenant=tenant, name=company, slug=slug)
-        return user
+        return user, True
 
 
 def unique_tenant_slug(text):
@@ -100,11 +130,24 @@ class SignInForm(AuthenticationForm):
         return super().clean()
 
 
+class ResetPasswordForm(PasswordResetForm):
+    """Django's, with the link in the email built on SITE_URL: never on the request's Host, which
+    SITE_HOSTS lets through with any port and which says nothing of the scheme."""
+
+    def save(self, **kwargs):
+        site = urlsplit(settings.SITE_URL)
+        # The template writes {{ protocol }}://{{ domain }}{% url ... %}: SITE_URL and the path.
+        kwargs.update(domain_override=site.netloc + site.path, use_https=site.scheme == "https")
+        return super().save(**kwargs)
+
+
 def time_zone_choices():
     return [(name, name) for name in sorted(zoneinfo.available_timezones())]
 
 
 LOGO_MAX_BYTES = 1024 * 1024
+# A few bytes can claim a huge picture, which every visitor's browser would have to decode.
+LOGO_MAX_PIXELS = 4096
 # Formats every browser shows. SVG is not among them on purpose: it can carry scripts.
 LOGO_FORMATS = {"PNG": "png", "JPEG": "jpg", "GIF": "gif", "WEBP": "webp"}
 
@@ -191,7 +234,10 @@ class PageSettingsForm(forms.ModelForm):
         help_texts = {
             "slug": "Changing it changes the page's address; old links stop working.",
             "custom_domain": "Such as status.example.com; empty for our address only.",
-            "logo": "PNG, JPEG, GIF or WebP, at most 1 MB; shown in place of the name.",
+            "logo": (
+                "PNG, JPEG, GIF or WebP, at most 1 MB and 4096×4096 pixels; shown in place of"
+                " the name."
+            ),
         }
         widgets = {
             "accent_color": forms.TextInput(attrs={"type": "color"}),
@@ -206,7 +252,7 @@ class PageSettingsForm(forms.ModelForm):
         return self.cleaned_data["slug"].strip().lower()
 
     def clean_custom_domain(self):
-        domain = (self.cleaned_data["custom_domain"] or "").strip().lower().rstrip(".")
+        domain = normalise_domain(self.cleaned_data["custom_domain"])
         if not domain:
             return None
         validate_not_our_domain(domain)
@@ -221,6 +267,12 @@ class PageSettingsForm(forms.ModelForm):
         extension = LOGO_FORMATS.get(getattr(logo, "image", None) and logo.image.format)
         if extension is None:
             raise forms.ValidationError("Upload a PNG, JPEG, GIF or WebP image.")
+        width, height = logo.image.size
+        if width > LOGO_MAX_PIXELS or height > LOGO_MAX_PIXELS:
+            raise forms.ValidationError(
+                f"The logo is {width}×{height} pixels; upload one of at most"
+                f" {LOGO_MAX_PIXELS}×{LOGO_MAX_PIXELS} pixels."
+            )
         # The uploader's file name is theirs; ours says whose logo it is.
         logo.name = f"{self.instance.code}.{extension}"
         return logo

@@ -73,7 +73,8 @@ def _find_host(domain):
         page_id = _find_slug(slug) if "." not in slug else None
         if page_id:
             return page_id
-    return Page.objects.filter(custom_domain=domain).values_list("pk", flat=True).first()
+    verified = Page.objects.filter(custom_domain=domain, domain_verified_at__isnull=False)
+    return verified.values_list("pk", flat=True).first()
 
 
 def page_id_for_slug(slug):
@@ -108,12 +109,13 @@ def on_page_host(request):
     return getattr(request, "page_host_id", None) is not None
 
 
-def public_page(view=None, *, cached=True):
+def public_page(view=None, *, cached=True, reads=()):
     """Give a public view the page it is for: from the Host, or from /p/<page_slug>/.
 
     With `cached`, whole GET responses are kept in the cache under the page's version and
     served with ETag, Last-Modified and Cache-Control (see status/pagecache.py); a hit runs no
-    SQL at all.
+    SQL at all. `reads` names the query parameters the view reads: only they tell cached
+    answers apart.
     """
 
     def decorator(view):
@@ -124,7 +126,7 @@ def public_page(view=None, *, cached=True):
             if page_id is None:
                 raise Http404("No such page")
             if cached and request.method in ("GET", "HEAD"):
-                hit = pagecache.lookup(request, page_id)
+                hit = pagecache.lookup(request, page_id, reads)
                 if hit is not None:
                     return hit
 
@@ -132,7 +134,7 @@ def public_page(view=None, *, cached=True):
             request.page = page
             response = view(request, page, *args, **kwargs)
             if cached and request.method in ("GET", "HEAD"):
-                return pagecache.store(request, page, response)
+                return pagecache.store(request, page, response, reads)
             return response
 
         wrapper.access = "public"

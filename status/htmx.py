@@ -6,12 +6,19 @@ a plain POST with the whole page or a redirect. Used by status/console.py, statu
 incidents/console.py and notifications/console.py.
 """
 
+import secrets
 from urllib.parse import urlsplit
 
+from django.contrib import messages
+from django.db import IntegrityError, transaction
 from django.shortcuts import redirect, render
+from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
-from status.models import Role
+from status.models import Role, SubmittedForm
+
+SUBMIT_ONCE_FIELD = "submit_once"
 
 
 def can_edit(page):
@@ -58,3 +65,60 @@ def confirm(request, page, *, title, text, button, cancel, error=None, extra=Non
             "extra": extra or {},
         },
     )
+
+
+class SubmitOnce:
+    """`{{ submit_once }}` in a console form: a hidden field with a token of its own each time
+    it is rendered, so that SubmitOnceMiddleware can tell the same form sent twice."""
+
+    def __html__(self):
+        return format_html(
+            '<input type="hidden" name="{}" value="{}">',
+            SUBMIT_ONCE_FIELD,
+            secrets.token_urlsafe(16),
+        )
+
+    __str__ = __html__
+
+
+class SubmitOnceMiddleware:
+    """A console form is carried out once: a double click, a reload or the back button sends the
+    same token again, and that second request changes nothing and says so.
+
+    A POST with a form token runs in one transaction with the token's record, which is kept
+    only when the view finished a change (it redirects, itself or through HTMX); when the same
+    token was kept already (a second request waits for the first to commit), the second's
+    writes are undone and it goes back to the page it came from.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = request.POST.get(SUBMIT_ONCE_FIELD) if request.method == "POST" else None
+        if not token or len(token) > 64:
+            return self.get_response(request)
+        with transaction.atomic():
+            response = self.get_response(request)
+            if not finished_a_change(response):
+                return response
+            try:
+                with transaction.atomic():
+                    SubmittedForm.objects.create(token=token)
+            except IntegrityError:
+                transaction.set_rollback(True)
+                messages.info(request, "That form was already sent; nothing was changed twice.")
+                return done(request, back_to(request))
+        return response
+
+
+def finished_a_change(response):
+    return response.status_code in (301, 302, 303) or "HX-Redirect" in response
+
+
+def back_to(request):
+    """The page a form was sent from, when it is ours; else the form's own URL."""
+    referer = request.headers.get("referer", "")
+    if url_has_allowed_host_and_scheme(referer, {request.get_host()}, request.is_secure()):
+        return referer
+    return request.path

@@ -1,11 +1,13 @@
 import hashlib
 import secrets
 import string
+import unicodedata
 import zoneinfo
 from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.core.validators import RegexValidator
 from django.db import models, transaction
 from django.db.models import F, Q
@@ -13,15 +15,21 @@ from django.http.request import validate_host
 from django.urls import reverse
 from django.utils import timezone
 
-from status import signals
+from status import domains, signals
 
 CODE_ALPHABET = string.ascii_lowercase + string.digits
+# A verified domain whose TXT record has been gone this long is released.
+DOMAIN_RELEASE_DAYS = 7
 CODE_LENGTH = 12
 # Names a page slug cannot take: they are hostnames we need for ourselves.
 RESERVED_SLUGS = {
     "admin", "api", "app", "assets", "console", "help", "mail", "manage", "media", "p",
     "smtp", "static", "status", "support", "www",
 }  # fmt: skip
+
+
+def new_domain_token():
+    return secrets.token_hex(16)
 
 
 def new_code():
@@ -32,6 +40,25 @@ def new_code():
 def validate_time_zone(value):
     if value not in zoneinfo.available_timezones():
         raise ValidationError(f"{value!r} is not an IANA time zone, such as Europe/Paris.")
+
+
+# The moments a page may hold: far enough inside datetime's years 1 to 9999 that no time zone
+# (UTC-12 to UTC+14) and no day's or month's arithmetic on them leaves that range.
+EARLIEST_MOMENT = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_MOMENT = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def validate_moment(value):
+    """An aware date-time from a form or the API lies between EARLIEST_MOMENT and
+    LATEST_MOMENT (outside it, storing or showing it in some time zone overflows)."""
+    try:
+        inside = EARLIEST_MOMENT <= value.astimezone(UTC) < LATEST_MOMENT
+    except OverflowError:
+        inside = False
+    if not inside:
+        raise ValidationError(
+            f"Enter a time between the years {EARLIEST_MOMENT.year} and {LATEST_MOMENT.year - 1}."
+        )
 
 
 def validate_slug(value):
@@ -45,6 +72,11 @@ validate_domain = RegexValidator(
 )
 
 
+def normalise_domain(domain):
+    """A custom domain as stored: lowercase, without the root's trailing dot; empty is None."""
+    return (domain or "").strip().lower().rstrip(".") or None
+
+
 def validate_not_our_domain(domain):
     """A page's custom domain cannot be one of the platform's own hosts, nor the public base
     domain or a name under it (those are the pages' subdomains)."""
@@ -56,6 +88,19 @@ def validate_not_our_domain(domain):
 
 
 validate_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a colour as #RRGGBB.")
+
+
+def validate_no_control_characters(value):
+    """Page and tenant names go into email headers (From, Subject), where a line break is
+    refused and every email of the page would fail, and into other people's terminals and logs:
+    no control characters (C0, DEL, C1) and no line or paragraph separators."""
+    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in value):
+        raise ValidationError(
+            "Enter a name without line breaks, tabs or other control characters.",
+            code="control_characters",
+        )
+
+
 slug_validator = RegexValidator(
     r"^[a-z0-9]([a-z0-9-]{0,48}[a-z0-9])?$",
     "Use 1 to 50 lowercase letters, digits and hyphens, not starting or ending with a hyphen.",
@@ -118,6 +163,28 @@ class Positioned(Audited):
     the ungrouped components, a page's groups) after every change, whichever interface makes
     it, so "up" and "down" always swap with a real neighbour."""
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        obj = super().from_db(db, field_names, values)
+        if "position" in field_names:
+            # What save() compares with: a new position is taken among the siblings.
+            obj._stored_position = obj.position
+        return obj
+
+    def save(self, *args, **kwargs):
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            asked = self.__dict__.pop("_asked", False)
+            stored = self.__dict__.get("_stored_position")
+            if asked or (stored is not None and stored != self.position):
+                self.place(self.position)
+            self._stored_position = self.position
+
+    def ask_position(self, position):
+        """Ask for `position` among the siblings it has when saved (the others make room)."""
+        self.position = position
+        self._asked = True
+
     def siblings(self):
         raise NotImplementedError
 
@@ -145,6 +212,7 @@ class Positioned(Audited):
         others = [o for o in self.ordered_siblings() if o.pk != self.pk]
         at = min(position, len(others))
         renumber(others[:at] + [self] + others[at:])
+        self._stored_position = self.position
 
     def move(self, direction, *, by):
         """Swap with the neighbour above or below; False at either end."""
@@ -160,15 +228,15 @@ class Positioned(Audited):
             before = {"position": self.position}
             items[index], items[other] = items[other], items[index]
             renumber(items)
-            self.position = other
+            self.position = self._stored_position = other
             self.page.bump_version()
             self.audit("move", by=by, before=before, after={"position": self.position})
         return True
 
-    def remove(self, *, by):
+    def remove(self, *, by, before=None):
         """Delete, and close the gap among the siblings."""
         with transaction.atomic():
-            before = self.audit_values()
+            before = before or self.audit_values()
             siblings = list(self.ordered_siblings().exclude(pk=self.pk))
             self.audit("delete", by=by, before=before)
             self.delete()
@@ -181,10 +249,11 @@ def renumber(items):
         if item.position != position:
             type(item).objects.filter(pk=item.pk).update(position=position)
             item.position = position
+        item._stored_position = position
 
 
 class Tenant(models.Model):
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, validators=[validate_no_control_characters])
     slug = models.SlugField(max_length=50, unique=True, validators=[slug_validator])
     created_at = models.DateTimeField(default=timezone.now)
     members = models.ManyToManyField(
@@ -228,6 +297,19 @@ class Membership(models.Model):
     def allows(self, role):
         return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(role)]
 
+    def api_keys(self):
+        """The tenant's active API keys this member created."""
+        return ApiKey.objects.active().filter(tenant_id=self.tenant_id, created_by_id=self.user_id)
+
+    def revoke_api_keys(self):
+        """Revoke the tenant's API keys this member created, as they leave: a key acts for the
+        tenant with nobody's membership behind it, so a removed member must not keep working
+        through one. Returns the keys revoked."""
+        keys = list(self.api_keys().select_for_update())
+        for key in keys:
+            key.revoke()
+        return keys
+
 
 class PageQuerySet(models.QuerySet):
     def for_user(self, user, role=Role.VIEWER):
@@ -249,20 +331,29 @@ class Page(Audited, models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="pages")
     code = CodeField()
-    name = models.CharField(max_length=100, help_text="The company or product name shown.")
+    name = models.CharField(
+        max_length=100,
+        validators=[validate_no_control_characters],
+        help_text="The company or product name shown.",
+    )
     slug = models.SlugField(
         max_length=50,
         unique=True,
         validators=[slug_validator, validate_slug],
         help_text="Used in /p/<slug>/ and in <slug>.<public base domain>.",
     )
+    # Served only once verified (status/domains.py): claiming a domain proves nothing.
     custom_domain = models.CharField(
         max_length=253,
-        unique=True,
         null=True,
         blank=True,
         validators=[validate_domain, validate_not_our_domain],
     )
+    domain_token = models.CharField(max_length=32, default=new_domain_token, editable=False)
+    domain_verified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    domain_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the verified domain's TXT record was first found missing (released after 7 days).
+    domain_missing_since = models.DateTimeField(null=True, blank=True, editable=False)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     company_url = models.URLField(blank=True)
     support_url = models.URLField(blank=True)
@@ -279,12 +370,28 @@ class Page(Audited, models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            # Many pages may claim a domain; one at most has proved it and is served there.
+            models.UniqueConstraint(
+                fields=["custom_domain"],
+                condition=Q(domain_verified_at__isnull=False),
+                name="one_verified_page_per_domain",
+            )
+        ]
 
     def __str__(self):
         return self.name
 
     def save(self, *args, **kwargs):
-        self.custom_domain = (self.custom_domain or "").lower().strip().rstrip(".") or None
+        self.custom_domain = normalise_domain(self.custom_domain)
+        stored = (
+            Page.objects.filter(pk=self.pk)
+            .values_list("custom_domain", "domain_verified_at")
+            .first()
+        )
+        if stored and stored[0] != self.custom_domain and stored[1] == self.domain_verified_at:
+            # A new domain proves nothing yet (unless its proof comes with it, as in check_domain).
+            self.domain_verified_at = self.domain_checked_at = self.domain_missing_since = None
         if self.pk:
             self.version = F("version") + 1
         super().save(*args, **kwargs)
@@ -330,11 +437,107 @@ class Page(Audited, models.Model):
         page (max-age) still shows the change they just made."""
         return f"{self.get_absolute_url()}?v={self.version}"
 
+    def clean_fields(self, exclude=None):
+        # Before the field validators, so that every way in (console, API) stores
+        # "Status.Example.COM." as status.example.com instead of refusing it.
+        self.custom_domain = normalise_domain(self.custom_domain)
+        super().clean_fields(exclude=exclude)
+
     def clean(self):
         if self.custom_domain:
             self.custom_domain = self.custom_domain.lower().strip().rstrip(".")
+            taken = Page.objects.filter(
+                custom_domain=self.custom_domain, domain_verified_at__isnull=False
+            ).exclude(pk=self.pk)
+            if taken.exists():
+                raise ValidationError(
+                    {"custom_domain": "Another status page has proved this domain is its own."}
+                )
         else:
             self.custom_domain = None
+
+    @property
+    def domain_challenge_name(self):
+        return domains.challenge_name(self.custom_domain)
+
+    @property
+    def domain_challenge_value(self):
+        return domains.challenge_value(self.domain_token)
+
+    @property
+    def serves_custom_domain(self):
+        return bool(self.custom_domain and self.domain_verified_at)
+
+    def check_domain(self, now=None):
+        """Look up the custom domain's TXT record: verify the domain when it is there; when a
+        verified domain's record is gone, tell the owners, and release it after
+        DOMAIN_RELEASE_DAYS. Returns whether the domain is verified now. A DNS that cannot be
+        asked changes nothing (domains.LookupFailed is raised)."""
+        if not self.custom_domain:
+            return False
+        now = now or timezone.now()
+        found = self.domain_challenge_value in domains.txt_values(self.domain_challenge_name)
+        with transaction.atomic():
+            page = Page.objects.select_for_update().get(pk=self.pk)
+            if page.custom_domain != self.custom_domain:
+                return False  # changed meanwhile
+            page.domain_checked_at = now
+            news = None
+            if found and not page.domain_verified_at:
+                taken = Page.objects.filter(
+                    custom_domain=page.custom_domain, domain_verified_at__isnull=False
+                ).exclude(pk=page.pk)
+                if not taken.exists():
+                    page.domain_verified_at = now
+                    news = "verified"
+            elif found:
+                page.domain_missing_since = None
+            elif page.domain_verified_at and not page.domain_missing_since:
+                page.domain_missing_since = now
+                news = "missing"
+            elif page.domain_verified_at and page.domain_missing_since <= now - timedelta(
+                days=DOMAIN_RELEASE_DAYS
+            ):
+                page.domain_verified_at = page.domain_missing_since = None
+                news = "released"
+            Page.objects.filter(pk=page.pk).update(
+                domain_verified_at=page.domain_verified_at,
+                domain_checked_at=page.domain_checked_at,
+                domain_missing_since=page.domain_missing_since,
+            )
+            if news in ("verified", "released"):
+                page.audit(f"domain_{news}", by=None, after={"domain": page.custom_domain})
+                signals.page_changed.send(sender=Page, page_id=page.pk, hosts_changed=True)
+            if news in ("missing", "released"):
+                transaction.on_commit(lambda: page.tell_owners_of_domain(news), robust=True)
+        self.domain_verified_at = page.domain_verified_at
+        self.domain_checked_at = page.domain_checked_at
+        self.domain_missing_since = page.domain_missing_since
+        return bool(self.domain_verified_at)
+
+    def tell_owners_of_domain(self, news):
+        """Email the tenant's owners that the domain's record is missing, or that the domain
+        was released."""
+        owners = Membership.objects.filter(tenant_id=self.tenant_id, role=Role.OWNER)
+        addresses = [m.user.email for m in owners.select_related("user") if m.user.email]
+        if not addresses:
+            return
+        record = f"{self.domain_challenge_name} TXT {self.domain_challenge_value}"
+        if news == "missing":
+            subject = f"[{self.name}] The DNS record of {self.custom_domain} is missing"
+            text = (
+                f"We could not find the TXT record that proves {self.custom_domain} is yours:\n\n"
+                f"  {record}\n\nPut it back within {DOMAIN_RELEASE_DAYS} days, or the domain is"
+                " released and your status page is no longer served there."
+            )
+        else:
+            subject = f"[{self.name}] {self.custom_domain} was released"
+            text = (
+                f"The TXT record that proved {self.custom_domain} is yours has been missing for"
+                f" {DOMAIN_RELEASE_DAYS} days, so the status page is no longer served there. Add"
+                f" the record again to verify it:\n\n  {record}\n"
+            )
+        send_mail(subject, text, None, addresses)
 
     def bump_version(self):
         """Invalidate cached renderings of the public page."""
@@ -348,7 +551,7 @@ class Page(Audited, models.Model):
     @property
     def hostname(self):
         """The host the page is canonically served on, or None for /p/<slug>/ only."""
-        if self.custom_domain:
+        if self.serves_custom_domain:
             return self.custom_domain
         if settings.PUBLIC_BASE_DOMAIN:
             return f"{self.slug}.{settings.PUBLIC_BASE_DOMAIN}"
@@ -448,9 +651,10 @@ class ComponentGroup(Positioned, PageContent):
     def remove(self, *, by):
         """Delete the group; its components stay on the page, after the ungrouped ones."""
         with transaction.atomic():
+            before = self.audit_values()
             for component in self.components.order_by("position", "id"):
                 component.regroup(None)
-            super().remove(by=by)
+            super().remove(by=by, before=before)
 
 
 class Component(Positioned, PageContent):
@@ -492,12 +696,17 @@ class Component(Positioned, PageContent):
     def save(self, *args, **kwargs):
         adding = self._state.adding
         with transaction.atomic():
-            stored_group, stored_position = getattr(self, "_stored_place", (None, None))
-            regrouped = not adding and "_stored_place" in self.__dict__
-            regrouped = regrouped and stored_group != self.group_id
+            stored_group = self.__dict__.get("_stored_group_id", self.group_id)
+            regrouped = not adding and stored_group != self.group_id
+            asked = None
             if regrouped:
-                # To the end of its new group; the old group closes the gap below.
-                self.position = self.siblings().exclude(pk=self.pk).count()
+                # To the end of its new group, or where it was asked to go in it; the old
+                # group closes the gap below.
+                if self.__dict__.pop("_asked", False) or self.position != self.__dict__.get(
+                    "_stored_position", self.position
+                ):
+                    asked = self.position
+                self.position = self._stored_position = self.siblings().exclude(pk=self.pk).count()
             super().save(*args, **kwargs)
             if adding:
                 self.status_changes.create(status=self.status, started_at=self.history_start())
@@ -507,9 +716,9 @@ class Component(Positioned, PageContent):
                     .exclude(pk=self.pk)
                     .order_by("position", "id")
                 )
-            elif stored_position is not None and stored_position != self.position:
-                self.place(self.position)
-            self._stored_place = (self.group_id, self.position)
+                if asked is not None:
+                    self.place(asked)
+            self._stored_group_id = self.group_id
 
     def siblings(self):
         return Component.objects.filter(page_id=self.page_id, group_id=self.group_id)
@@ -517,9 +726,9 @@ class Component(Positioned, PageContent):
     @classmethod
     def from_db(cls, db, field_names, values):
         component = super().from_db(db, field_names, values)
-        if "group_id" in field_names and "position" in field_names:
+        if "group_id" in field_names:
             # What save() compares with to keep positions in order when the group changes.
-            component._stored_place = (component.group_id, component.position)
+            component._stored_group_id = component.group_id
         return component
 
     def regroup(self, group):
@@ -890,3 +1099,68 @@ def snapshot(obj, fields):
             value = value.name or ""
         values[name] = value
     return values
+
+
+IDEMPOTENCY_HOURS = 24
+
+
+class IdempotentRequest(models.Model):
+    """A POST or PATCH to the management API sent with an `Idempotency-Key`: the first answer,
+    given again to a retry of the same request for IDEMPOTENCY_HOURS, so that a client who
+    lost the answer (a timeout, a broken connection) can send it again without writing twice."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # A hash of the method, path and body: the same key with another request is refused.
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    body = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "key"], name="one_request_per_key")
+        ]
+        indexes = [
+            # Pruning: entries past IDEMPOTENCY_HOURS.
+            models.Index(fields=["created_at"], name="idempotent_request_created"),
+        ]
+
+    def __str__(self):
+        return f"{self.key} ({self.status_code})"
+
+    @property
+    def is_expired(self):
+        return self.created_at < timezone.now() - timedelta(hours=IDEMPOTENCY_HOURS)
+
+
+FORM_TOKEN_DAYS = 7
+
+
+class SubmittedForm(models.Model):
+    """A console form that made a change, by the token it was rendered with: the same form
+    sent again (a double click, a reload, the back button) changes nothing twice."""
+
+    token = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # Pruning: tokens past FORM_TOKEN_DAYS.
+            models.Index(fields=["created_at"], name="submitted_form_created"),
+        ]
+
+    def __str__(self):
+        return self.token
+
+
+def prune_request_records(now=None):
+    """Forget idempotency answers and form tokens that are past their use."""
+    now = now or timezone.now()
+    requests = IdempotentRequest.objects.filter(
+        created_at__lt=now - timedelta(hours=IDEMPOTENCY_HOURS)
+    ).delete()[0]
+    forms = SubmittedForm.objects.filter(
+        created_at__lt=now - timedelta(days=FORM_TOKEN_DAYS)
+    ).delete()[0]
+    return {"idempotency_keys": requests, "form_tokens": forms}

@@ -7,18 +7,21 @@ carry ETag, Last-Modified and Cache-Control so that browsers, a CDN or a reverse
 an incident's traffic spike, and conditional GETs get 304.
 
 In front of a shared cache (Redis), each process also keeps what it read for
-settings.PAGE_CACHE_LOCAL_SECONDS: the page's version, and the most recent responses (their key
-holds the version, so they are never served for a newer one). A cache hit then costs no round
-trip at all, and a write reaches every process within that second (at once in the process that
-made it).
+settings.PAGE_CACHE_LOCAL_SECONDS: the page's version (read from the database, the truth), and
+the most recent responses (their key holds the version, so they are never served for a newer
+one). A cache hit then costs no round trip at all, and a write reaches every process within
+that second (at once in the process that made it). Redis being down or restarted only costs
+renders (config/cache.py answers a miss): it can never serve a page older than the last write.
 """
 
 import hashlib
 import time
 from collections import OrderedDict
+from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.locmem import LocMemCache
 from django.db import transaction
 from django.dispatch import receiver
 from django.http import HttpResponse
@@ -47,30 +50,42 @@ def version_key(page_id):
     return f"page-version:{page_id}"
 
 
+def versions_in_cache():
+    """Whether page versions may be kept in the cache: only when it is this process's own
+    memory (the embedded default), which no restart can fill with old data. A shared cache
+    (Redis) may come back from a restart holding versions older than the last write, so then
+    the version is read from the database, at most once per PAGE_CACHE_LOCAL_SECONDS a process,
+    and the write path never touches Redis."""
+    return isinstance(caches["default"], LocMemCache)
+
+
 def page_version(page_id):
     version = _local_versions.get(page_id)
     if version is not None:
         return version
-    version = cache.get(version_key(page_id))
+    in_cache = versions_in_cache()
+    version = cache.get(version_key(page_id)) if in_cache else None
     if version is None:
         version = Page.objects.filter(pk=page_id).values_list("version", flat=True).first()
         if version is None:
             return None
-        cache.set(version_key(page_id), version, CACHE_SECONDS)
+        if in_cache:
+            cache.set(version_key(page_id), version, CACHE_SECONDS)
     _local_versions.set(page_id, version)
     return version
 
 
 def forget_version(page_id):
     _local_versions.pop(page_id)
-    cache.delete(version_key(page_id))
+    if versions_in_cache():
+        cache.delete(version_key(page_id))
 
 
 @receiver(page_changed)
 def forget_changed_page(sender, page_id, **kwargs):
     forget_version(page_id)
     # A reader may have cached the old version before the writer's transaction commits.
-    transaction.on_commit(lambda: forget_version(page_id))
+    transaction.on_commit(lambda: forget_version(page_id), robust=True)
 
 
 def _local_get(key):
@@ -109,20 +124,24 @@ def clear_local():
     _local_bytes = 0
 
 
-def response_key(request, page_id, version):
+def response_key(request, page_id, version, reads=()):
+    """The entry of this request's answer: its host and path, and of its query string only the
+    parameters the view reads (`reads`), so that `?cb=1`, `?cb=2`, … share one entry instead
+    of each filling the cache with a copy."""
     variant = "htmx" if request.headers.get("HX-Request") else "full"
+    query = urlencode(sorted((name, request.GET.getlist(name)) for name in reads), doseq=True)
     # Hashed: the query string is the client's, of any length.
     where = hashlib.blake2b(
-        f"{request.get_host()}\n{request.get_full_path()}".encode(), digest_size=16
+        f"{request.get_host()}\n{request.path}\n{query}".encode(), digest_size=16
     ).hexdigest()
     return f"page-response:{page_id}:{version}:{variant}:{where}"
 
 
-def lookup(request, page_id):
+def lookup(request, page_id, reads=()):
     version = page_version(page_id)
     if version is None:
         return None
-    key = response_key(request, page_id, version)
+    key = response_key(request, page_id, version, reads)
     entry = _local_get(key)
     if entry is None:
         entry = cache.get(key)
@@ -139,7 +158,7 @@ def lookup(request, page_id):
     )
 
 
-def store(request, page, response):
+def store(request, page, response, reads=()):
     if response.status_code != 200 or response.streaming or response.cookies:
         return response
     body = response.content
@@ -164,7 +183,7 @@ def store(request, page, response):
     }
     # Stored under the version read before rendering: a write during the render can only
     # make this entry unreachable, never serve stale content under a newer version.
-    key = response_key(request, page.pk, page.version)
+    key = response_key(request, page.pk, page.version, reads)
     entry = (body, headers, etag, last_modified)
     cache.set(key, entry, CACHE_SECONDS)
     _local_set(key, entry)

@@ -207,11 +207,18 @@ def member_remove(request, page, member_code):
         is_last = membership.role == Role.OWNER and not (
             page.tenant.memberships.filter(role=Role.OWNER).exclude(pk=membership.pk).exists()
         )
+        text = f"{name} loses access to every page of {page.tenant}."
+        if keys := membership.api_keys().count():
+            verb = "is" if keys == 1 else "are"
+            text = (
+                f"{name} loses access to every page of {page.tenant}, and "
+                f"{api_keys_phrase(keys)} they created {verb} revoked."
+            )
         return confirm(
             request,
             page,
             title=f"Remove {name}?",
-            text=f"{name} loses access to every page of {page.tenant}.",
+            text=text,
             button="Remove member",
             cancel=reverse("manage:team", args=[page.code]),
             error=last_owner_error(page) if is_last else None,
@@ -226,20 +233,34 @@ def member_remove(request, page, member_code):
         if membership.role == Role.OWNER and owners == {membership.pk}:
             return member_error_response(request, page, membership, last_owner_error(page))
         before = snapshot(membership, ["user", "role"])
+        # Their keys go with them, in the same transaction.
+        revoked = membership.revoke_api_keys()
         membership.delete()
         record_audit(page, "member.remove", membership, before=before, by=request.user)
+        for key in revoked:
+            record_audit(page, "api_key.revoke", key, before={"revoked_at": None},
+                         after=snapshot(key, ["revoked_at"]), by=request.user)  # fmt: skip
 
-    if membership.user_id == request.user.id:
-        messages.success(request, f"You left {page.tenant}.")
+    leaving = membership.user_id == request.user.id
+    also = ""
+    if revoked:
+        who = "you" if leaving else "they"
+        also = f" and revoked {api_keys_phrase(len(revoked))} {who} created"
+    if leaving:
+        messages.success(request, f"You left {page.tenant}{also}.")
         return done(request, reverse("manage:home"))
-    if request.htmx:
-        return HttpResponse("")  # the row is swapped out
-    messages.success(request, f"Removed {name} from {page.tenant}.")
-    return redirect("manage:team", page_code=page.code)
+    if request.htmx and not revoked:
+        return HttpResponse("")  # the row is swapped out, and there is nothing more to say
+    messages.success(request, f"Removed {name} from {page.tenant}{also}.")
+    return done(request, reverse("manage:team", args=[page.code]))
 
 
 def member_name(user):
     return user.email or user.username
+
+
+def api_keys_phrase(count):
+    return "the API key" if count == 1 else f"the {count} API keys"
 
 
 # Invitations

@@ -3,11 +3,12 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from status import views
-from status.forms import SignInForm
+from status.forms import ResetPasswordForm, SignInForm
 from status.tenancy import public_view
 
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
+    path("signup/confirm/<uidb64>/<token>/", views.signup_confirm, name="signup-confirm"),
     path(
         "login/",
         public_view(
@@ -20,11 +21,10 @@ urlpatterns = [
     path("logout/", public_view(auth_views.LogoutView.as_view()), name="logout"),
     path(
         "password/reset/",
-        # The Host of this request was checked against SITE_HOSTS by HostRoutingMiddleware,
-        # so the link in the email cannot point elsewhere.
+        # The link in the email is built on SITE_URL (ResetPasswordForm), not on this Host.
         public_view(
             auth_views.PasswordResetView.as_view(
-                extra_email_context={"site_name": settings.SITE_NAME}
+                form_class=ResetPasswordForm, extra_email_context={"site_name": settings.SITE_NAME}
             )
         ),
         name="password_reset",

@@ -3,8 +3,10 @@ import os
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.utils import timezone
 
 from status.models import Role
+from tests.dns import LocalDns
 from tests.factories import make_page, make_tenant
 from tests.services import need
 
@@ -17,8 +19,18 @@ def pytest_runtest_setup(item):
         need("Redis (TEST_REDIS_URL; run the suite through `make test`)")
 
 
+@pytest.fixture(scope="session")
+def local_dns():
+    """The DNS every test asks (custom domains' TXT records): a server of our own on 127.0.0.1,
+    never the machine's resolver."""
+    server = LocalDns().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(autouse=True)
-def _site(settings):
+def _site(settings, local_dns):
+    settings.DNS_RESOLVER = local_dns.address
     settings.SITE_HOSTS = [*settings.SITE_HOSTS, "testserver"]
     settings.SITE_URL = "http://testserver"
     # Hashing is not what these tests are about; the default hasher makes each user cost ~0.3 s.
@@ -29,10 +41,15 @@ def _site(settings):
 
 
 @pytest.fixture
-def tenant_a(db):
+def tenant_a(db, local_dns):
     """Tenant A with an owner, an editor and a viewer, and one page with two components."""
     tenant = make_tenant("Alpha", "alpha", [(f"a-{role.value}", role) for role in Role])
-    tenant.page = make_page(tenant, "alpha", custom_domain="status.alpha.example")
+    # Its custom domain is proved, and its TXT record published (tests/status/test_domains.py
+    # proves one from the start).
+    tenant.page = make_page(
+        tenant, "alpha", custom_domain="status.alpha.example", domain_verified_at=timezone.now()
+    )
+    local_dns.publish(tenant.page.domain_challenge_name, tenant.page.domain_challenge_value)
     return tenant
 
 

@@ -1,8 +1,12 @@
 """The cross-tenant matrix of the management API: every route of /api/v1/pages/<page_code>/…,
 read from the URLconf, walked with every method it accepts using tenant B's key against tenant
-A's objects: 404 each time, and A's rows unchanged. A control makes the same requests with A's
-key and checks that they do reach A (a matrix failing for another reason would prove nothing)."""
+A's objects: 404 each time, and A's rows unchanged. Walked twice: with A's page code, and with
+B's own page code and one of A's object codes (an object looked up by its code alone, not
+within the page, would be found then). Controls make the same requests with each tenant's own
+codes and check that they do reach its objects (a matrix failing for another reason would
+prove nothing)."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -52,16 +56,15 @@ def body_for(route):
     return WRITE_BODIES["page"]
 
 
-@pytest.fixture
-def objects_a(tenant_a):
-    page = tenant_a.page
-    incident = Incident.declare(page, name="A's incident", body="A's words")
+def objects_of(page, who):
+    """The codes of one object of each kind in `page`, by the route parameter they fill."""
+    incident = Incident.declare(page, name=f"{who}'s incident", body=f"{who}'s words")
     incident.post_update(IncidentStatus.RESOLVED, "Resolved")
     now = timezone.now()
-    Incident.schedule(page, name="A's maintenance", scheduled_for=now + timedelta(days=1),
+    Incident.schedule(page, name=f"{who}'s maintenance", scheduled_for=now + timedelta(days=1),
                       scheduled_until=now + timedelta(days=1, hours=1))  # fmt: skip
     subscriber = Subscriber.objects.create_subscriber(
-        page, channel="email", email="a@example.com", skip_confirmation=True
+        page, channel="email", email=f"{who.lower()}@example.com", skip_confirmation=True
     )
     return {
         "page_code": page.code,
@@ -71,6 +74,21 @@ def objects_a(tenant_a):
         "update_code": incident.updates.first().code,
         "subscriber_code": subscriber.code,
     }
+
+
+@pytest.fixture
+def objects_a(tenant_a):
+    return objects_of(tenant_a.page, "A")
+
+
+@pytest.fixture
+def objects_b(tenant_b):
+    return objects_of(tenant_b.page, "B")
+
+
+def object_params(route):
+    """The route's parameters other than the page code: component_code, update_code, …"""
+    return [name for name in re.findall(r"<str:(\w+)>", route) if name != "page_code"]
 
 
 def fill(route, objects):
@@ -110,6 +128,37 @@ def test_tenant_bs_key_gets_404_on_every_route_and_method_against_tenant_a(
             assert response.status_code == 404, (method, path, response.status_code)
             assert response.json()["error"] == "not_found"
     assert state_of(tenant_a.page) == before
+
+
+def test_tenant_bs_key_and_page_code_get_404_on_every_route_and_method_with_one_of_as_codes(
+    api_b, tenant_a, tenant_b, objects_a, objects_b
+):
+    before = state_of(tenant_a.page), state_of(tenant_b.page)
+    walked = set()
+    for route, callback in api_routes():
+        for param in object_params(route):
+            # B's own page and objects, but for one parameter A's object.
+            path = fill(route, {**objects_b, param: objects_a[param]})
+            for method in methods_of(callback):
+                body = body_for(route) if method in ("post", "put", "patch") else None
+                response = api_b.request(method, path, body)
+                assert response.status_code == 404, (method, path, response.status_code)
+                assert response.json()["error"] == "not_found", (method, path)
+            walked.add(param)
+    assert walked == {"component_code", "group_code", "incident_code", "update_code",
+                      "subscriber_code"}  # fmt: skip
+    assert (state_of(tenant_a.page), state_of(tenant_b.page)) == before
+
+
+def test_the_same_reads_with_tenant_bs_key_and_its_own_codes_succeed(api_b, objects_b):
+    """B's key and page code reach B's objects: the 404s above come from A's code alone."""
+    reads = 0
+    for route, callback in api_routes():
+        if object_params(route) and "get" in methods_of(callback):
+            response = api_b.get(fill(route, objects_b))
+            assert response.status_code == 200, (route, response.content)
+            reads += 1
+    assert reads == 6  # a component, its uptime, a group, an incident, its postmortem, a subscriber
 
 
 def test_the_same_reads_with_tenant_as_key_succeed(api_a, objects_a):

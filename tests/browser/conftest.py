@@ -30,7 +30,11 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API is open, an asyncio loop counts as
+# running in this thread, so Django keeps this thread's database connections per context
+# instead. A connection opened then outside a test (a module fixture of a later module) is one
+# nothing closes, and the test database cannot be dropped at the end of the run.
+@pytest.fixture(scope="module")
 def browser():
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
         need(f"chromium at {CHROMIUM} (make test installs Debian's package)")

@@ -6,6 +6,7 @@ import os
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 from PIL import Image
 
 from status.models import AuditLogEntry, Page, Role
@@ -155,7 +156,7 @@ def test_a_custom_domain_is_stored_lowercase_without_its_final_dot(client, page,
         ({"slug": "bravo"}, "This address is taken; choose another."),
         ({"slug": "static"}, "&#x27;static&#x27; is reserved"),
         ({"slug": "Not a slug!"}, "Enter a valid"),
-        ({"custom_domain": "status.bravo.example"}, "Another status page uses this domain."),
+        ({"custom_domain": "status.bravo.example"}, "Another status page has proved this domain"),
         ({"custom_domain": "https://status.alpha.com/"}, "Enter a domain name"),
         ({"custom_domain": "testserver"}, "one of our own addresses"),
         ({"time_zone": "Mars/Olympus_Mons"}, "Select a valid choice"),
@@ -166,7 +167,9 @@ def test_a_custom_domain_is_stored_lowercase_without_its_final_dot(client, page,
 def test_bad_settings_are_refused_inline_and_nothing_is_saved(
     client, page, tenant_b, owner_a, change, error
 ):
-    Page.objects.filter(pk=tenant_b.page.pk).update(custom_domain="status.bravo.example")
+    Page.objects.filter(pk=tenant_b.page.pk).update(
+        custom_domain="status.bravo.example", domain_verified_at=timezone.now()
+    )
     client.force_login(owner_a)
     before = saved(page)
     response = client.post(settings_url(page), {**current(page), **change})
@@ -289,8 +292,8 @@ def test_the_settings_page_offers_embed_snippets_that_point_at_the_widget(client
     client.force_login(viewer_a)
     html = client.get(settings_url(page)).text
     assert "Show your status on your own site" in html
-    assert f'f.src="{page.public_url("embed/")}"' in html
-    assert f'&lt;img src="{page.public_url("badge.svg")}"' in html
+    assert f"f.src=&quot;{page.public_url('embed/')}&quot;" in html
+    assert f"&lt;img src=&quot;{page.public_url('badge.svg')}&quot;" in html
     # The widget the snippets load is there and may be framed.
     widget = client.get("/p/alpha/embed/")
     assert widget.status_code == 200

@@ -251,6 +251,9 @@ def test_invite_accept_flow_for_a_new_user(client, tenant_a, owner_a):
             "password2": "a sturdy passphrase 42",
         },
     )
+    # They confirm their address with the link they are sent.
+    confirm = re.search(r"http://testserver(/accounts/signup/confirm/\S+)", mail.outbox[-1].body)
+    client.post(confirm[1])
     assert "Accept and join Alpha" in client.get(link).text
     response = client.post(link, follow=True)
     assert response.redirect_chain[-1][0] == "/manage/"

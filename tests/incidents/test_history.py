@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from incidents.models import Incident, IncidentStatus
 from status.models import ComponentStatus
@@ -153,6 +154,7 @@ def test_history_shows_only_this_pages_incidents(client, page_in_may):
 
 def test_history_works_on_the_pages_own_host(client, page_in_may):
     page_in_may.custom_domain = "status.alpha.example"
+    page_in_may.domain_verified_at = timezone.now()
     page_in_may.save()
     incident = make_resolved_incident(page_in_may, "On the domain", NOW - timedelta(days=1))
 
@@ -259,6 +261,7 @@ def test_the_rss_feed_lists_every_incident_with_its_updates(client, feed_inciden
 
 def test_feeds_are_served_on_the_pages_own_host_with_its_links(client, page_in_may, feed_incidents):
     page_in_may.custom_domain = "status.alpha.example"
+    page_in_may.domain_verified_at = timezone.now()
     page_in_may.save()
     response = client.get("/history.atom", headers={"host": "status.alpha.example"})
     assert response.status_code == 200

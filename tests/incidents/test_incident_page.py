@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.db import transaction
 from django.test import Client, override_settings
+from django.utils import timezone
 from time_machine import travel
 
 from incidents.models import Incident, IncidentStatus
@@ -176,7 +177,11 @@ def ecuador_page(db, time_machine):
     Website (page.api, page.website), in service since long before."""
     time_machine.move_to(NOW, tick=False)
     page = make_empty_page(
-        "alpha", "Alpha", time_zone="America/Guayaquil", custom_domain="status.alpha.example"
+        "alpha",
+        "Alpha",
+        time_zone="America/Guayaquil",
+        custom_domain="status.alpha.example",
+        domain_verified_at=timezone.now(),
     )
     core = ComponentGroup.objects.create(page=page, name="Core")
     page.api = make_old_component(page, "API", core, position=0)

@@ -1,12 +1,17 @@
 import html
 import re
+import resource
+import time
 from html.parser import HTMLParser
 
 import pytest
+from cmarkgfm.cmark import Options
 from django.utils.safestring import SafeString
 
 from incidents import markdown
-from incidents.markdown import markdown_to_text, render_markdown
+from incidents.markdown import MARKDOWN_MAX_LENGTH, markdown_to_text, render_markdown
+
+UNSAFE = Options.CMARK_OPT_UNSAFE
 
 # What the output may contain, written out here rather than imported, so a widened allow-list in
 # the module shows up as a failing test.
@@ -259,7 +264,7 @@ XSS = {
     "javascript comment trick": "[x](javascript://example.com/%0Aalert(1))",
     "vbscript link": "[x](vbscript:msgbox(1))",
     "data html link": "[x](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
-    "data image link markdown-it allows": "[x](data:image/png;base64,iVBORw0KGgo=)",
+    "data image link the parser allows": "[x](data:image/png;base64,iVBORw0KGgo=)",
     "data svg image": "![x](data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+)",
     "file link": "[x](file:///etc/passwd)",
     "javascript autolink": "<javascript:alert(1)>",
@@ -295,13 +300,18 @@ XSS = {
 }
 
 
+def let_raw_html_through(monkeypatch):
+    # cmark's unsafe mode passes raw HTML and every link target on; the source keeps its "<".
+    monkeypatch.setattr(markdown, "_CMARK_OPTIONS", markdown._CMARK_OPTIONS | UNSAFE)
+    monkeypatch.setattr(markdown, "_raw_html_as_text", lambda text: text)
+
+
 @pytest.fixture(params=[False, True], ids=["parser defaults", "parser lets raw html through"])
 def parser_lets_raw_html_through(request, monkeypatch):
     # The sanitizer is the guarantee: with the parser's own protections off (raw HTML on,
     # link validation off), every vector must still come out safe.
     if request.param:
-        monkeypatch.setitem(markdown._parser.options, "html", True)
-        monkeypatch.setattr(markdown._parser, "validateLink", lambda url: True)
+        let_raw_html_through(monkeypatch)
     return request.param
 
 
@@ -316,8 +326,7 @@ def test_xss_vectors_come_out_inert_inside_other_markdown(source):
 
 
 def test_the_relaxed_parser_really_lets_raw_html_and_any_link_through(monkeypatch):
-    monkeypatch.setitem(markdown._parser.options, "html", True)
-    monkeypatch.setattr(markdown._parser, "validateLink", lambda url: True)
+    let_raw_html_through(monkeypatch)
     assert render_markdown("<em>x</em>") == "<p><em>x</em></p>\n"
     # The parser now emits the link; only nh3 removes its target.
     assert render_markdown("[x](javascript:alert(1))") == f'<p><a rel="{LINK_REL}">x</a></p>\n'
@@ -351,3 +360,143 @@ def test_plain_text_shows_no_target_for_a_link_the_sanitizer_dropped():
 @pytest.mark.parametrize("text", ["", None])
 def test_plain_text_of_nothing_is_empty(text):
     assert markdown_to_text(text) == ""
+
+
+# The rendering budget: no text a form or the API accepts takes a web worker 100 ms to render.
+
+CAP = MARKDOWN_MAX_LENGTH
+
+
+def repeated(unit, length=CAP):
+    return (unit * (length // len(unit) + 1))[:length]
+
+
+def wide_table(columns, rows, row="x", newline="\n"):
+    return newline.join(["|" + "a|" * columns, "|" + "-|" * columns, *[row] * rows])
+
+
+# Inputs known to be slow for Markdown parsers (CommonMark's pathological tests, cmark-gfm's
+# and markdown-it's advisories) or for the sanitizer (many tags, character references, nesting).
+WORST = {
+    "nested brackets": "[" * CAP,
+    "nested image brackets": "![" * (CAP // 2),
+    "emphasis runs": "*a" * (CAP // 2),
+    "underscore runs": "_a" * (CAP // 2),
+    "underscores": "_" * CAP,
+    "closed emphasis": repeated("*a* "),
+    "strong runs": repeated("**a"),
+    "mixed delimiters": repeated("*_a"),
+    "strikethrough runs": repeated("~~a"),
+    "nested emphasis": "*a " * (CAP // 6) + "b" + "* c" * (CAP // 6),
+    "emphasis run lengths": "*" * (CAP // 2 - 1) + "a" + "*" * (CAP // 2),
+    "unclosed link destinations": repeated("[a]("),
+    "nested link openers": "[](" * (CAP // 3),
+    "links in links": "[" * (CAP // 5) + "a" + "](b)" * (CAP // 5 - 1),
+    "nested images": "![" * (CAP // 6) + "a" + "](b)" * (CAP // 6),
+    "link reference definitions": repeated("[a]: https://example.com\n"),
+    "long reference labels": "["
+    + "a" * 999
+    + "]: u\n"
+    + repeated("[" + "a" * 999 + "]", CAP - 1006),
+    "nested block quotes": ">" * CAP,
+    "nested block quote lines": repeated("> a\n"),
+    "nested lists": "- " * (CAP // 2 - 1) + "a",
+    "nested ordered lists": "1. " * (CAP // 3 - 1) + "a",
+    "nested quotes and lists": "> - " * (CAP // 4 - 1) + "a",
+    "indented nested lists": "".join("  " * i + "- a\n" for i in range(300)),
+    "backticks": "`" * CAP,
+    "backtick runs": "".join("`" * n + "a" for n in range(1, 445)),
+    "code spans": repeated("`a`"),
+    "a 15,000-item list": "- a\n" * 15_000,
+    "a long numbered list": "".join(f"{i}. item\n" for i in range(1, 12_000))[:CAP],
+    "a table with thousands of columns": wide_table(4_000, 10, row="|" + "b|" * 4_000)[:CAP],
+    "a wide table over many short rows": wide_table(200, 49_000),
+    "the same with carriage returns": wide_table(200, 49_000, newline="\r"),
+    "the same in a block quote": wide_table(200, 24_000, row="> x").replace("|", "> |", 2),
+    "many small tables": repeated("|a|b|\n|-|-|\n|1|2|\n\n"),
+    "raw html tags": repeated("<a>"),
+    "unclosed raw html": repeated("<a "),
+    "html comments": repeated("<!--"),
+    "html blocks": repeated("<div>\n"),
+    "less-than signs": "<" * CAP,
+    "quotes": '"' * CAP,
+    "ampersands": "&" * CAP,
+    "character references": repeated("&amp;"),
+    "autolinks": repeated("<https://example.com/> "),
+    "email autolinks": repeated("<ops@example.com> "),
+    "links": repeated("[a](https://example.com/) "),
+    "images": repeated("![](https://example.com/a.png)"),
+    "hard line breaks": repeated("a\\\n"),
+    "soft line breaks": repeated("a\n"),
+    "headings": repeated("# a\n"),
+    "blank lines": "\n" * CAP,
+    "backslashes": "\\" * CAP,
+    "everything": repeated(
+        "*a* [b](https://example.com/) `c` ~~d~~ <e> ![f](https://example.com/g.png) **h**\n"
+    ),
+}
+
+
+def best_of_three(function, *args):
+    timings = []
+    for _ in range(3):
+        start = time.perf_counter()
+        function(*args)
+        timings.append(time.perf_counter() - start)
+    return min(timings)
+
+
+@pytest.mark.parametrize("source", WORST.values(), ids=WORST.keys())
+def test_the_worst_text_at_the_cap_renders_in_under_100_ms(source):
+    assert len(source) <= CAP
+    seconds = best_of_three(render_markdown, source)
+    assert seconds < 0.1, f"{seconds * 1000:.0f} ms"
+    assert_safe(render_markdown(source))
+
+
+def test_text_past_the_cap_is_cut():
+    output = render_markdown("a" * CAP + "TAIL")
+    assert "TAIL" not in output
+    assert "a" * 1000 in output
+    assert "TAIL" not in markdown_to_text("a" * CAP + "TAIL")
+
+
+def test_text_over_the_rendering_budget_is_shown_as_its_escaped_source():
+    source = ">" * 1_000 + " <script>alert(1)</script> *a*"
+    output = render_markdown(source)
+    assert output == f"<pre>{html.escape(source)}</pre>\n"
+    assert_safe(output)
+    assert markdown_to_text(source) == source
+
+
+def test_what_a_person_writes_stays_within_the_budget():
+    # A long postmortem: a 1,000-item list, a table of 200 rows, quotes 10 deep, a log.
+    source = "\n\n".join(
+        [
+            "# Timeline",
+            "\n".join(f"- {i:04}: *event* [log](https://example.com/{i})" for i in range(1_000)),
+            "| when | what | who |\n|:--|:--|--:|\n"
+            + "\n".join(f"| {i} | `step` | ops |" for i in range(200)),
+            "> " * 10 + "Quoted **deep**.",
+            "```\n" + '{"error": "<timeout>"}\n' * 300 + "```",
+        ]
+    )
+    assert len(source) < CAP
+    output = render_markdown(source)
+    assert not output.startswith("<pre>")
+    assert output.count("<li>") == 1_000
+    assert output.count("<tr>") == 201
+    assert output.count("<blockquote>") == 10
+    assert best_of_three(render_markdown, source) < 0.1
+
+
+def test_rendering_frees_what_cmark_allocates():
+    # cmarkgfm's own wrappers keep the tree and the HTML: hundreds of megabytes here.
+    source = repeated("# a\n\n*b* [c](https://example.com/) | d |\n|-|\n| e |\n\n", 5_000)
+    for _ in range(20):
+        render_markdown(source)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for _ in range(200):
+        render_markdown(source)
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grown_kib < 20_000

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.cache import cache
 from django.db.models import F
+from django.utils import timezone
 from django.utils.http import http_date
 
 from incidents.models import Incident, IncidentStatus
@@ -29,7 +30,9 @@ def clock_at_now(time_machine):
 def page_with_slow_api(db, clock_at_now):
     """Alpha's page on its own (no team) at NOW, with one component (page.api) and an open
     incident about it, Slow API (page.incident)."""
-    page = make_empty_page("alpha", "Alpha", custom_domain="status.alpha.example")
+    page = make_empty_page(
+        "alpha", "Alpha", custom_domain="status.alpha.example", domain_verified_at=timezone.now()
+    )
     core = ComponentGroup.objects.create(page=page, name="Core")
     page.api = make_old_component(page, "API", core)
     page.incident = Incident.declare(
@@ -168,7 +171,8 @@ def test_a_new_incident_update_shows_at_once_on_every_page(
     before = {path: client.get(path)["ETag"] for path in paths}
     assert all(client.get(path)["X-Cache"] == "hit" for path in paths)
 
-    clock_at_now.shift(timedelta(minutes=1))
+    # Well within the cache's lifetime (CACHE_SECONDS): only invalidation can show the change.
+    clock_at_now.shift(timedelta(seconds=5))
     page_with_slow_api.incident.post_update(IncidentStatus.RESOLVED, "All fixed now.", notify=False)
 
     for path in paths:
@@ -309,3 +313,19 @@ def test_other_processes_see_a_write_within_the_local_seconds(
     assert client.get("/p/alpha/")["X-Cache"] == "hit"
     time.sleep(0.3)
     assert client.get("/p/alpha/")["X-Cache"] == "miss"
+
+
+def test_query_parameters_a_view_does_not_read_share_one_cache_entry(client, page):
+    first = client.get("/p/alpha/?cb=1")
+    others = [client.get(f"/p/alpha/?cb={n}&utm_source=x") for n in range(2, 30)]
+
+    assert first["X-Cache"] == "miss"
+    assert {response["X-Cache"] for response in others} == {"hit"}
+    keys = [key for key in cache._cache if "page-response" in key]
+    assert len(keys) == 1
+
+
+def test_the_parameters_a_view_reads_still_tell_answers_apart(client, page):
+    assert client.get("/p/alpha/history/?page=1")["X-Cache"] == "miss"
+    assert client.get("/p/alpha/history/?page=2")["X-Cache"] == "miss"
+    assert client.get("/p/alpha/history/?page=1&cb=9")["X-Cache"] == "hit"

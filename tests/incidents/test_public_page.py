@@ -4,6 +4,7 @@ past incidents and links, at /p/<slug>/ and on the page's own host."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
 from incidents.models import Incident, IncidentStatus
 from status.models import Component, ComponentGroup, ComponentStatus
@@ -23,7 +24,9 @@ def now(time_machine):
 def status_page(db, now):
     """Alpha's page on its own (no team), as it is at NOW: Core's API and Website, in service
     since long before the 90 days it shows."""
-    page = make_empty_page("alpha", "Alpha", custom_domain="status.alpha.example")
+    page = make_empty_page(
+        "alpha", "Alpha", custom_domain="status.alpha.example", domain_verified_at=timezone.now()
+    )
     core = ComponentGroup.objects.create(page=page, name="Core", position=0)
     make_old_component(page, "API", core, position=0)
     make_old_component(page, "Website", core, position=1)

@@ -1,5 +1,6 @@
 """Real parts for delivery tests and the benchmark: an SMTP sink (aiosmtpd), an HTTP receiver,
-a Celery worker process and a Redis server that can be stopped and started again.
+a server that never answers, a Celery worker process and a Redis server that can be stopped and
+started again.
 
 Everything listens on 127.0.0.1 only.
 """
@@ -162,6 +163,54 @@ class Receiver:
         with self.lock:
             self.requests.clear()
             self.scripts.clear()
+
+
+class SilentServer:
+    """A TCP server that accepts every connection and never answers: an endpoint that hangs.
+    Each connection is held for at most `hold` seconds (so a client without a timeout cannot
+    hang a test for ever), then closed."""
+
+    def __init__(self, hold=10.0):
+        self.hold = hold
+        self.accepted = 0
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def run(self):
+        held = []
+        while not self.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                connection, _address = self.sock.accept()
+                held.append((connection, time.monotonic() + self.hold))
+                with self.lock:
+                    self.accepted += 1
+            for connection, until in [h for h in held if h[1] <= time.monotonic()]:
+                connection.close()
+                held.remove((connection, until))
+        for connection, _until in held:
+            connection.close()
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(5)
+        self.sock.close()
+
+    def url(self, path="/hook"):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def count(self):
+        with self.lock:
+            return self.accepted
 
 
 class RedisServer:

@@ -1,8 +1,12 @@
 """The webhook transport: Statuspage's body, Standard Webhooks signatures, and an HTTP client
 that refuses private addresses, follows no redirect and reads little."""
 
+import base64
+import hashlib
+import hmac
 import json
 import socket
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,10 +14,9 @@ from django.core.exceptions import ValidationError
 from standardwebhooks.webhooks import Webhook
 
 from incidents.models import Incident
-from notifications import tasks, webhooks
+from notifications import tasks, transports, webhooks
 from notifications.models import Delivery, NotificationEvent, Subscriber
 from notifications.transports import (
-    TransportError,
     WebhookTransport,
     http_post,
     parse_retry_after,
@@ -21,7 +24,7 @@ from notifications.transports import (
 )
 from status.shapes import timestamp
 from tests.factories import make_delivery, make_event, make_subscriber
-from tests.notifications.servers import Receiver
+from tests.notifications.servers import Receiver, SilentServer
 
 # The keys of Statuspage's webhook body (tests/fixtures/statuspage/webhook_incident_update.json).
 STATUSPAGE_INCIDENT_KEYS = {
@@ -148,6 +151,63 @@ def test_a_signature_made_with_another_secret_does_not_verify(page):
         Webhook(Subscriber().secret).verify(b"{}", headers)
 
 
+def standard_webhooks_signature(secret, webhook_id, timestamp, body):
+    """The spec's signature, computed here without our code or the standardwebhooks library:
+    `v1,` and the base64 of HMAC-SHA256, keyed with the secret's bytes (base64 after
+    `whsec_`), of `{id}.{timestamp}.{body}`."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{webhook_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def test_a_signature_is_the_standard_webhooks_known_answer():
+    # The example of the Standard Webhooks specification, with its published signature.
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    signed_at = datetime.fromtimestamp(1614265330, UTC)
+    body = b'{"test": 2432232314}'
+
+    headers = signed_headers(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", body, now=signed_at)
+
+    assert headers["webhook-id"] == "msg_p5jXN8AQM9LWM0D4loKWxJek"
+    assert headers["webhook-timestamp"] == "1614265330"
+    assert headers["webhook-signature"] == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    assert headers["webhook-signature"] == standard_webhooks_signature(
+        secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body
+    )
+
+
+def test_a_signature_with_a_secret_of_known_bytes_is_hmac_sha256_of_id_timestamp_and_body():
+    secret = "whsec_" + base64.b64encode(bytes(range(32))).decode()
+    body = '{"page":{"id":"p1"},"meta":{"note":"café"}}'.encode()
+
+    headers = signed_headers(secret, "msg_0123", body, now=datetime(2026, 3, 15, 15, tzinfo=UTC))
+
+    assert headers["webhook-timestamp"] == "1773586800"
+    assert headers["webhook-signature"] == (
+        "v1,"
+        + base64.b64encode(
+            hmac.new(bytes(range(32)), b"msg_0123.1773586800." + body, hashlib.sha256).digest()
+        ).decode()
+    )
+
+
+def test_what_the_transport_sends_carries_the_standard_webhooks_signature(
+    page, receiver, local_hooks, time_machine
+):
+    time_machine.move_to(datetime(2026, 3, 15, 15, 0, 7, tzinfo=UTC), tick=False)
+    target = make_subscriber(page, receiver.url("/hook"))
+
+    delivery = deliver_one(make_event(page), target)
+
+    assert delivery.status == "sent"
+    [(headers, body)] = receiver.to("/hook")
+    assert headers["webhook-id"] == delivery.webhook_id
+    assert headers["webhook-timestamp"] == "1773586807"
+    assert headers["webhook-signature"] == standard_webhooks_signature(
+        target.secret, delivery.webhook_id, 1773586807, body
+    )
+
+
 def test_410_gone_disables_the_endpoint(page, receiver, local_hooks):
     target = make_subscriber(page, receiver.url("/gone"))
     receiver.script("/gone", [410])
@@ -189,21 +249,32 @@ def test_at_most_64_kib_of_an_answer_is_read(receiver, local_hooks):
     assert len(content) == 64 * 1024
 
 
-def test_the_client_times_out_after_30_seconds(monkeypatch):
-    from notifications import transports
+@pytest.fixture
+def silent_server():
+    server = SilentServer().start()
+    yield server
+    server.stop()
 
-    seen = {}
 
-    class Session:
-        def post(self, url, **kwargs):
-            seen.update(kwargs)
-            raise transports.requests.ConnectTimeout("slow")
+def test_an_endpoint_that_never_answers_times_out_and_is_retried_later(
+    page, silent_server, local_hooks, monkeypatch
+):
+    assert transports.WEBHOOK_TIMEOUT == 30  # seconds; cut short here
+    monkeypatch.setattr(transports, "WEBHOOK_TIMEOUT", 1)
+    target = make_subscriber(page, silent_server.url("/hook"))
+    started = time.monotonic()
 
-    monkeypatch.setattr(transports, "http_session", Session)
-    with pytest.raises(TransportError, match="ConnectTimeout"):
-        http_post("https://hooks.example.com/", b"{}", {})
-    assert seen["timeout"] == (30, 30)
-    assert seen["allow_redirects"] is False
+    delivery = deliver_one(make_event(page), target)
+
+    assert time.monotonic() - started < 4
+    assert silent_server.count() == 1  # connected, then waited for an answer in vain
+    assert (delivery.status, delivery.attempts, delivery.response_code) == ("failed", 1, None)
+    assert "ReadTimeout" in delivery.last_error
+    assert timedelta(seconds=50) < delivery.next_attempt_at - delivery.last_attempt_at
+    assert delivery.next_attempt_at - delivery.last_attempt_at < timedelta(seconds=70)
+    assert Subscriber.objects.get(pk=target.pk).consecutive_failures == 1
+    # Tried again once its wait is over.
+    assert Delivery.objects.sweep(now=delivery.next_attempt_at) == [(delivery.pk, "webhook")]
 
 
 @pytest.mark.parametrize(
@@ -244,9 +315,28 @@ def test_only_http_and_https_endpoints_are_accepted(url):
         webhooks.validate_webhook_url(url)
 
 
-def test_a_name_resolving_to_a_public_address_is_accepted(monkeypatch):
-    monkeypatch.setattr(webhooks, "resolve", lambda host, port: ["93.184.215.14"])
-    webhooks.validate_webhook_url("https://hooks.example.com/status")
+def test_a_name_resolving_to_a_public_address_is_accepted(page, monkeypatch):
+    looked_up = []
+
+    def resolve(host, port):
+        looked_up.append((host, port))
+        return ["93.184.215.14"]
+
+    monkeypatch.setattr(webhooks, "resolve", resolve)
+
+    assert webhooks.validate_webhook_url("https://hooks.example.com/status") is None
+    subscriber = Subscriber.objects.create_subscriber(
+        page,
+        channel="webhook",
+        email="ops@example.com",
+        endpoint="https://hooks.example.com/status",
+        skip_confirmation=True,
+    )
+
+    # Accepted after asking where the name points: by the check, and again on saving.
+    assert looked_up == [("hooks.example.com", 443)] * 2
+    saved = Subscriber.objects.get(pk=subscriber.pk)
+    assert (saved.channel, saved.endpoint) == ("webhook", "https://hooks.example.com/status")
 
 
 def test_a_name_with_one_private_address_among_public_ones_is_refused(monkeypatch):
@@ -264,8 +354,22 @@ def test_a_name_that_does_not_resolve_is_refused(monkeypatch):
         webhooks.validate_webhook_url("https://nowhere.example.com/")
 
 
-def test_private_endpoints_are_allowed_for_local_development(local_hooks):
-    webhooks.validate_webhook_url("http://127.0.0.1:9000/hook")
+def test_private_endpoints_are_allowed_for_local_development(page, receiver, local_hooks):
+    assert webhooks.validate_webhook_url("http://127.0.0.1:9000/hook") is None
+    # Saved, and then called too.
+    subscriber = Subscriber.objects.create_subscriber(
+        page,
+        channel="webhook",
+        email="ops@example.com",
+        endpoint=receiver.url("/local"),
+        skip_confirmation=True,
+    )
+
+    delivery = deliver_one(make_event(page), subscriber)
+
+    assert Subscriber.objects.get(pk=subscriber.pk).endpoint == receiver.url("/local")
+    assert (delivery.status, delivery.response_code) == ("sent", 200)
+    assert len(receiver.to("/local")) == 1
 
 
 def test_staff_cannot_add_a_private_endpoint_either(page):

@@ -1,4 +1,5 @@
 import pytest
+from django.utils import timezone
 
 from status.models import Page
 
@@ -60,6 +61,10 @@ def test_changing_a_custom_domain_moves_the_page_at_once(client, tenant_a):
     page.save()
     assert Page.objects.get(pk=page.pk).custom_domain == "status.alpha.example.net"
     assert client.get("/", headers={"host": "status.alpha.example"}).status_code == 404
+    # A new domain serves once it is proved (tests/status/test_domains.py), and then at once.
+    assert client.get("/", headers={"host": "status.alpha.example.net"}).status_code == 404
+    page.domain_verified_at = timezone.now()
+    page.save()
     assert client.get("/", headers={"host": "status.alpha.example.net"}).status_code == 200
 
 

@@ -1,4 +1,7 @@
+import re
+
 from django.contrib.auth import get_user_model
+from django.core import mail
 
 from status.models import Membership, Page, Tenant
 
@@ -13,8 +16,16 @@ VALID = {
 }
 
 
+def confirmed(client):
+    """Follow the link of the sign-up email, as its recipient does."""
+    [message] = mail.outbox
+    link = re.search(r"http://testserver(/accounts/signup/confirm/\S+)", message.body)[1]
+    return client.post(link)
+
+
 def test_signup_creates_user_tenant_page_and_owner_membership(client, db):
-    response = client.post("/accounts/signup/", VALID)
+    assert "Check your inbox" in client.post("/accounts/signup/", VALID).text
+    response = confirmed(client)
     page = Page.objects.get(slug="example")
     assert response.status_code == 302
     assert response.url == f"/manage/{page.code}/components/"
@@ -45,12 +56,15 @@ def test_signup_refuses_reserved_and_malformed_addresses(client, db):
     assert User.objects.count() == 0
 
 
-def test_signup_with_an_existing_email_says_sign_in(client, db):
+def test_signup_with_an_existing_email_creates_nothing_and_says_nothing(client, db):
     client.post("/accounts/signup/", VALID)
+    confirmed(client)
     client.logout()
     response = client.post("/accounts/signup/", {**VALID, "page_slug": "other"})
-    assert "An account with this email exists" in response.text
+    assert "Check your inbox" in response.text
+    assert "exists" not in response.text
     assert Page.objects.count() == 1
+    assert User.objects.count() == 1
 
 
 def test_signup_with_mismatched_passwords_saves_nothing(client, db):
@@ -73,6 +87,8 @@ def test_signing_up_to_accept_an_invitation_creates_an_account_only(client, tena
             "next": f"/invitations/{token}/",
         },
     )
+    assert response.status_code == 200
+    response = confirmed(client)
     assert response.status_code == 302
     assert response.url == f"/invitations/{token}/"
     assert Tenant.objects.count() == 1
@@ -81,5 +97,5 @@ def test_signing_up_to_accept_an_invitation_creates_an_account_only(client, tena
 
 
 def test_signup_ignores_a_next_address_on_another_site(client, db):
-    response = client.post("/accounts/signup/", {**VALID, "next": "https://evil.example/"})
-    assert response.url.startswith("/manage/")
+    client.post("/accounts/signup/", {**VALID, "next": "https://evil.example/"})
+    assert confirmed(client).url.startswith("/manage/")

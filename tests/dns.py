@@ -1,0 +1,55 @@
+"""A DNS server of the tests' own on 127.0.0.1 (dnslib), answering TXT records from a dict that
+a test changes as it goes; settings.DNS_RESOLVER points the application at it."""
+
+import threading
+
+from dnslib import QTYPE, RCODE, RR, TXT
+from dnslib.server import BaseResolver, DNSServer
+
+from tests.services import free_port
+
+
+class Records(BaseResolver):
+    def __init__(self):
+        self.txt = {}  # name (no trailing dot) -> [strings]
+        self.lock = threading.Lock()
+        self.asked = []
+
+    def resolve(self, request, handler):
+        reply = request.reply()
+        name = str(request.q.qname).rstrip(".").lower()
+        with self.lock:
+            self.asked.append(name)
+            values = list(self.txt.get(name, []))
+        if request.q.qtype == QTYPE.TXT and values:
+            for value in values:
+                reply.add_answer(RR(name + ".", QTYPE.TXT, rdata=TXT(value), ttl=60))
+        elif not values:
+            reply.header.rcode = RCODE.NXDOMAIN
+        return reply
+
+
+class LocalDns:
+    def __init__(self):
+        self.records = Records()
+        self.port = free_port()
+        self.server = DNSServer(self.records, address="127.0.0.1", port=self.port)
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def publish(self, name, value):
+        with self.records.lock:
+            self.records.txt.setdefault(name.lower(), []).append(value)
+
+    def withdraw(self, name):
+        with self.records.lock:
+            self.records.txt.pop(name.lower(), None)
+
+    def start(self):
+        self.server.start_thread()
+        return self
+
+    def stop(self):
+        self.server.stop()
