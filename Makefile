@@ -39,11 +39,13 @@ format: $(STAMP)
 # Requests/s of the cached status page against a bare view of the same bytes (gunicorn, wrk),
 # the uncached render time of a 100-component page, and notification delivery (10,000 emails
 # against plain smtplib, 1,000 webhooks, fan-out to 100,000), on a throwaway PostgreSQL and Redis;
-# and what a Redis or worker failure costs (posting during an outage, time to recover).
+# what a Redis or worker failure costs (posting during an outage, time to recover); and the
+# render time of the worst Markdown we know at the 100,000-character cap.
 bench: $(STAMP)
 	$(PY) -m bench.run
 	$(PY) -m bench.notifications
 	$(PY) -m bench.faults
+	$(PY) -m bench.markdown
 
 clean:
 	rm -rf $(VENV) var

@@ -74,7 +74,8 @@ SITE_HOSTS = env_list(
 ALLOWED_HOSTS = ["*"]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin, as the platform admin site (status/admin_site.py).
+    "status.admin_site.PlatformAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -87,6 +88,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "csp",
     "status",
     "incidents",
     "notifications",
@@ -94,6 +96,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "status.hosts.HostRoutingMiddleware",
+    # Early, so that the answers of the middleware below it (a refused request, a static file)
+    # carry the policy too.
+    "csp.middleware.CSPMiddleware",
     "status.middleware.RefuseNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -306,6 +311,15 @@ NOTIFICATIONS_EMAIL_BATCH = env_int("NOTIFICATIONS_EMAIL_BATCH", 200)
 # Public subscribe form: requests per hour from one IP address, and for one email or endpoint.
 NOTIFICATIONS_SUBSCRIBE_PER_IP = env_int("NOTIFICATIONS_SUBSCRIBE_PER_IP", 10)
 NOTIFICATIONS_SUBSCRIBE_PER_ADDRESS = env_int("NOTIFICATIONS_SUBSCRIBE_PER_ADDRESS", 3)
+# Sending policy (SECURITY.md): every message sent on a tenant's behalf (notifications of every
+# channel, confirmations, invitations, notices) counts against its quota for the day (UTC);
+# beyond it deliveries wait for the next day and show why in the delivery log. Platform staff
+# mark the tenants they know as trusted in the admin, or set a tenant's own quota there.
+SENDING_QUOTA_PER_DAY = env_int("SENDING_QUOTA_PER_DAY", 2000)
+SENDING_QUOTA_TRUSTED_PER_DAY = env_int("SENDING_QUOTA_TRUSTED_PER_DAY", 200_000)
+# Sign-up and password reset: requests per hour from one IP address, and for one email address.
+ACCOUNT_EMAILS_PER_IP = env_int("ACCOUNT_EMAILS_PER_IP", 10)
+ACCOUNT_EMAILS_PER_ADDRESS = env_int("ACCOUNT_EMAILS_PER_ADDRESS", 3)
 # Webhooks to private, loopback, link-local and CGNAT addresses: only for local development
 # and tests. Off, such endpoints are refused when saved and again at connect time.
 WEBHOOKS_ALLOW_PRIVATE_IPS = env_bool("WEBHOOKS_ALLOW_PRIVATE_IPS", False)
@@ -332,6 +346,26 @@ CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [SITE_URL])
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every response (django-csp; SECURITY.md, "Content"). Scripts come
+# from our static files only (htmx in the console, Swagger UI at /api/v1/docs/), never inline;
+# public pages get script-src 'none' (status.hosts.public_page), and the embeddable widget and
+# badge may be framed by any site (frame-ancestors *). Styles allow 'unsafe-inline': a public
+# page carries its accent colour in a <style>, and public pages are cached whole and shared
+# between visitors, so a per-response nonce cannot be used; CSS cannot run script.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],

@@ -1,12 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from incidents import views as incident_views
 from status import team
 from status import views as status_views
 
 urlpatterns = [
     path("", status_views.home, name="home"),
     path("healthz", status_views.healthz, name="healthz"),
+    path("favicon.ico", incident_views.favicon, name="favicon"),
     path("media/<path:path>", status_views.media, name="media"),
     path("accounts/", include("status.urls_accounts")),
     path("manage/", include("config.urls_console")),

@@ -173,6 +173,11 @@ urlpatterns = [
         name="event-detail",
     ),
     path(
+        PAGE + "deliveries/<str:event_code>/<str:subscriber_code>/",
+        notifications_console.delivery_detail,
+        name="delivery-detail",
+    ),
+    path(
         PAGE + "deliveries/<str:event_code>/<str:subscriber_code>/resend/",
         notifications_console.delivery_resend,
         name="delivery-resend",

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from incidents.markdown import MARKDOWN_MAX_LENGTH
 from incidents.models import (
+    IMPACT_OF_STATUS,
     INCIDENT_STATUSES,
     Impact,
     IncidentStatus,
@@ -26,6 +27,16 @@ CANCELLED_BODY = "This scheduled maintenance has been cancelled."
 IMPACT_CHOICES = [("", "Automatic (from the components)")] + [
     (i.value, i.label) for i in Impact if i != Impact.MAINTENANCE
 ]
+# The words of the public page, so staff know what "Automatic" will read there.
+IMPACT_HELP = (
+    "Automatic follows the worst component status: "
+    + ", ".join(
+        f"{ComponentStatus(status).label.lower()} is {Impact(impact).label}"
+        for status, impact in IMPACT_OF_STATUS.items()
+        if impact not in (Impact.NONE, Impact.MAINTENANCE)
+    )
+    + ". Leave it unless the components do not tell the whole story."
+)
 MAINTENANCE_UPDATE_STATUSES = [
     IncidentStatus.IN_PROGRESS,
     IncidentStatus.VERIFYING,
@@ -143,7 +154,7 @@ class DeclareIncidentForm(ComponentStatusesMixin, PageForm):
         choices=IMPACT_CHOICES,
         required=False,
         label="Impact",
-        help_text="Leave on automatic unless the components do not tell the whole story.",
+        help_text=IMPACT_HELP,
     )
     body = MarkdownField(label="Message", help_text="The first update subscribers read.")
     notify = forms.BooleanField(required=False, initial=True, label="Notify subscribers")

@@ -114,6 +114,11 @@ _cmark_lib.cmark_gfm_core_extensions_ensure_registered()
 _EXTENSIONS = [
     _cmark_lib.cmark_find_syntax_extension(name) for name in (b"table", b"strikethrough")
 ]
+# GFM's extended autolinks: a bare https://…, www.… or e-mail address becomes a link (which the
+# sanitizer then checks like any other). It looks at every text node, which costs a third more
+# on text of many short nodes, so it is attached only to text that has something to link.
+_AUTOLINK_EXTENSION = _cmark_lib.cmark_find_syntax_extension(b"autolink")
+_MAY_HAVE_ADDRESSES = re.compile(r"://|www\.|@", re.IGNORECASE)
 _free = _cmark_lib.cmark_get_default_mem_allocator().contents.free
 
 # Without CMARK_OPT_UNSAFE cmark drops javascript:, vbscript:, file: and data: link targets.
@@ -125,7 +130,10 @@ def _cmark_html(text: str) -> str:
     source = text.encode("utf-8", "replace")  # a lone surrogate becomes "?"
     parser = _cmark_lib.cmark_parser_new(_CMARK_OPTIONS)
     try:
-        for extension in _EXTENSIONS:
+        attached = _EXTENSIONS
+        if _MAY_HAVE_ADDRESSES.search(text):
+            attached = [*attached, _AUTOLINK_EXTENSION]
+        for extension in attached:
             _cmark_lib.cmark_parser_attach_syntax_extension(parser, extension)
         _cmark_lib.cmark_parser_feed(parser, source, len(source))
         root = _cmark_lib.cmark_parser_finish(parser)
@@ -261,7 +269,8 @@ _BLOCK_END = re.compile(r"</(?:p|h[1-6]|blockquote|pre|ul|ol|table)>|<hr>")
 
 def _link_with_url(match):
     href, label = match.groups()
-    if label in (href, href.removeprefix("mailto:")):
+    # An address written out (<https://…>, or bare: www.example.com is linked as http://…).
+    if label in (href, href.removeprefix("mailto:"), href.removeprefix("http://")):
         return label
     return f"{label} ({href})"
 

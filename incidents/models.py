@@ -270,16 +270,6 @@ class Incident(Audited, PageContent):
     def ended_at(self):
         return self.resolved_at if self.is_closed else None
 
-    @property
-    def impact_description(self):
-        """The incident's impact in words, as its worst component status ("Degraded
-        performance"), or the impact level when no component was touched."""
-        if self.worst_component_status:
-            return ComponentStatus(self.worst_component_status).label
-        if self.impact == Impact.NONE:
-            return "No impact"
-        return f"{Impact(self.impact).label} impact"
-
     @classmethod
     def declare(
         cls,
@@ -708,6 +698,7 @@ class Incident(Audited, PageContent):
                 return False
             locked.reminder_sent_at = timezone.now()
             locked.save(update_fields=["reminder_sent_at"])
+            locked.audit("remind", by=None, after=snapshot(locked, ["reminder_sent_at"]))
             signals.maintenance_reminder_due.send(sender=Incident, incident=locked)
         return True
 

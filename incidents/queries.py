@@ -3,7 +3,7 @@
 from django.db.models import Prefetch
 
 from incidents.models import ComponentImpact, Incident, IncidentUpdate, Kind
-from status.models import ComponentStatus, OverallStatus, worst_status
+from status.models import OverallStatus, worst_status
 
 
 def overall_status(components, open_incidents):
@@ -47,33 +47,51 @@ def open_incidents(page):
     return list(Incident.objects.filter(page=page).open().only("kind", "status", "impact"))
 
 
-def component_timeline(rows, start, end):
-    """[(status, from, to)] of one component over [start, end], from its history rows."""
-    segments = []
-    for row in rows:
-        seg_start = max(row.started_at, start)
-        seg_end = min(row.ended_at or end, end)
-        # A period touching the window only at its edge is not part of it; in a window of no
-        # length (resolved within the second) the period holding its instant is all there is.
-        instant = start == end and row.started_at <= start and (row.ended_at or end) >= end
-        if seg_end <= seg_start and not instant:
+def incident_timelines(updates, start, end):
+    """{component id: [(status, from, to)]}: what the incident's own updates said about each
+    component it affected, from the first update that named it until the incident's end.
+
+    Drawn from the updates rather than the components' history, so that the timeline agrees
+    with the impact beside it even where the history was not rewritten (a backfilled incident)
+    or another incident held the component meanwhile; a maintenance that has not started has
+    said nothing yet, and has no timeline.
+    """
+    said = {}  # component id -> [(at, status)], oldest first
+    for update in sorted(updates, key=lambda u: (u.display_at, u.pk)):
+        for impact in update.impacts.all():
+            said.setdefault(impact.component_id, []).append((update.display_at, impact.new_status))
+    timelines = {}
+    for component_id, changes in said.items():
+        if start >= end:
+            # Over within the second: the worst it was at that instant is all there is.
+            statuses = [status for _, status in changes]
+            timelines[component_id] = [(worst_status(statuses), start, end)]
             continue
-        if segments and segments[-1][0] == row.status:
-            segments[-1] = (row.status, segments[-1][1], seg_end)
-        else:
-            segments.append((row.status, seg_start, seg_end))
-    return segments or [(ComponentStatus.OPERATIONAL, start, end)]
+        segments = []
+        for (at, status), (until, _) in zip(changes, [*changes[1:], (end, None)], strict=True):
+            seg_start, seg_end = min(max(at, start), end), min(max(until, start), end)
+            if seg_end <= seg_start:
+                continue
+            if segments and segments[-1][0] == status:
+                segments[-1] = (status, segments[-1][1], seg_end)
+            else:
+                segments.append((status, seg_start, seg_end))
+        timelines[component_id] = segments
+    return timelines
 
 
 def merge_timelines(timelines, start, end):
-    """The worst status at each moment across several components' timelines."""
+    """The worst status at each moment across several components' timelines (none where none
+    of them says anything)."""
     points = sorted({start, end, *(t for tl in timelines for _, a, b in tl for t in (a, b))})
     merged = []
     for a, b in zip(points, points[1:] or [end], strict=False):
         statuses = [s for tl in timelines for s, x, y in tl if x <= a < y or (x == y == a)]
+        if not statuses:
+            continue
         status = worst_status(statuses)
-        if merged and merged[-1][0] == status:
+        if merged and merged[-1][0] == status and merged[-1][2] == a:
             merged[-1] = (status, merged[-1][1], b)
         else:
             merged.append((status, a, b))
-    return merged or [(ComponentStatus.OPERATIONAL, start, end)]
+    return merged

@@ -8,12 +8,15 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import Prefetch
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.utils import timezone
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_safe
 
-from incidents.models import CLOSED_STATUSES, Incident, IncidentUpdate, Kind
+from incidents.models import CLOSED_STATUSES, Incident, IncidentStatus, IncidentUpdate, Kind
 from incidents.queries import (
-    component_timeline,
+    incident_timelines,
     label_updates,
     merge_timelines,
     open_incidents,
@@ -21,7 +24,8 @@ from incidents.queries import (
     with_updates,
 )
 from status.hosts import public_page
-from status.models import ComponentStatus, ComponentStatusChange, worst_status
+from status.models import ComponentStatus, worst_status
+from status.tenancy import public_view
 from status.uptime import daily_uptime
 
 UPTIME_DAYS = 90
@@ -67,6 +71,7 @@ def status_page(request, page):
     context = {
         "page": page,
         "now": now,
+        "has_components": bool(components),
         "overall": overall_status(components, open_incidents),
         "active_incidents": [i for i in open_incidents if i.kind == Kind.INCIDENT],
         "active_maintenance": [
@@ -112,16 +117,8 @@ def incident_page(request, page, code):
     end = max(end, start)
     affected_ids = set(incident.components.values_list("pk", flat=True))
     affected = [c for c in components if c.pk in affected_ids]
-    rows = list(
-        ComponentStatusChange.objects.filter(component__in=[c.pk for c in affected])
-        .filter(started_at__lte=end)
-        .exclude(ended_at__lt=start)
-        .order_by("started_at")
-    )
-    timelines = {
-        c.pk: component_timeline([r for r in rows if r.component_id == c.pk], start, end)
-        for c in affected
-    }
+    said = incident_timelines(updates, start, end)
+    timelines = {c.pk: said.get(c.pk, []) for c in affected}
     group_by_id = {g.pk: g for g in groups}
     affected_sections = []
     for group_id in dict.fromkeys(c.group_id for c in affected):
@@ -141,6 +138,18 @@ def incident_page(request, page, code):
         "overall": overall_status(components, open_now),
         "affected_sections": affected_sections,
         "duration": end - start,
+        "window_end": end,
+        "ongoing": not incident.is_closed and start <= now,
+        # Maintenance closed before it started.
+        "cancelled": incident.is_maintenance
+        and incident.is_closed
+        and all(u.status != IncidentStatus.IN_PROGRESS for u in updates),
+        # Times of day alone, unless the incident crosses midnight in the page's time zone.
+        "timeline_format": (
+            "g:i A"
+            if start.astimezone(page.tz).date() == end.astimezone(page.tz).date()
+            else "M j, g:i A"
+        ),
     }
     return render(request, "public/incident.html", context)
 
@@ -165,12 +174,14 @@ def history(request, page):
     except (ValueError, OverflowError):
         # A page number past the year 1 (or too large for a date at all).
         raise Http404("No history that far back") from None
+    shown = Incident.objects.filter(page=page).exclude(status=IncidentStatus.SCHEDULED)
     incidents = list(
-        Incident.objects.filter(page=page, started_at__gte=start, started_at__lt=end)
-        .exclude(status="scheduled")
-        .order_by("-started_at", "-id")
+        shown.filter(started_at__gte=start, started_at__lt=end).order_by("-started_at", "-id")
     )
-    older = Incident.objects.filter(page=page, started_at__lt=start).exists()
+    older = shown.filter(started_at__lt=start).exists()
+    if number > 1 and not incidents and not older:
+        # Past the page of the oldest incident (page 1 is there even when history is empty).
+        raise Http404("No history that far back")
     by_month = [
         (month, [i for i in incidents if month_of(i.started_at.astimezone(tz)) == month])
         for month in months
@@ -193,3 +204,13 @@ def month_of(moment):
 def shift_month(first_of_month, months):
     index = first_of_month.year * 12 + first_of_month.month - 1 + months
     return date(index // 12, index % 12 + 1, 1)
+
+
+@public_view
+@require_safe
+@cache_control(public=True, max_age=86400)
+def favicon(request):
+    """/favicon.ico, which browsers and feed readers ask for whatever the page links: our icon,
+    on the main site and on every page's host. Not permanent: the static file's name changes
+    with its content."""
+    return redirect(static("favicon.svg"))

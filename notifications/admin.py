@@ -2,14 +2,15 @@ from django.contrib import admin, messages
 from django.db import transaction
 
 from notifications.models import Delivery, NotificationEvent, Subscriber, SubscriberState
+from status.admin_site import PlatformAdmin, SamePageMixin
 
 
 @admin.register(NotificationEvent)
-class NotificationEventAdmin(admin.ModelAdmin):
+class NotificationEventAdmin(PlatformAdmin):
     list_display = ["kind", "page", "incident", "component", "created_at", "fanned_out_at"]
     list_filter = ["kind"]
-    search_fields = ["page__name", "incident__name", "code"]
-    list_select_related = ["page", "incident", "component"]
+    search_fields = ["page__name", "page__tenant__name", "incident__name", "code"]
+    list_select_related = ["page__tenant", "incident__page__tenant", "component__page__tenant"]
     date_hierarchy = "created_at"
     readonly_fields = [
         "page", "code", "kind", "incident", "update", "component", "old_status", "new_status",
@@ -18,13 +19,15 @@ class NotificationEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(Subscriber)
-class SubscriberAdmin(admin.ModelAdmin):
+class SubscriberAdmin(SamePageMixin, PlatformAdmin):
     list_display = ["__str__", "channel", "page", "state", "consecutive_failures", "created_at"]
     list_filter = ["channel", "state"]
-    search_fields = ["email", "endpoint", "code", "page__name"]
-    list_select_related = ["page"]
-    raw_id_fields = ["page"]
+    search_fields = ["email", "endpoint", "code", "page__name", "page__tenant__name"]
+    list_select_related = ["page__tenant"]
+    autocomplete_fields = ["page"]
     filter_horizontal = ["components", "groups"]
+    # A subscriber's scope is made of its page's components and groups.
+    same_page = ["components", "groups"]
     readonly_fields = [
         "code", "token", "secret", "created_at", "confirmation_sent_at", "confirmed_at",
         "unsubscribed_at", "quarantined_at", "consecutive_failures", "first_failure_at",
@@ -40,14 +43,14 @@ class SubscriberAdmin(admin.ModelAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(PlatformAdmin):
     list_display = [
         "event", "subscriber", "channel", "status", "attempts", "response_code",
         "next_attempt_at", "sent_at",
     ]  # fmt: skip
     list_filter = ["status", "channel"]
     search_fields = ["subscriber__email", "subscriber__endpoint", "uuid"]
-    list_select_related = ["event", "event__page", "subscriber"]
+    list_select_related = ["event__page__tenant", "subscriber__page__tenant"]
     date_hierarchy = "created_at"
     readonly_fields = [
         "event", "subscriber", "channel", "uuid", "status", "attempts", "next_attempt_at",

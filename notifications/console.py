@@ -5,6 +5,7 @@ import csv
 from itertools import chain
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
@@ -23,12 +24,21 @@ from notifications.models import (
     SubscriberState,
 )
 from status.htmx import can_edit, confirm, done, render_form
-from status.models import Role, record_audit, snapshot
+from status.models import Role, SendingQuotaExceeded, record_audit, snapshot
 from status.tenancy import page_member
 
 PAGE_SIZE = 50
 DELIVERY_PAGE_SIZE = 50
 DELIVERY_FIELDS = ["status", "attempts", "last_error", "response_code", "next_attempt_at"]
+# A delivery log row's counts: "1 sent · 2 will retry".
+SHORT_STATUS_LABELS = {
+    DeliveryStatus.PENDING: "waiting",
+    DeliveryStatus.SENDING: "sending",
+    DeliveryStatus.SENT: "sent",
+    DeliveryStatus.FAILED: "will retry",
+    DeliveryStatus.DEAD: "gave up",
+    DeliveryStatus.SKIPPED: "skipped",
+}
 # States staff may bring a subscriber back from.
 REACTIVATABLE = {SubscriberState.QUARANTINED, SubscriberState.DISABLED}
 EXPORT_COLUMNS = [
@@ -169,6 +179,8 @@ def subscriber_create(request, page):
         except IntegrityError:
             # Added by someone else since the form was checked.
             form.add_error("endpoint" if fields["channel"] == "webhook" else "email", DUPLICATE)
+        except (ValidationError, SendingQuotaExceeded) as error:
+            form.add_error(None, error.messages if hasattr(error, "messages") else str(error))
         else:
             if subscriber.is_confirmed:
                 messages.success(request, f"{subscriber} is subscribed.")
@@ -193,7 +205,15 @@ def subscriber_create(request, page):
 
 def deliveries_of(request, queryset):
     queryset = queryset.select_related("event", "event__incident", "event__component", "subscriber")
-    return Paginator(queryset, DELIVERY_PAGE_SIZE).get_page(request.GET.get("page"))
+    found = Paginator(queryset, DELIVERY_PAGE_SIZE).get_page(request.GET.get("page"))
+    now = timezone.now()
+    for delivery in found:
+        # Waiting for a later attempt (a retry's backoff, the daily quota), not due now.
+        delivery.due_later = (
+            delivery.status in (DeliveryStatus.PENDING, DeliveryStatus.FAILED)
+            and delivery.next_attempt_at > now
+        )
+    return found
 
 
 @page_member(role=Role.VIEWER)
@@ -262,15 +282,30 @@ def events_with_counts(page):
     )
 
 
+def counts_of(event):
+    """[(status, count, short label)] of the states an event's deliveries are in, for a log row
+    that fits: "1 sent · 2 will retry"."""
+    return [
+        (status, getattr(event, status), SHORT_STATUS_LABELS[status])
+        for status in DeliveryStatus.values
+        if getattr(event, status)
+    ]
+
+
 @page_member(role=Role.VIEWER)
 @require_GET
 def deliveries(request, page):
     events = Paginator(events_with_counts(page), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "manage/deliveries/events.html",
-        {"page": page, "events": events, "statuses": DeliveryStatus.choices},
-    )
+    for event in events:
+        event.counts = counts_of(event)
+    tenant = page.tenant
+    context = {
+        "page": page,
+        "events": events,
+        "sent_today": tenant.sent_today(),
+        "send_quota": tenant.send_quota(),
+    }
+    return render(request, "manage/deliveries/events.html", context)
 
 
 @page_member(role=Role.VIEWER)
@@ -294,6 +329,32 @@ def event_detail(request, page, event_code):
             "statuses": [
                 (value, label, getattr(event, value)) for value, label in DeliveryStatus.choices
             ],
+            "can_edit": can_edit(page),
+            "back": request.get_full_path(),
+        },
+    )
+
+
+@page_member(role=Role.VIEWER)
+@require_GET
+def delivery_detail(request, page, event_code, subscriber_code):
+    """One delivery: every detail the log's row leaves out (the whole last error, the times of
+    its attempts, the ids a receiver sees)."""
+    delivery = get_object_or_404(
+        Delivery.objects.select_related(
+            "event", "event__incident", "event__component", "subscriber"
+        ),
+        event__page=page,
+        event__code=event_code,
+        subscriber__code=subscriber_code,
+    )
+    return render(
+        request,
+        "manage/deliveries/delivery.html",
+        {
+            "page": page,
+            "delivery": delivery,
+            "event": delivery.event,
             "can_edit": can_edit(page),
             "back": request.get_full_path(),
         },

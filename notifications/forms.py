@@ -2,7 +2,12 @@
 
 from django import forms
 
-from notifications.models import Channel, SubscriberState, normalise_email
+from notifications.models import (
+    SKIP_CONFIRMATION_REFUSED,
+    Channel,
+    SubscriberState,
+    normalise_email,
+)
 from notifications.subscribe_forms import ScopeForm, check_address
 
 DUPLICATE = "This address is already a subscriber of this page."
@@ -68,6 +73,14 @@ class SubscriberCreateForm(ScopeForm):
     )
 
     field_order = ["channel", "email", "endpoint", "groups", "components", "skip_confirmation"]
+
+    def __init__(self, page, *args, **kwargs):
+        super().__init__(page, *args, **kwargs)
+        if not page.tenant.trusted:
+            # The rule is the domain's (create_subscriber); the form shows it before a try.
+            field = self.fields["skip_confirmation"]
+            field.disabled = True
+            field.help_text = SKIP_CONFIRMATION_REFUSED
 
     def clean(self):
         data = super().clean()

@@ -27,13 +27,25 @@ from email.utils import parseaddr
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from incidents.models import Incident, IncidentStatus, IncidentUpdate
 from notifications import outbox, webhooks
-from status.models import Audited, CodeField, Component, ComponentGroup, ComponentStatus, Page
+from status.models import (
+    Audited,
+    CodeField,
+    Component,
+    ComponentGroup,
+    ComponentStatus,
+    Page,
+    SendingQuotaExceeded,
+    Tenant,
+    next_sending_day,
+    snapshot,
+)
 
 log = logging.getLogger(__name__)
 
@@ -408,11 +420,15 @@ class SubscriberQuerySet(models.QuerySet):
     ):
         """A subscriber added by staff (console or API), recorded as "subscriber.create".
 
-        With `skip_confirmation` it is confirmed at once (staff vouch for the address);
-        otherwise it waits for confirmation like a public subscription and is sent the
-        confirmation email. Webhook endpoints are validated (ValidationError). Raises
-        IntegrityError when the address or endpoint is already a subscriber of the page.
+        With `skip_confirmation` it is confirmed at once (staff vouch for the address), which
+        only a tenant the platform trusts may do (ValidationError otherwise); else it waits for
+        confirmation like a public subscription and is sent the confirmation email, counted
+        against the tenant's sending quota (SendingQuotaExceeded). Webhook endpoints are
+        validated (ValidationError). Raises IntegrityError when the address or endpoint is
+        already a subscriber of the page.
         """
+        if skip_confirmation and not page.tenant.trusted:
+            raise ValidationError(SKIP_CONFIRMATION_REFUSED, code="untrusted")
         if channel == Channel.WEBHOOK:
             webhooks.validate_webhook_url(endpoint)
         now = timezone.now()
@@ -434,6 +450,13 @@ class SubscriberQuerySet(models.QuerySet):
             if not skip_confirmation:
                 subscriber.send_email_on_commit("confirm")
         return subscriber
+
+
+SKIP_CONFIRMATION_REFUSED = (
+    "Adding subscribers without a confirmation email is for organisations the platform knows; "
+    "ask the platform's staff to mark yours as trusted. Until then, subscribers confirm their "
+    "address themselves."
+)
 
 
 def normalise_email(email):
@@ -641,10 +664,18 @@ class Subscriber(Audited, models.Model):
                 and locked.state == SubscriberState.CONFIRMED
             )
             if quarantine:
+                before = snapshot(locked, ["state", "quarantined_at"])
                 locked.state, locked.quarantined_at = SubscriberState.QUARANTINED, now
                 fields += ["state", "quarantined_at"]
+                locked.audit(
+                    "quarantine",
+                    by=None,
+                    before=before,
+                    after=snapshot(locked, ["state", "quarantined_at"]),
+                )
                 if locked.email:
-                    locked.send_email_on_commit("webhook_quarantined")
+                    # A notice, not worth failing over: skipped once the quota is spent.
+                    locked.send_email_on_commit("webhook_quarantined", required=False)
             locked.save(update_fields=fields)
         self.consecutive_failures, self.first_failure_at = (
             locked.consecutive_failures,
@@ -658,9 +689,17 @@ class Subscriber(Audited, models.Model):
         Subscriber.objects.filter(pk=self.pk).update(state=SubscriberState.DISABLED)
         self.state = SubscriberState.DISABLED
 
-    def send_email_on_commit(self, template):
+    def send_email_on_commit(self, template, required=True):
         """Enqueue one of the subscriber's own emails (confirm, already_subscribed,
-        webhook_quarantined) once the transaction commits."""
+        webhook_quarantined) once the transaction commits, counted against the tenant's
+        sending quota: beyond it, SendingQuotaExceeded when `required`, else nothing is sent."""
+        try:
+            self.page.tenant.take_send()
+        except SendingQuotaExceeded:
+            if required:
+                raise
+            log.warning("subscriber %s: %s not sent, the quota is spent", self.pk, template)
+            return
         outbox.enqueue_on_commit(outbox.SEND_SUBSCRIBER_EMAIL, self.pk, template)
 
 
@@ -700,7 +739,35 @@ class DeliveryQuerySet(models.QuerySet):
         for delivery in claimed:
             delivery.event = events[delivery.event_id]
             delivery.subscriber.page = delivery.event.page
-        return claim, claimed
+        return claim, self.within_quota(claimed, now)
+
+    def within_quota(self, claimed, now):
+        """Of the claimed deliveries, those their tenants' sending quotas let go now (in
+        order); the others are handed back pending until the next day, saying why."""
+        by_tenant = {}
+        for delivery in claimed:
+            by_tenant.setdefault(delivery.event.page.tenant_id, []).append(delivery)
+        held = set()
+        for tenant in Tenant.objects.filter(pk__in=by_tenant):
+            deliveries = by_tenant[tenant.pk]
+            waiting = [d.pk for d in deliveries[tenant.take_sends(len(deliveries), now) :]]
+            if not waiting:
+                continue
+            self.filter(pk__in=waiting, status=DeliveryStatus.SENDING).update(
+                status=DeliveryStatus.PENDING,
+                claim=None,
+                lease_until=None,
+                attempts=F("attempts") - 1,
+                next_attempt_at=next_sending_day(now),
+                enqueued_at=None,
+                last_error=(
+                    f"Waiting for {tenant.name}'s daily sending quota "
+                    f"({tenant.send_quota():,} messages a day): sends after midnight UTC."
+                ),
+            )
+            log.info("tenant %s: %d deliveries wait for the quota", tenant.pk, len(waiting))
+            held.update(waiting)
+        return [d for d in claimed if d.pk not in held] if held else claimed
 
     def renew(self, claim, now=None):
         """Extend the lease of what `claim` still holds: its worker is alive and working."""

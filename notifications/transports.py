@@ -20,6 +20,7 @@ from django.core.mail import get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from requests_hardened import Config, Manager
 from requests_hardened.ip_filter import InvalidIPAddress
+from requests_hardened.ip_filter_adapter import IPFilterAdapter
 from standardwebhooks.webhooks import Webhook
 
 from notifications import emails, webhooks
@@ -183,6 +184,22 @@ def parse_retry_after(value, now=None):
 _sessions = {}
 
 
+class PublicAddressAdapter(IPFilterAdapter):
+    """requests-hardened's connect-time filter (it resolves the name once, refuses private
+    addresses and connects to the address it checked), refusing also every address that
+    webhooks.is_public_address refuses when an endpoint is saved: IPv4-compatible (::/96) and
+    site-local (fec0::/10) IPv6, reserved and multicast ranges, NAT64, 6to4."""
+
+    def build_connection_pool_key_attributes(self, request, verify, cert=None):
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert
+        )
+        address = host_params["host"].strip("[]")
+        if not webhooks.is_public_address(address):
+            raise InvalidIPAddress(address)
+        return host_params, pool_kwargs
+
+
 def http_session():
     """One session per process (keep-alive to the same endpoints), refusing private, loopback,
     link-local, CGNAT and metadata addresses at connect time unless
@@ -200,6 +217,9 @@ def http_session():
             )
         )
         session = manager.get_session()
+        if not allow_private:
+            for prefix, https in (("http://", False), ("https://", True)):
+                session.mount(prefix, PublicAddressAdapter(is_https_proto=https))
         # No proxy or .netrc from the environment: they would bypass the address filter.
         session.trust_env = False
         _sessions[allow_private] = session
@@ -211,7 +231,7 @@ def http_post(url, body, headers):
 
     Raises TransportError when the request cannot be made or the address is refused.
     """
-    check_scheme(url)
+    check_endpoint(url)
     try:
         response = http_session().post(
             url,
@@ -243,6 +263,14 @@ def http_post(url, body, headers):
     return response.status_code, headers, content[:WEBHOOK_MAX_RESPONSE_BYTES]
 
 
-def check_scheme(url):
-    if urlsplit(url).scheme.lower() not in webhooks.ALLOWED_SCHEMES:
+def check_endpoint(url):
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in webhooks.ALLOWED_SCHEMES:
         raise TransportError("Only http and https endpoints are called.", permanent=True)
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        # Port 0 (or one that is no port) reaches nothing, or whatever the stack makes of it.
+        raise TransportError("The endpoint's port is not a number from 1 to 65535.", permanent=True)

@@ -8,9 +8,9 @@ mail clients, without a cookie or CSRF token.
 
 from django.conf import settings
 from django.core import signing
-from django.core.cache import cache
 from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -18,20 +18,8 @@ from django.views.decorators.http import require_http_methods
 from notifications.models import Channel, Subscriber, SubscriberState
 from notifications.subscribe_forms import ScopeForm, SubscribeForm
 from status.hosts import public_page
-
-RATE_WINDOW = 3600  # seconds
-
-
-def over_limit(key, limit, window=RATE_WINDOW):
-    """Count a request against `key`; True once more than `limit` came within the window."""
-    key = f"ratelimit:{key}"
-    if cache.add(key, 1, window):
-        return limit < 1
-    try:
-        return cache.incr(key) > limit
-    except ValueError:  # expired between the two calls
-        cache.set(key, 1, window)
-        return limit < 1
+from status.limits import RATE_WINDOW, over_limit
+from status.models import SendingQuotaExceeded, next_sending_day
 
 
 def rate_limited(request, page):
@@ -65,14 +53,23 @@ def subscribe(request, page):
             if over_limit(address_key, settings.NOTIFICATIONS_SUBSCRIBE_PER_ADDRESS):
                 return rate_limited(request, page)
             data = form.cleaned_data
-            Subscriber.objects.request(
-                page,
-                channel=data["channel"],
-                email=data["email"],
-                endpoint=data["endpoint"],
-                components=data["components"],
-                groups=data["groups"],
-            )
+            try:
+                Subscriber.objects.request(
+                    page,
+                    channel=data["channel"],
+                    email=data["email"],
+                    endpoint=data["endpoint"],
+                    components=data["components"],
+                    groups=data["groups"],
+                )
+            except SendingQuotaExceeded:
+                response = render(
+                    request, "notifications/quota_spent.html", {"page": page}, status=429
+                )
+                response["Retry-After"] = str(
+                    int((next_sending_day() - timezone.now()).total_seconds())
+                )
+                return response
             return render(
                 request,
                 "notifications/subscribe_sent.html",

@@ -24,6 +24,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.http import Http404
+from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
 from rest_framework import exceptions
@@ -36,7 +37,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from status.models import ApiKey, IdempotentRequest, Page
+from status.models import ApiKey, IdempotentRequest, Page, SendingQuotaExceeded, next_sending_day
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -133,6 +134,9 @@ def exception_handler(exc, context):
         exc = exceptions.ParseError("The request body is too large.")
     elif isinstance(exc, exceptions.ValidationError):
         exc = Unprocessable(flatten(exc.detail))
+    elif isinstance(exc, SendingQuotaExceeded):
+        wait = (next_sending_day() - timezone.now()).total_seconds()
+        exc = exceptions.Throttled(wait=wait, detail=str(exc))
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

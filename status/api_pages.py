@@ -19,7 +19,7 @@ from status.api_schema import (
     with_errors,
 )
 from status.models import Component, ComponentGroup, ComponentStatus, Page, validate_moment
-from status.shapes import components_json, group_json, timestamp
+from status.shapes import components_json, domain_verification_json, group_json, timestamp
 from status.uptime import range_uptime
 
 # Pages ----------------------------------------------------------------------------------------
@@ -33,6 +33,7 @@ def page_data(page):
         "name": page.name,
         "subdomain": page.slug,
         "domain": page.custom_domain,
+        "domain_verification": domain_verification_json(page),
         "url": page.company_url or None,
         "support_url": page.support_url or None,
         "time_zone": page.time_zone,

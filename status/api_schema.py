@@ -60,6 +60,24 @@ def with_errors(success):
     return {**success, **ERRORS}
 
 
+class DomainVerificationSchema(serializers.Serializer):
+    """The proof that a custom domain is the page's own: nothing is served at the domain
+    until this TXT record is seen."""
+
+    status = EnumField(
+        "DomainVerificationStatus",
+        [("pending", "pending"), ("verified", "verified"), ("missing", "missing")],
+        help_text="pending: not seen yet; verified; missing: verified, but the record is gone"
+        " (the domain is released after 7 days).",
+    )
+    record_type = EnumField("DomainRecordType", [("TXT", "TXT")])
+    record_name = serializers.CharField(help_text="_heliograph-challenge.<domain>")
+    record_value = serializers.CharField(help_text="heliograph-verification=<the page's token>")
+    verified_at = nullable(serializers.DateTimeField)
+    checked_at = nullable(serializers.DateTimeField)
+    missing_since = nullable(serializers.DateTimeField)
+
+
 class PageSchema(serializers.Serializer):
     id = serializers.CharField()
     created_at = serializers.DateTimeField()
@@ -67,6 +85,9 @@ class PageSchema(serializers.Serializer):
     name = serializers.CharField()
     subdomain = serializers.CharField()
     domain = nullable(serializers.CharField)
+    domain_verification = DomainVerificationSchema(
+        allow_null=True, help_text="Null without a custom domain."
+    )
     url = nullable(serializers.CharField)
     support_url = nullable(serializers.CharField)
     time_zone = serializers.CharField()

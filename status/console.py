@@ -123,6 +123,7 @@ def page_settings(request, page):
         "form": form,
         "can_change": can_change,
         "dns_record": dns_record(page),
+        "domain_status": domains.verification_status(page),
         "snippets": embed_snippets(page),
     }
     return render_form(request, "manage/settings/page.html", "settings-form", context)

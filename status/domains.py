@@ -28,6 +28,17 @@ def challenge_value(token):
     return f"{VALUE_PREFIX}{token}"
 
 
+def verification_status(page):
+    """Where the proof of `page`'s custom domain stands, as the console and the API show it:
+    "pending" (not seen yet: nothing is served there), "verified", "missing" (verified, but
+    the record is gone: released after DOMAIN_RELEASE_DAYS), or None without a custom domain."""
+    if not page.custom_domain:
+        return None
+    if not page.domain_verified_at:
+        return "pending"
+    return "missing" if page.domain_missing_since else "verified"
+
+
 def resolver():
     if not settings.DNS_RESOLVER:
         found = dns.resolver.Resolver()

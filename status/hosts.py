@@ -8,6 +8,7 @@ is what keeps Host-header tricks (poisoned reset links, cache poisoning) out.
 
 from functools import wraps
 
+from csp.constants import NONE
 from django.conf import settings
 from django.core.cache import cache
 from django.dispatch import receiver
@@ -109,18 +110,24 @@ def on_page_host(request):
     return getattr(request, "page_host_id", None) is not None
 
 
-def public_page(view=None, *, cached=True, reads=()):
+def public_page(view=None, *, cached=True, reads=(), framable=False):
     """Give a public view the page it is for: from the Host, or from /p/<page_slug>/.
 
     With `cached`, whole GET responses are kept in the cache under the page's version and
     served with ETag, Last-Modified and Cache-Control (see status/pagecache.py); a hit runs no
     SQL at all. `reads` names the query parameters the view reads: only they tell cached
     answers apart.
+
+    Public pages run no script at all: their Content-Security-Policy says script-src 'none'.
+    With `framable`, any site may show the response in a frame (the embeddable widget).
     """
 
     def decorator(view):
         @wraps(view)
         def wrapper(request, *args, page_slug=None, **kwargs):
+            return with_public_policy(answer(request, *args, page_slug=page_slug, **kwargs))
+
+        def answer(request, *args, page_slug=None, **kwargs):
             host_page = on_page_host(request)
             page_id = request.page_host_id if host_page else page_id_for_slug(page_slug)
             if page_id is None:
@@ -135,6 +142,16 @@ def public_page(view=None, *, cached=True, reads=()):
             response = view(request, page, *args, **kwargs)
             if cached and request.method in ("GET", "HEAD"):
                 return pagecache.store(request, page, response, reads)
+            return response
+
+        def with_public_policy(response):
+            # Read by csp.middleware.CSPMiddleware (and Django's XFrameOptionsMiddleware) on
+            # the way out, on a cache hit as on a miss: the stored headers hold neither.
+            replace = {"script-src": [NONE]}
+            if framable:
+                replace["frame-ancestors"] = ["*"]
+                response.xframe_options_exempt = True
+            response._csp_replace = {**(getattr(response, "_csp_replace", None) or {}), **replace}
             return response
 
         wrapper.access = "public"

@@ -6,7 +6,7 @@ import zoneinfo
 from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.core.validators import RegexValidator
 from django.db import models, transaction
@@ -252,6 +252,23 @@ def renumber(items):
         item._stored_position = position
 
 
+class SendingQuotaExceeded(Exception):
+    """A tenant has sent all it may send today (Tenant.take_sends)."""
+
+    def __init__(self, tenant):
+        self.tenant = tenant
+        super().__init__(
+            f"{tenant.name} has sent its {tenant.send_quota():,} messages for today; "
+            "more can be sent after midnight UTC."
+        )
+
+
+def next_sending_day(now=None):
+    """When the next day of the sending quota starts: midnight UTC."""
+    today = (now or timezone.now()).astimezone(UTC).date()
+    return datetime.combine(today + timedelta(days=1), time.min, tzinfo=UTC)
+
+
 class Tenant(models.Model):
     name = models.CharField(max_length=100, validators=[validate_no_control_characters])
     slug = models.SlugField(max_length=50, unique=True, validators=[slug_validator])
@@ -259,12 +276,75 @@ class Tenant(models.Model):
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="tenants"
     )
+    # Set by platform staff in the admin only, for a company they know: its staff may add
+    # subscribers without a confirmation email (console, API, imports), and it sends under the
+    # trusted quota. A new tenant's subscribers all confirm their address themselves.
+    trusted = models.BooleanField(
+        default=False,
+        help_text="Known to the platform: may add subscribers without confirmation and sends "
+        "under SENDING_QUOTA_TRUSTED_PER_DAY.",
+    )
+    daily_send_quota = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Messages a day (UTC) on this tenant's behalf; empty for the platform's "
+        "default (SENDING_QUOTA_PER_DAY, or SENDING_QUOTA_TRUSTED_PER_DAY when trusted).",
+    )
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self):
         return self.name
+
+    def send_quota(self):
+        """Messages (emails, webhooks, confirmations, invitations) this tenant may have sent
+        on its behalf each day, UTC."""
+        if self.daily_send_quota is not None:
+            return self.daily_send_quota
+        if self.trusted:
+            return settings.SENDING_QUOTA_TRUSTED_PER_DAY
+        return settings.SENDING_QUOTA_PER_DAY
+
+    def sent_today(self, now=None):
+        day = (now or timezone.now()).astimezone(UTC).date()
+        row = SendingDay.objects.filter(tenant=self, day=day).first()
+        return row.sent if row else 0
+
+    def take_sends(self, wanted, now=None):
+        """Count up to `wanted` messages against today's quota: how many may go now (0 to
+        `wanted`). The rest waits for the next day (next_sending_day)."""
+        if wanted <= 0:
+            return 0
+        day = (now or timezone.now()).astimezone(UTC).date()
+        quota = self.send_quota()
+        with transaction.atomic():
+            row, _ = SendingDay.objects.select_for_update().get_or_create(tenant=self, day=day)
+            granted = max(0, min(wanted, quota - row.sent))
+            if granted:
+                SendingDay.objects.filter(pk=row.pk).update(sent=F("sent") + granted)
+        return granted
+
+    def take_send(self, now=None):
+        """One message now, or SendingQuotaExceeded."""
+        if not self.take_sends(1, now):
+            raise SendingQuotaExceeded(self)
+
+
+class SendingDay(models.Model):
+    """What a tenant had sent on its behalf on one day (UTC): its sending quota's count."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="sending_days")
+    day = models.DateField()
+    sent = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "day"], name="one_sending_day_per_tenant")
+        ]
+
+    def __str__(self):
+        return f"{self.tenant}: {self.sent} on {self.day}"
 
 
 class Role(models.TextChoices):
@@ -433,8 +513,9 @@ class Page(Audited, models.Model):
 
     @property
     def preview_url(self):
-        """The public page for staff: the version in the query means a browser that kept the
-        page (max-age) still shows the change they just made."""
+        """The public page for staff: the version in the query makes it a new address for any
+        cache between them and us (a CDN keeping it s-maxage seconds), so they see the change
+        they just made at once."""
         return f"{self.get_absolute_url()}?v={self.version}"
 
     def clean_fields(self, exclude=None):
@@ -1004,8 +1085,19 @@ class Invitation(models.Model):
     def is_open(self):
         return self.accepted_at is None and self.expires_at > timezone.now()
 
+    def is_for(self, user):
+        """Only the invited address may accept: `user`'s email, which signing up proved (an
+        account is active only once the link sent to its address was followed)."""
+        email = (user.email or "").strip().lower()
+        return user.is_active and bool(email) and email == self.email
+
     def accept(self, user):
-        """`user` joins the tenant with the invited role (an existing member keeps the higher)."""
+        """`user` joins the tenant with the invited role (an existing member keeps the higher).
+        PermissionDenied unless the invitation is for them (is_for)."""
+        if not self.is_for(user):
+            raise PermissionDenied(
+                f"This invitation is for {self.email}; only that address can accept it."
+            )
         with transaction.atomic():
             membership, created = Membership.objects.get_or_create(
                 user=user, tenant=self.tenant, defaults={"role": self.role}
@@ -1155,7 +1247,7 @@ class SubmittedForm(models.Model):
 
 
 def prune_request_records(now=None):
-    """Forget idempotency answers and form tokens that are past their use."""
+    """Forget idempotency answers, form tokens and sending counts that are past their use."""
     now = now or timezone.now()
     requests = IdempotentRequest.objects.filter(
         created_at__lt=now - timedelta(hours=IDEMPOTENCY_HOURS)
@@ -1163,4 +1255,6 @@ def prune_request_records(now=None):
     forms = SubmittedForm.objects.filter(
         created_at__lt=now - timedelta(days=FORM_TOKEN_DAYS)
     ).delete()[0]
-    return {"idempotency_keys": requests, "form_tokens": forms}
+    # Sending counts are kept a month, for the admin's questions.
+    days = SendingDay.objects.filter(day__lt=(now - timedelta(days=31)).date()).delete()[0]
+    return {"idempotency_keys": requests, "form_tokens": forms, "sending_days": days}

@@ -2,9 +2,13 @@
 
 A response is stored under a key holding the page's version, which every write that changes
 what the page shows bumps (Page.bump_version), so a write is visible at once; entries also
-expire after MAX_AGE seconds because pages show relative times and today's uptime. Responses
-carry ETag, Last-Modified and Cache-Control so that browsers, a CDN or a reverse proxy can absorb
-an incident's traffic spike, and conditional GETs get 304.
+expire after CACHE_SECONDS because pages show relative times and today's uptime. Responses
+carry ETag and Last-Modified, and conditional GETs get 304 (no body, no SQL). Browsers must
+revalidate every time (max-age=0, must-revalidate): a visitor who clicks "Status" right after a
+change sees it, and the 304 keeps that cheap. Shared caches (a CDN, nginx's micro-cache) may
+keep a page SHARED_MAX_AGE seconds, which is what absorbs an incident's traffic spike, and
+serve it stale while the origin fails. Stale-while-revalidate is for CDNs only (in
+CDN-Cache-Control, RFC 9213): browsers honour it too, and would show the old status once more.
 
 In front of a shared cache (Redis), each process also keeps what it read for
 settings.PAGE_CACHE_LOCAL_SECONDS: the page's version (read from the database, the truth), and
@@ -32,10 +36,12 @@ from status.memo import LocalMemo
 from status.models import Page
 from status.signals import page_changed
 
-MAX_AGE = 30
-STALE_WHILE_REVALIDATE = 60
+SHARED_MAX_AGE = 5
+STALE_WHILE_REVALIDATE = 5
 STALE_IF_ERROR = 86400
 CACHE_SECONDS = 60
+# How long a page's version is kept in this process's own memory cache (embedded default).
+MEMORY_VERSION_SECONDS = 2
 
 
 LOCAL_RESPONSES_BYTES = 64 * 1024 * 1024
@@ -70,7 +76,9 @@ def page_version(page_id):
         if version is None:
             return None
         if in_cache:
-            cache.set(version_key(page_id), version, CACHE_SECONDS)
+            # Briefly: another process (the scheduler beside `make run`, a shell) writes to the
+            # same database but cannot reach this memory, so its changes show within seconds.
+            cache.set(version_key(page_id), version, MEMORY_VERSION_SECONDS)
     _local_versions.set(page_id, version)
     return version
 
@@ -171,9 +179,14 @@ def store(request, page, response, reads=()):
     patch_cache_control(
         response,
         public=True,
-        max_age=MAX_AGE,
-        stale_while_revalidate=STALE_WHILE_REVALIDATE,
+        max_age=0,
+        must_revalidate=True,
+        s_maxage=SHARED_MAX_AGE,
         stale_if_error=STALE_IF_ERROR,
+    )
+    response["CDN-Cache-Control"] = (
+        f"public, max-age={SHARED_MAX_AGE}, stale-while-revalidate={STALE_WHILE_REVALIDATE}, "
+        f"stale-if-error={STALE_IF_ERROR}"
     )
     response["Vary"] = "HX-Request"
     headers = {

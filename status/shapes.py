@@ -8,6 +8,7 @@ real responses).
 
 from datetime import UTC
 
+from status import domains
 from status.models import worst_status
 
 
@@ -25,6 +26,24 @@ def page_json(page):
         "url": page.public_url(),
         "time_zone": page.time_zone,
         "updated_at": timestamp(page.updated_at),
+    }
+
+
+def domain_verification_json(page):
+    """The proof of the page's custom domain (ours; Statuspage has none): where it stands and
+    the TXT record that proves it, as the console's settings show them; None without a custom
+    domain."""
+    status = domains.verification_status(page)
+    if status is None:
+        return None
+    return {
+        "status": status,
+        "record_type": "TXT",
+        "record_name": page.domain_challenge_name,
+        "record_value": page.domain_challenge_value,
+        "verified_at": timestamp(page.domain_verified_at),
+        "checked_at": timestamp(page.domain_checked_at),
+        "missing_since": timestamp(page.domain_missing_since),
     }
 
 

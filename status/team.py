@@ -4,10 +4,9 @@ Every member reads these pages; only owners change the team, invite, and create 
 Team and key changes are tenant-wide; their audit entries name the page they were made from.
 """
 
-import json
 import logging
 import smtplib
-from datetime import datetime
+from datetime import datetime, time, timedelta
 
 from django import forms
 from django.conf import settings
@@ -23,18 +22,21 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
-from django.utils.dateformat import format as date_format
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from status import audit
 from status.htmx import can_manage, confirm, done, render_form
 from status.models import (
+    EARLIEST_MOMENT,
     INVITATION_DAYS,
+    LATEST_MOMENT,
     ApiKey,
     AuditLogEntry,
     Invitation,
     Membership,
     Role,
+    SendingQuotaExceeded,
     record_audit,
     snapshot,
 )
@@ -302,6 +304,12 @@ def invite_create(request, page):
     form = InviteForm(request.POST, tenant=page.tenant)
     if not form.is_valid():
         return invitations_response(request, page, invite_form=form)
+    try:
+        # An email on the tenant's behalf, to an address it chose: counted like the others.
+        page.tenant.take_send()
+    except SendingQuotaExceeded as error:
+        form.add_error(None, str(error))
+        return invitations_response(request, page, invite_form=form)
     invitation, token = Invitation.issue(
         page.tenant, form.cleaned_data["email"], form.cleaned_data["role"], by=request.user
     )
@@ -358,7 +366,7 @@ def invitation_gone(request):
 @never_cache
 def accept_invitation(request, token):
     """Reached from the invitation email: anyone holding the token may see what it offers;
-    accepting needs an account, new or existing, whatever its email address."""
+    accepting needs an account, new or existing, with the invited (and so proved) address."""
     invitation = Invitation.find(token)
     if invitation is None:
         return invitation_gone(request)
@@ -367,7 +375,8 @@ def accept_invitation(request, token):
             return redirect_to_login(request.path)
         return render(request, "manage/team/invitation.html", {"invitation": invitation})
 
-    if request.method == "POST":
+    for_you = invitation.is_for(request.user)
+    if request.method == "POST" and for_you:
         with transaction.atomic():
             # Locked and checked again: the same link clicked twice joins once.
             invitation = (
@@ -394,7 +403,9 @@ def accept_invitation(request, token):
     return render(
         request,
         "manage/team/invitation.html",
-        {"invitation": invitation, "membership": membership},
+        {"invitation": invitation, "membership": membership, "for_you": for_you},
+        # Another account posting: refused, and told why.
+        status=403 if request.method == "POST" else 200,
     )
 
 
@@ -407,6 +418,11 @@ def api_keys_context(page, **extra):
         "keys": page.tenant.api_keys.select_related("created_by"),
         "can_manage": can_manage(page),
         "form": extra.pop("form", None) or ApiKeyForm(),
+        # What a program needs besides its key: this page's id in the API's URLs, and the docs.
+        "api_components_url": settings.SITE_URL
+        + reverse("api-components", kwargs={"page_code": page.code}),
+        "api_pages_url": settings.SITE_URL + reverse("api-pages"),
+        "api_docs_url": reverse("api-docs"),
         **extra,
     }
 
@@ -481,6 +497,64 @@ def api_key_revoke(request, page, key_code):
 # Audit log
 
 
+class AuditFilterForm(forms.Form):
+    """The audit log's filters, read from the query string: who, what about, and which days
+    (in the page's time zone)."""
+
+    who = forms.ChoiceField(label="Person", required=False)
+    kind = forms.ChoiceField(
+        label="Object",
+        required=False,
+        choices=[("", "Everything"), *((kind, label) for kind, (label, _) in audit.KINDS.items())],
+    )
+    since = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, tenant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["who"].choices = [("", "Anyone"), *audit.people(tenant)]
+
+    def clean(self):
+        data = super().clean()
+        for name in ("since", "until"):
+            day = data.get(name)
+            if day and not EARLIEST_MOMENT.year <= day.year < LATEST_MOMENT.year:
+                self.add_error(
+                    name,
+                    f"Enter a day between the years {EARLIEST_MOMENT.year} and "
+                    f"{LATEST_MOMENT.year - 1}.",
+                )
+                data.pop(name, None)
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            self.add_error("until", "Enter a day on or after the first day.")
+            data.pop("until", None)
+        return data
+
+    def filter(self, entries, tz):
+        """`entries` narrowed by the valid filters; an invalid one (shown as an error on the
+        form) narrows nothing."""
+        self.is_valid()
+        data = self.cleaned_data
+        if data.get("who"):
+            entries = audit.by_whom(entries, data["who"])
+        if data.get("kind"):
+            entries = audit.of_kind(entries, data["kind"])
+        if data.get("since"):
+            entries = entries.filter(created_at__gte=datetime.combine(data["since"], time(), tz))
+        if data.get("until"):
+            day_after = data["until"] + timedelta(days=1)
+            entries = entries.filter(created_at__lt=datetime.combine(day_after, time(), tz))
+        return entries
+
+    def active(self):
+        self.is_valid()
+        return any(self.cleaned_data.get(name) for name in self.fields)
+
+
 @page_member(role=Role.VIEWER)
 @require_GET
 def audit_log(request, page):
@@ -489,48 +563,18 @@ def audit_log(request, page):
         .filter(Q(page=page) | Q(page__isnull=True))
         .select_related("actor", "api_key")
     )
+    form = AuditFilterForm(request.GET, tenant=page.tenant)
+    entries = form.filter(entries, page.tz)
     entries = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
-    for entry in entries:
-        entry.changes = changes(entry.before, entry.after, page.tz)
-    return render(request, "manage/audit/audit.html", {"page": page, "entries": entries})
-
-
-def changes(before, after, tz):
-    """(field, old, new) for each field that differs; old is None for a field that only has a
-    value after (a creation), new is None for one that only has a value before (a deletion)."""
-    before = before if isinstance(before, dict) else ({} if before is None else {"value": before})
-    after = after if isinstance(after, dict) else ({} if after is None else {"value": after})
-    rows = []
-    for field in [*before, *(name for name in after if name not in before)]:
-        if field in before and field in after and before[field] == after[field]:
-            continue
-        rows.append(
-            (
-                field.replace("_", " "),
-                shown(before[field], tz) if field in before else None,
-                shown(after[field], tz) if field in after else None,
-            )
-        )
-    return rows
-
-
-def shown(value, tz):
-    """An audited value as words: timestamps in the page's time zone, long text cut."""
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list):
-        return ", ".join(str(item) for item in value) or "—"
-    if isinstance(value, dict):
-        value = json.dumps(value, sort_keys=True)
-    value = str(value)
-    if len(value) >= 19 and value[4:5] == "-" and value[10:11] == "T":
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            pass
-        else:
-            if moment.tzinfo is not None:
-                return date_format(moment.astimezone(tz), "M j, Y, g:i A T")
-    return value if len(value) <= 200 else value[:199] + "…"
+    entries.object_list = audit.readable(entries.object_list, page)
+    return render(
+        request,
+        "manage/audit/audit.html",
+        {
+            "page": page,
+            "entries": entries,
+            "form": form,
+            "filtered": form.active(),
+            "automatic": audit.automatic_actor(),
+        },
+    )

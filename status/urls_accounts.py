@@ -1,9 +1,8 @@
-from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from status import views
-from status.forms import ResetPasswordForm, SignInForm
+from status.forms import SignInForm
 from status.tenancy import public_view
 
 urlpatterns = [
@@ -22,11 +21,7 @@ urlpatterns = [
     path(
         "password/reset/",
         # The link in the email is built on SITE_URL (ResetPasswordForm), not on this Host.
-        public_view(
-            auth_views.PasswordResetView.as_view(
-                form_class=ResetPasswordForm, extra_email_context={"site_name": settings.SITE_NAME}
-            )
-        ),
+        public_view(views.ResetPassword.as_view()),
         name="password_reset",
     ),
     path(

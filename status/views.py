@@ -1,13 +1,15 @@
+import hashlib
 import logging
 import smtplib
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import get_user_model, login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.mail import send_mail
 from django.db import connection
-from django.http import HttpResponseNotFound, JsonResponse
+from django.http import HttpResponseNotFound, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -22,7 +24,8 @@ from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_http_methods
 from django.views.static import serve
 
-from status.forms import SignupForm
+from status.forms import ResetPasswordForm, SignupForm
+from status.limits import RATE_WINDOW, over_limit
 from status.models import Page, Role
 from status.tenancy import public_view
 
@@ -120,6 +123,42 @@ def send_signup_email(user, created, next_url):
         log.exception("Sending the sign-up email to user %s failed", user.pk)
 
 
+def account_email_limit(request, email):
+    """Sign-up and password reset send email to an address anyone may type: counted per IP
+    address and per email address, together. "ip" or "address" when over one, else None."""
+    ip = request.META.get("REMOTE_ADDR", "")
+    if over_limit(f"account-ip:{ip}", settings.ACCOUNT_EMAILS_PER_IP):
+        return "ip"
+    address = hashlib.sha256((email or "").strip().lower().encode()).hexdigest()
+    if over_limit(f"account-address:{address}", settings.ACCOUNT_EMAILS_PER_ADDRESS):
+        return "address"
+    return None
+
+
+def too_many_requests(request):
+    response = render(
+        request, "registration/too_many.html", {"minutes": RATE_WINDOW // 60}, status=429
+    )
+    response["Retry-After"] = str(RATE_WINDOW)
+    return response
+
+
+class ResetPassword(auth_views.PasswordResetView):
+    """Django's, rate-limited like sign-up. Over the limit for an address it answers as
+    usual and sends nothing (the answer never says whether an address has an account)."""
+
+    form_class = ResetPasswordForm
+    extra_email_context = {"site_name": settings.SITE_NAME}
+
+    def form_valid(self, form):
+        limited = account_email_limit(self.request, form.cleaned_data["email"])
+        if limited == "ip":
+            return too_many_requests(self.request)
+        if limited == "address":
+            return HttpResponseRedirect(self.get_success_url())
+        return super().form_valid(form)
+
+
 @public_view
 def signup(request):
     """Answers the same whether the email has an account or not: the rest goes by email."""
@@ -130,8 +169,13 @@ def signup(request):
     joining = next_url.startswith("/invitations/")
     form = SignupForm(request.POST or None, joining=joining)
     if request.method == "POST" and form.is_valid():
-        user, created = form.save()
-        send_signup_email(user, created, next_url)
+        limited = account_email_limit(request, form.cleaned_data["email"])
+        if limited == "ip":
+            return too_many_requests(request)
+        if limited is None:
+            user, created = form.save()
+            send_signup_email(user, created, next_url)
+        # Over the limit for the address: the same answer, and no account or email.
         return render(
             request,
             "registration/signup_sent.html",

@@ -42,8 +42,11 @@ def _site(settings, local_dns):
 
 @pytest.fixture
 def tenant_a(db, local_dns):
-    """Tenant A with an owner, an editor and a viewer, and one page with two components."""
-    tenant = make_tenant("Alpha", "alpha", [(f"a-{role.value}", role) for role in Role])
+    """Tenant A with an owner, an editor and a viewer, and one page with two components: a
+    customer the platform trusts (tenant B, the outsider, is a new one)."""
+    tenant = make_tenant(
+        "Alpha", "alpha", [(f"a-{role.value}", role) for role in Role], trusted=True
+    )
     # Its custom domain is proved, and its TXT record published (tests/status/test_domains.py
     # proves one from the start).
     tenant.page = make_page(

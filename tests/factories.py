@@ -36,9 +36,10 @@ def make_user(username, password=PASSWORD):
     )
 
 
-def make_tenant(name, slug, members=()):
-    """A tenant with a new user of each (username, role) of `members` as its member."""
-    tenant = Tenant.objects.create(name=name, slug=slug)
+def make_tenant(name, slug, members=(), trusted=False):
+    """A tenant with a new user of each (username, role) of `members` as its member; new
+    tenants are not trusted by the platform (SECURITY.md's sending policy) unless asked."""
+    tenant = Tenant.objects.create(name=name, slug=slug, trusted=trusted)
     for username, role in members:
         Membership.objects.create(user=make_user(username), tenant=tenant, role=role)
     return tenant

@@ -102,3 +102,9 @@ def visible(response):
 
 def hrefs(element):
     return [a.attrs["href"] for a in element.find_all("a") if "href" in a.attrs]
+
+
+def text_of(html):
+    """The text of an HTML document or fragment as a reader sees it: tags gone, entities
+    decoded, whitespace collapsed."""
+    return " ".join(parse_html(html).text.split())

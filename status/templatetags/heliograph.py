@@ -32,6 +32,28 @@ def local_time(value, tz, fmt="M j, Y, g:i A T"):
     )
 
 
+@register.simple_tag
+def local_period(start, end, tz, fmt):
+    """'from 7:00 AM to 7:47 AM' in <time> elements, or 'at 7:00 AM' when both read the same."""
+    if date_format(start.astimezone(tz), fmt) == date_format(end.astimezone(tz), fmt):
+        return format_html("at {}", local_time(start, tz, fmt))
+    return format_html("from {} to {}", local_time(start, tz, fmt), local_time(end, tz, fmt))
+
+
+@register.simple_tag
+def local_window(start, end, tz):
+    """A maintenance window: 'Mar 17, 2026, 1:00 AM – 3:00 AM -05', the date and zone once
+    when it ends the day it starts (in the same offset: not across a change of clocks)."""
+    if start is None or end is None:
+        return local_time(start or end, tz)
+    start_local, end_local = start.astimezone(tz), end.astimezone(tz)
+    if (start_local.date(), start_local.utcoffset()) == (end_local.date(), end_local.utcoffset()):
+        return format_html(
+            "{} – {}", local_time(start, tz, "M j, Y, g:i A"), local_time(end, tz, "g:i A T")
+        )
+    return format_html("{} – {}", local_time(start, tz), local_time(end, tz))
+
+
 def long_time(local):
     """'Wednesday, April 1, 2026, 12:26:00 AM -05 (America/Guayaquil)', quickly: public pages
     show dozens of these."""

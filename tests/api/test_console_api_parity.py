@@ -409,6 +409,39 @@ def test_positions_stay_in_order_when_the_api_places_a_component(pair):
     assert [(c.name, c.position) for c in core] == [("Website", 0), ("API", 1)]
 
 
+def test_setting_a_custom_domain_stores_it_lowercase(pair):
+    console, api = pair
+    console.post(
+        "settings/",
+        {
+            "name": "Parity",
+            "slug": console.page.slug,
+            "custom_domain": "Status.Example.COM.",
+            "time_zone": "Europe/Paris",
+            "accent_color": console.page.accent_color,
+            "allow_email_subscribers": "on",
+            "allow_webhook_subscribers": "on",
+        },
+    )
+    answer = api.send("patch", "", {"page": {"domain": "Status.Example.COM."}})
+
+    # (Not assert_same: the twins' audit entries differ in their slugs.)
+    twins = [Page.objects.get(pk=twin.page.pk) for twin in (console, api)]
+    assert [twin.custom_domain for twin in twins] == ["status.example.com"] * 2
+    assert answer["domain"] == "status.example.com"
+    assert answer["domain_verification"]["record_name"] == (
+        "_heliograph-challenge.status.example.com"
+    )
+    entries = [
+        AuditLogEntry.objects.get(page=twin, action="page.update") for twin in twins
+    ]  # fmt: skip
+    for entry in entries:
+        entry.before.pop("slug"), entry.after.pop("slug")
+    assert entries[0].before == entries[1].before
+    assert entries[0].after == entries[1].after
+    assert entries[0].after["custom_domain"] == "status.example.com"
+
+
 def test_the_twins_start_out_the_same(pair):
     console, api = pair
     assert_same(console, api)

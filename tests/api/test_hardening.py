@@ -3,10 +3,13 @@ the console because they live in the models."""
 
 from datetime import timedelta
 
+import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from incidents.models import Incident
+from notifications import webhooks
+from notifications.models import Subscriber
 from status.models import Page
 
 
@@ -75,3 +78,34 @@ def test_an_incident_update_cannot_be_dated_in_the_future(api_a, page):
     assert "future" in response.json()["message"]
     update.refresh_from_db()
     assert update.display_at == before
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "message"),
+    [
+        ("http://[::127.0.0.1]/", "private, loopback, link-local or reserved address"),
+        ("http://[::ffff:127.0.0.1]/hook", "private, loopback, link-local or reserved address"),
+        ("https://[fec0::1]/hook", "private, loopback, link-local or reserved address"),
+        ("http://example.com:0/", "port is not a number from 1 to 65535"),
+    ],
+)
+def test_a_webhook_endpoint_reaching_inside_is_refused_with_a_clear_message(
+    api_a, page, settings, monkeypatch, endpoint, message
+):
+    settings.WEBHOOKS_ALLOW_PRIVATE_IPS = False
+    real = webhooks.resolve
+    # example.com is public (there is no DNS here); addresses resolve to themselves.
+    monkeypatch.setattr(
+        webhooks,
+        "resolve",
+        lambda host, port: ["93.184.215.14"] if host == "example.com" else real(host, port),
+    )
+
+    response = api_a.post(
+        "subscribers",
+        {"subscriber": {"endpoint": endpoint, "email": "ops@example.com"}},
+    )
+
+    assert response.status_code == 422, response.content
+    assert message in response.json()["message"]
+    assert not Subscriber.objects.exists()

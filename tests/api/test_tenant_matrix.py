@@ -64,7 +64,7 @@ def objects_of(page, who):
     Incident.schedule(page, name=f"{who}'s maintenance", scheduled_for=now + timedelta(days=1),
                       scheduled_until=now + timedelta(days=1, hours=1))  # fmt: skip
     subscriber = Subscriber.objects.create_subscriber(
-        page, channel="email", email=f"{who.lower()}@example.com", skip_confirmation=True
+        page, channel="email", email=f"{who.lower()}@example.com"
     )
     return {
         "page_code": page.code,

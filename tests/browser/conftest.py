@@ -2,6 +2,8 @@
 
 `tab` is a fresh browser context (its own cookies) on the live server; `visitor(path)` a page as
 a first-time visitor sees it. What tests do with them (sign in, screenshots) is in helpers.py.
+Both collect what the Content-Security-Policy refused in `page.policy_violations`, and a test
+whose pages had anything refused fails (a test expecting a refusal clears the list).
 """
 
 import os
@@ -49,6 +51,31 @@ def browser():
         instance.close()
 
 
+# Run before any script of the page, outside its Content-Security-Policy (Playwright's own).
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+    window.reportPolicyViolation(
+        `${event.effectiveDirective} refused ${event.blockedURI || "inline"}`
+        + ` in ${event.documentURI} (${event.sourceFile || ""}:${event.lineNumber})`
+    );
+});
+"""
+
+
+def watch_policy(context, page):
+    """Collect in `page.policy_violations` what the Content-Security-Policy refused in this
+    context: its `securitypolicyviolation` events and chromium's console reports."""
+    page.policy_violations = violations = []
+    context.expose_binding("reportPolicyViolation", lambda _source, text: violations.append(text))
+    context.add_init_script(REPORT_VIOLATIONS)
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+
+
 @pytest.fixture
 def tab(browser, live_server, settings):
     settings.SITE_HOSTS = [*settings.SITE_HOSTS, "localhost"]
@@ -58,15 +85,18 @@ def tab(browser, live_server, settings):
     # Script errors (an htmx swap gone wrong) fail no click by themselves: tests look here.
     page.js_errors = []
     page.on("pageerror", lambda error: page.js_errors.append(str(error)))
+    # Whatever the test did, the policy refused nothing the product needs.
+    watch_policy(context, page)
     yield page
     context.close()
+    assert page.policy_violations == []
 
 
 @pytest.fixture
 def visitor(browser, live_server):
     """`visitor(path)`: a page as a first-time visitor sees it, in a new context each time.
 
-    Public pages are sent with max-age=30, so a tab that saw one before shows its cached copy.
+    Its own context: no cookies, no session, nothing in the browser cache.
     """
     contexts = []
 
@@ -75,11 +105,13 @@ def visitor(browser, live_server):
             base_url=live_server.url, viewport={"width": 1280, "height": 900}
         )
         context.set_default_timeout(10_000)
-        contexts.append(context)
         page = context.new_page()
+        watch_policy(context, page)
+        contexts.append((context, page))
         page.goto(path)
         return page
 
     yield visit
-    for context in contexts:
+    for context, _page in contexts:
         context.close()
+    assert [page.policy_violations for _context, page in contexts if page.policy_violations] == []

@@ -6,7 +6,8 @@ import pytest
 from playwright.sync_api import expect
 
 from incidents.models import Incident, IncidentTemplate
-from status.models import Component
+from notifications.models import Delivery, NotificationEvent, Subscriber
+from status.models import Component, ComponentGroup
 from tests.browser.helpers import csrf_token, shot, sign_in
 
 pytestmark = pytest.mark.browser
@@ -210,8 +211,16 @@ def test_the_console_fits_a_phone(phone, tenant_a):
     for name, url in pages.items():
         phone.goto(url)
         nav = phone.locator(".console-nav")
-        expect(nav.get_by_role("link", name="Incidents")).to_be_visible()
+        # The links fold into a menu beside the page's name, instead of filling the screen.
+        assert nav.bounding_box()["height"] <= 80, name
+        menu = nav.locator("details.console-menu")
+        expect(menu.get_by_role("link", name="Incidents")).to_be_hidden()
         shot(phone, f"08-phone-{name}")
+        menu.locator("summary").click()
+        expect(menu.get_by_role("link", name="Incidents")).to_be_visible()
+        box = menu.locator("ul").bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE_WIDTH + 1, (name, box)
+        menu.locator("summary").click()
         width = page_width(phone)
         assert width <= PHONE_WIDTH + 1, f"{name}: {width} px wide on a {PHONE_WIDTH} px screen"
         for part in [nav, phone.locator(".console-main")]:
@@ -236,3 +245,81 @@ def test_the_templates_list_fits_a_phone(phone, tenant_a):
     shot(phone, "09-phone-templates")
     assert page_width(phone) <= PHONE_WIDTH + 1
     assert controls_out_of_reach(phone) == []
+
+
+def overflowing(tab):
+    """The tables scrolled sideways (wider than their box) and the date cells that wrapped."""
+    return tab.evaluate(
+        """() => [
+            ...[...document.querySelectorAll(".table-wrap")]
+                .filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => "table"),
+            ...[...document.querySelectorAll("td.nowrap")].filter((e) => {
+                const range = document.createRange();
+                range.selectNodeContents(e);
+                const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.bottom)));
+                return lines.size > 1;
+            }).map((e) => e.textContent.trim()),
+        ]"""
+    )
+
+
+def test_the_delivery_log_and_the_audit_log_fit_a_1280_px_screen(tab, tenant_a):
+    page = tenant_a.page
+    incident = Incident.declare(
+        page, name="Elevated error rates on the public API in every region", body="Looking."
+    )
+    event = NotificationEvent.objects.create(page=page, kind="incident_created", incident=incident)
+    for number in range(3):
+        subscriber = Subscriber.objects.create(
+            page=page,
+            channel="webhook",
+            email=f"ops{number}@example.com",
+            endpoint=f"https://hooks.example.com/status/{'x' * 60}/{number}",
+            state="confirmed",
+        )
+        Delivery.objects.create(
+            event=event,
+            subscriber=subscriber,
+            channel="webhook",
+            status="failed",
+            attempts=3,
+            response_code=502,
+            last_error="The endpoint answered 502 Bad Gateway: " + "upstream timed out " * 20,
+        )
+    # A change for the audit log to show: a component moved to another group.
+    api = page.components.get(name="API")
+    api.group = ComponentGroup.objects.create(page=page, name="Web services", position=1)
+    api.save_audited(by=tenant_a.memberships.get(role="editor").user)
+    sign_in(tab, "a-editor")
+    for path in ["deliveries/", f"deliveries/{event.code}/", "audit/"]:
+        tab.goto(console_url(tenant_a, path))
+        shot(tab, f"10-wide-{path.strip('/').replace('/', '-')}")
+        assert page_width(tab) <= 1280, path
+        assert overflowing(tab) == [], path
+    assert tab.js_errors == []
+
+
+def test_the_audit_log_fits_a_phone(phone, tenant_a):
+    phone.goto(console_url(tenant_a, "audit/"))
+    shot(phone, "11-phone-audit")
+    assert page_width(phone) <= PHONE_WIDTH + 1
+    assert controls_out_of_reach(phone) == []
+
+
+def test_the_new_api_key_and_the_page_id_are_copied_with_one_click(tab, tenant_a):
+    tab.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    sign_in(tab, "a-owner")
+    tab.goto(console_url(tenant_a, "api-keys/"))
+    tab.get_by_role("button", name="Copy id").click()
+    expect(tab.locator("#page-id-status")).to_have_text("Copied.")
+    assert tab.evaluate("navigator.clipboard.readText()") == tenant_a.page.code
+
+    tab.get_by_label("Name").fill("Deploy pipeline")
+    tab.get_by_role("button", name="Create key").click()  # swapped in by htmx
+    secret = tab.locator("#new-secret").input_value()
+    assert secret.startswith("hg_")
+    tab.get_by_role("button", name="Copy key").click()
+    expect(tab.locator("#new-secret-status")).to_have_text("Copied.")
+    assert tab.evaluate("navigator.clipboard.readText()") == secret
+    shot(tab, "12-api-key-copied")
+    assert tab.js_errors == []

@@ -5,6 +5,7 @@ import re
 import pytest
 
 from status.models import ApiKey, AuditLogEntry, Role
+from tests.html import hrefs, visible
 
 HTMX = {"hx-request": "true"}
 
@@ -131,3 +132,32 @@ def test_another_tenants_owner_gets_404_and_changes_nothing(
     assert list(tenant_a.api_keys.all()) == [key]
     assert not tenant_b.api_keys.exists()
     assert "CI" not in client.get(keys_url(tenant_b.page)).text
+
+
+def test_the_page_tells_how_to_use_the_api_with_this_pages_id_and_the_docs(
+    client, tenant_a, viewer_a
+):
+    client.force_login(viewer_a)
+    body = visible(client.get(keys_url(tenant_a.page)))
+    usage = body.find("section", class_="api-usage")
+    assert usage.find("code", id="page-id").text == tenant_a.page.code
+    assert "/api/v1/docs/" in hrefs(usage)
+    assert f"http://testserver/api/v1/pages/{tenant_a.page.code}/components" in usage.text
+    assert "Authorization: OAuth" in usage.text
+    copy = usage.find("button", **{"data-copy": "page-id"})
+    assert copy.attrs["type"] == "button"
+
+
+def test_the_new_key_has_a_copy_button_that_needs_no_inline_script(client, tenant_a, owner_a):
+    client.force_login(owner_a)
+    response = client.post(create_url(tenant_a.page), {"name": "Deploy pipeline"})
+    body = visible(response)
+    button = body.find("button", **{"data-copy": "new-secret"})
+    # Hidden until static/js/copy.js shows it: without JavaScript nothing offers a dead button.
+    assert "hidden" in button.attrs
+    assert button.attrs["data-copy-status"] == "new-secret-status"
+    assert body.find("span", id="new-secret-status").attrs["role"] == "status"
+    scripts = body.find_all("script")
+    assert "/static/js/copy.js" in [script.attrs.get("src") for script in scripts]
+    assert all(script.attrs.get("src") for script in scripts), "no inline script"
+    assert not any("onclick" in element.attrs for element in body.iter())

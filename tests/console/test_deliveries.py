@@ -7,6 +7,7 @@ from django.utils import timezone
 from incidents.models import Incident
 from notifications.models import Delivery, NotificationEvent, Subscriber
 from status.models import AuditLogEntry
+from tests.html import hrefs, visible
 
 HTMX = {"hx-request": "true"}
 
@@ -25,6 +26,10 @@ def events_url(page):
 
 def event_url(page, event):
     return f"/manage/{page.code}/deliveries/{event.code}/"
+
+
+def delivery_url(page, event, subscriber):
+    return f"/manage/{page.code}/deliveries/{event.code}/{subscriber.code}/"
 
 
 def resend_url(page, event, subscriber):
@@ -227,7 +232,7 @@ def test_only_quarantined_or_disabled_subscribers_are_reactivated(client, tenant
     assert not AuditLogEntry.objects.filter(actor__isnull=False).exists()
 
 
-def test_the_event_log_counts_deliveries_per_state(client, tenant_a, viewer_a, log):
+def test_the_event_log_counts_deliveries_per_state_in_one_cell(client, tenant_a, viewer_a, log):
     page = tenant_a.page
     NotificationEvent.objects.create(
         page=page, kind="component_status", component=page.components.get(name="API"),
@@ -235,14 +240,85 @@ def test_the_event_log_counts_deliveries_per_state(client, tenant_a, viewer_a, l
     )  # fmt: skip
     client.force_login(viewer_a)
     response = client.get(events_url(page))
-    assert response.status_code == 200
-    text = response.text
-    assert text.index("Component status changed") < text.index("Incident created")
-    assert "API: Operational → Major outage" in text
-    row = text[text.index(f'id="event-{log["event"].code}"') :].split("</tr>")[0]
-    cells = [cell.split(">")[-1] for cell in row.split("</td>")[2:-1]]
-    # Deliveries, waiting, sending, sent, failed, gave up, skipped.
-    assert cells == ["3", "0", "0", "1", "1", "1", "0"]
+    body = visible(response)
+    assert [th.text for th in body.find("table", class_="events").find("thead").find_all("th")] == [
+        "Notification",
+        "About",
+        "When",
+        "Deliveries",
+    ]
+    rows = body.find("table", class_="events").find("tbody").find_all("tr")
+    assert [row.find("th").text for row in rows] == ["Component status changed", "Incident created"]
+    assert rows[0].find("td", class_="about").text == "API: Operational → Major outage"
+    row = body.find("tr", id=f"event-{log['event'].code}")
+    counts = row.find("td", class_="counts").text
+    assert counts.startswith("3 · 1 sent · 1 will retry · 1 gave up")
+    # The date stays on one line.
+    assert "nowrap" in row.find_all("td")[1].classes
+
+
+def test_a_deliverys_row_shows_what_matters_and_its_page_the_rest(client, tenant_a, viewer_a, log):
+    page, event, hook = tenant_a.page, log["event"], log["hook"]
+    long_error = "The endpoint answered 500: " + "x" * 300
+    Delivery.objects.filter(pk=log["failed"].pk).update(
+        last_error=long_error,
+        next_attempt_at=timezone.now() + timezone.timedelta(minutes=5),
+        last_attempt_at=timezone.now(),
+    )
+    client.force_login(viewer_a)
+    body = visible(client.get(event_url(page, event)))
+    table = body.find("table", class_="deliveries")
+    assert [th.text for th in table.find("thead").find_all("th")] == [
+        "Subscriber",
+        "State",
+        "Last error",
+        "When",
+        "Actions",
+    ]
+    row = next(tr for tr in table.find_all("tr") if hook.endpoint in tr.text)
+    cells = row.find_all("td")
+    assert cells[0].find("span", class_="pill").text == "Failed, will retry"
+    assert cells[0].find("span", class_="small").text == "2 attempts · response 500"
+    assert cells[1].text.startswith("The endpoint answered 500: xxx")
+    assert len(cells[1].text) <= 120
+    assert cells[2].text.startswith("Next try ")
+    assert "nowrap" in cells[2].classes
+    details = delivery_url(page, event, hook)
+    assert details in hrefs(row)
+
+    detail = client.get(details)
+    text = visible(detail).find("section", class_="card").text
+    assert long_error in text
+    assert "Failed, will retry" in text
+    assert log["failed"].webhook_id in text
+    assert "Next attempt" in text
+    assert "Resend" not in detail.text  # a viewer
+
+
+def test_a_waiting_deliverys_reason_is_shown_on_its_row(client, tenant_a, viewer_a, log):
+    # A delivery held back (the tenant's daily sending quota, say) says why, and until when.
+    Delivery.objects.filter(pk=log["dead"].pk).update(
+        status="pending",
+        last_error="Waiting for the daily sending quota.",
+        next_attempt_at=timezone.now() + timezone.timedelta(hours=3),
+    )
+    client.force_login(viewer_a)
+    body = visible(client.get(event_url(tenant_a.page, log["event"])))
+    row = next(tr for tr in body.find_all("tr") if "bob@example.com" in tr.text)
+    assert "Waiting for the daily sending quota." in row.text
+    assert "Next try " in row.text
+
+
+def test_an_editor_resends_from_the_deliverys_page_and_comes_back_to_it(
+    client, tenant_a, editor_a, log
+):
+    page, event, bob = tenant_a.page, log["event"], log["bob"]
+    client.force_login(editor_a)
+    details = delivery_url(page, event, bob)
+    assert "Resend" in client.get(details).text
+    response = client.post(resend_url(page, event, bob), {"back": details})
+    assert response.url == details
+    assert Delivery.objects.get(pk=log["dead"].pk).status in ("pending", "sent")
 
 
 def test_the_event_page_lists_its_deliveries_and_filters_by_state(client, tenant_a, viewer_a, log):
@@ -288,6 +364,7 @@ def test_another_tenants_owner_gets_404_on_every_delivery_route(
     for page in [tenant_a.page, tenant_b.page]:
         assert client.get(detail_url(page, log["bob"])).status_code == 404
         assert client.get(event_url(page, event)).status_code == 404
+        assert client.get(delivery_url(page, event, log["bob"])).status_code == 404
         assert client.post(resend_url(page, event, log["bob"])).status_code == 404
         assert client.post(reactivate_url(page, log["hook"])).status_code == 404
     assert client.get(events_url(tenant_a.page)).status_code == 404

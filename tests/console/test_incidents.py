@@ -121,6 +121,37 @@ def test_an_impact_override_wins_over_the_components(editor, page, api):
     assert declared(page).impact == "critical"
 
 
+def test_the_impact_reads_the_same_in_the_declare_form_the_console_and_the_public_pages(
+    client, editor, page, api
+):
+    form = parse_html(editor.get(url(page, "incidents/new/")).text)
+    impacts = form.find("select", name="impact_override").find_all("option")
+    assert [o.text for o in impacts][1:] == ["None", "Minor", "Major", "Critical"]
+    # What "Automatic" will make of the components, in the same words.
+    assert (
+        "degraded performance is Minor, partial outage is Major, major outage is Critical"
+        in form.text
+    )
+
+    declare(editor, page, **{field(api): "partial_outage"})
+    incident = declared(page)
+
+    detail = visible(editor.get(url(page, f"incidents/{incident.code}/")))
+    facts = {
+        div.find("dt").text: div.find("dd").text
+        for div in detail.find_all("div")
+        if [child.tag for child in div.iter()][:2] == ["dt", "dd"]
+    }
+    assert facts["Impact"] == "Major"
+    assert "Impact: Major" in visible(editor.get(url(page))).text
+    public = visible(client.get(f"/p/alpha/incidents/{incident.code}/"))
+    assert public.find("dd", class_="impact").text == "Major"
+    # The component's timeline beside it says what made it Major.
+    timeline = public.find("li", class_="affected-component").find("ul", class_="timeline")
+    assert timeline.text.startswith("Partial outage since ")
+    assert "Impact: Major" in visible(client.get("/p/alpha/history/")).text
+
+
 def test_a_declare_form_without_a_name_shows_the_error_and_saves_nothing(editor, page, api):
     response = declare(editor, page, name="", **{field(api): "major_outage"})
 

@@ -135,7 +135,7 @@ def test_editing_moves_the_window_and_changes_components(client, editor, page, a
     entry = AuditLogEntry.objects.get(action="maintenance.edit")
     assert entry.before["name"] == "Database upgrade"
     assert entry.after["components"] == [website.code]
-    assert "Jan 23, 2026, 10:00 PM CET" in client.get("/p/alpha/").text
+    assert "Jan 23, 2026, 10:00 PM – 11:00 PM CET" in visible(client.get("/p/alpha/")).text
 
 
 def test_an_edit_that_ends_before_it_starts_is_refused_inline(editor, page):

@@ -7,6 +7,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from notifications import webhooks
 from notifications.models import Subscriber
 from status.models import AuditLogEntry, Role
 
@@ -374,8 +375,10 @@ def test_invalid_or_duplicate_subscribers_show_errors_and_save_nothing(
 
 
 @pytest.mark.parametrize(
-    "endpoint", ["http://127.0.0.1/hook", "https://[::1]/", "http://10.0.0.5/"]
-)
+    "endpoint",
+    ["http://127.0.0.1/hook", "https://[::1]/", "http://10.0.0.5/", "http://[::127.0.0.1]/",
+     "http://[::ffff:127.0.0.1]/", "https://[fec0::1]/hook"],
+)  # fmt: skip
 def test_a_webhook_to_a_private_address_is_refused_unless_allowed(
     client, tenant_a, editor_a, settings, endpoint
 ):
@@ -389,6 +392,19 @@ def test_a_webhook_to_a_private_address_is_refused_unless_allowed(
     settings.WEBHOOKS_ALLOW_PRIVATE_IPS = True
     assert client.post(create_url(tenant_a.page), data).status_code == 302
     assert Subscriber.objects.get().endpoint == endpoint
+
+
+def test_a_webhook_on_port_0_is_refused(client, tenant_a, editor_a, settings, monkeypatch):
+    settings.WEBHOOKS_ALLOW_PRIVATE_IPS = False
+    monkeypatch.setattr(webhooks, "resolve", lambda host, port: ["93.184.215.14"])
+    client.force_login(editor_a)
+    data = {"channel": "webhook", "email": "ops@example.com", "endpoint": "http://example.com:0/"}
+
+    response = client.post(create_url(tenant_a.page), data)
+
+    assert response.status_code == 200
+    assert "port is not a number from 1 to 65535" in response.text
+    assert not Subscriber.objects.exists()
 
 
 def test_another_tenants_components_cannot_be_chosen(client, tenant_a, tenant_b, editor_a):

@@ -277,11 +277,11 @@ def test_an_existing_user_signs_in_through_the_link_and_accepts(
 ):
     outsider = make_user("someone")
     client.force_login(owner_a)
-    invite(client, tenant_a.page, "someone.else@example.com", "viewer")
+    invite(client, tenant_a.page, "Someone@Example.com", "viewer")
     link = link_in(mail.outbox[0])
     client.logout()
 
-    # The sign-in page sends them back to the link; any account may accept.
+    # The sign-in page sends them back to the link; the invited address accepts.
     response = client.post(
         f"/accounts/login/?next={link}",
         {"username": "someone", "password": "correct horse battery", "next": link},
@@ -290,6 +290,29 @@ def test_an_existing_user_signs_in_through_the_link_and_accepts(
     client.post(link)
     assert Membership.objects.get(user=outsider, tenant=tenant_a).role == "viewer"
     assert "Alpha" in client.get("/manage/").text
+
+
+def test_only_the_invited_address_can_accept(client, tenant_a, owner_a):
+    """An invitation forwarded (or leaked) to another account joins nobody: accepting needs
+    the account whose proved email is the invited one."""
+    other = make_user("other")
+    client.force_login(owner_a)
+    invite(client, tenant_a.page, "invited@example.com", "editor")
+    link = link_in(mail.outbox[0])
+    client.force_login(other)
+
+    shown = client.get(link)
+    assert "only that address can accept it" in shown.text
+    assert "Accept and join" not in shown.text
+    refused = client.post(link)
+    assert refused.status_code == 403
+    assert "this invitation is for invited@example.com" in refused.text
+    assert not Membership.objects.filter(user=other, tenant=tenant_a).exists()
+    # Still open for the invited address.
+    invited = make_user("invited")
+    client.force_login(invited)
+    client.post(link)
+    assert Membership.objects.get(user=invited, tenant=tenant_a).role == "editor"
 
 
 def test_an_expired_invitation_says_so_with_a_404(client, tenant_a, owner_a):

@@ -255,6 +255,7 @@ ROUTES = {
     # Delivery log (notifications/console.py)
     "manage:deliveries": Route(Role.VIEWER, writes=False),
     "manage:event-detail": Route(Role.VIEWER, writes=False, get_only=True),
+    "manage:delivery-detail": Route(Role.VIEWER, writes=False, get_only=True),
     "manage:delivery-resend": Route(Role.EDITOR, post_only=True),
 }
 

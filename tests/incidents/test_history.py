@@ -72,8 +72,7 @@ def test_an_incident_links_to_its_page_and_says_status_impact_and_times(client, 
     link = article.find("h3").find("a")
     assert link.attrs["href"] == f"/p/alpha/incidents/{incident.code}/"
     assert (
-        article.find("p").text
-        == "Resolved · Partial outage · May 2, 10:00 AM – May 2, 10:45 AM -05"
+        article.find("p").text == "Resolved · Impact: Major · May 2, 10:00 AM – May 2, 10:45 AM -05"
     )
     for time in article.find_all("time"):
         assert time.attrs["datetime"].endswith("-05:00")
@@ -113,6 +112,44 @@ def test_history_pages_by_three_months_with_newer_and_older_links(client, page_i
     third = visible(client.get("/p/alpha/history/?page=3"))
     assert months(third)[0] == ("November 2025", ["In November"])
     assert pager(third) == {"← Newer": "?page=2"}
+
+
+def test_a_page_past_the_oldest_incident_is_not_found(client, page_in_may):
+    make_resolved_incident(page_in_may, "In May", datetime(2026, 5, 3, 9, 0, tzinfo=ECUADOR))
+    make_resolved_incident(page_in_may, "In November", datetime(2025, 11, 5, 9, 0, tzinfo=ECUADOR))
+
+    # Between the two, a page of empty months leads on to the older one.
+    between = client.get("/p/alpha/history/?page=2")
+    assert between.status_code == 200
+    assert pager(visible(between)) == {"← Newer": "?page=1", "Older →": "?page=3"}
+    assert client.get("/p/alpha/history/?page=3").status_code == 200
+
+    for number in (4, 5, 100):
+        response = client.get(f"/p/alpha/history/?page={number}")
+        assert response.status_code == 404, number
+        assert "Older" not in response.text
+
+
+def test_the_first_page_of_an_empty_history_is_there_and_the_next_is_not(client, page_in_may):
+    response = client.get("/p/alpha/history/")
+    assert response.status_code == 200
+    body = visible(response)
+    assert [text for _, text in months(body)] == ["No incidents reported this month."] * 3
+    assert not body.find_all("nav", class_="pager") or pager(body) == {}
+    assert client.get("/p/alpha/history/?page=2").status_code == 404
+
+
+def test_upcoming_maintenance_does_not_make_a_page_of_history(client, page_in_may):
+    Incident.schedule(
+        page_in_may,
+        name="Overdue upgrade",
+        scheduled_for=NOW - timedelta(days=200),
+        scheduled_until=NOW - timedelta(days=199),
+        components=[page_in_may.api],
+        auto_start=False,
+        notify=False,
+    )
+    assert client.get("/p/alpha/history/?page=2").status_code == 404
 
 
 def test_scheduled_maintenance_is_not_history_yet(client, page_in_may):

@@ -123,6 +123,33 @@ def test_autolinks_render_for_http_and_mail():
     )
 
 
+def test_bare_addresses_in_text_become_links():
+    assert render_markdown("See https://example.com/a_b?x=1&y=2. Or www.example.org") == (
+        f'<p>See <a href="https://example.com/a_b?x=1&amp;y=2" rel="{LINK_REL}">'
+        "https://example.com/a_b?x=1&amp;y=2</a>. Or "
+        f'<a href="http://www.example.org" rel="{LINK_REL}">www.example.org</a></p>\n'
+    )
+    assert render_markdown("Write to ops@example.com") == (
+        f'<p>Write to <a href="mailto:ops@example.com" rel="{LINK_REL}">ops@example.com</a></p>\n'
+    )
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "javascript:alert(1)",
+        'www.example.com/"onmouseover=alert(1)',
+        "https://example.com/<script>alert(1)</script>",
+        "data:text/html,<script>alert(1)</script>",
+        "ftp://example.com/file",
+    ],
+)
+def test_bare_addresses_are_sanitised_like_any_link(source):
+    output = render_markdown(source)
+    assert_safe(output)
+    assert "<script" not in output
+
+
 def test_relative_links_lose_their_target_because_emails_and_feeds_have_no_base():
     assert render_markdown("[history](/history)") == f'<p><a rel="{LINK_REL}">history</a></p>\n'
 
@@ -353,6 +380,12 @@ def test_plain_text_does_not_repeat_autolink_targets():
     )
 
 
+def test_plain_text_does_not_repeat_bare_addresses():
+    assert markdown_to_text("See https://example.com/a, www.example.org or ops@example.com") == (
+        "See https://example.com/a, www.example.org or ops@example.com"
+    )
+
+
 def test_plain_text_shows_no_target_for_a_link_the_sanitizer_dropped():
     assert markdown_to_text("[x](data:image/png;base64,AA) [y](/relative)") == "x y"
 
@@ -424,6 +457,16 @@ WORST = {
     "character references": repeated("&amp;"),
     "autolinks": repeated("<https://example.com/> "),
     "email autolinks": repeated("<ops@example.com> "),
+    "bare addresses": repeated("https://example.com/ "),
+    "bare www addresses": repeated("www.a.b "),
+    "bare e-mail addresses": repeated("a@b.co "),
+    "address openers": repeated("www."),
+    "scheme openers": repeated("https://"),
+    "at signs": "@" * CAP,
+    "a bare address of the whole text": "https://example.com/" + "a" * (CAP - 20),
+    "bare addresses in emphasis": repeated("*https://a.b/_ "),
+    "emphasis runs around an address": "www.a.b " + "*a" * (CAP // 2 - 4),
+    "closed emphasis around an address": "www.a.b " + repeated("*a* ", CAP - 8),
     "links": repeated("[a](https://example.com/) "),
     "images": repeated("![](https://example.com/a.png)"),
     "hard line breaks": repeated("a\\\n"),

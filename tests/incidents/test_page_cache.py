@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.cache import cache
 from django.db.models import F
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import http_date
 
@@ -46,6 +48,17 @@ def page_with_slow_api(db, clock_at_now):
     return page
 
 
+def make_old_incident(page):
+    """An incident on the second page of the history, so that there is one."""
+    return Incident.declare(
+        page,
+        name="Long ago",
+        status=IncidentStatus.RESOLVED,
+        started_at=timezone.now() - timedelta(days=120),
+        notify=False,
+    )
+
+
 def incident_path(page):
     return f"/p/alpha/incidents/{page.incident.code}/"
 
@@ -57,8 +70,17 @@ def path_of(page, path):
     return incident_path(page) if path == "incident" else path
 
 
-@pytest.mark.parametrize("path", PATHS)
-def test_a_first_get_has_validators_and_cache_control_for_shared_caches(
+def directives(header):
+    """{directive: value or True} of a Cache-Control header."""
+    found = {}
+    for part in header.split(","):
+        name, _, value = part.strip().partition("=")
+        found[name.lower()] = int(value) if value else True
+    return found
+
+
+@pytest.mark.parametrize("path", [*PATHS, "/p/alpha/api/v2/summary.json"])
+def test_a_first_get_has_validators_browsers_revalidate_and_shared_caches_keep_it_seconds(
     client, page_with_slow_api, path
 ):
     response = client.get(path_of(page_with_slow_api, path))
@@ -66,11 +88,21 @@ def test_a_first_get_has_validators_and_cache_control_for_shared_caches(
     assert response["X-Cache"] == "miss"
     assert response["ETag"].startswith('"') and response["ETag"].endswith('"')
     assert response["Last-Modified"]
-    cache_control = response["Cache-Control"]
-    assert "public" in cache_control
-    assert "max-age=" in cache_control
-    assert "stale-while-revalidate=" in cache_control
+    cache_control = directives(response["Cache-Control"])
+    # A browser asks every time (a 304 keeps that cheap): a visitor who clicks "Status" right
+    # after a change sees it.
+    assert cache_control["public"] is True
+    assert cache_control["max-age"] == 0
+    assert cache_control["must-revalidate"] is True
+    # Nothing a browser would use to show a stale page instead.
+    assert "stale-while-revalidate" not in cache_control
+    # Shared caches (a CDN, nginx) may keep it a few seconds, and use it while we are down.
+    assert 0 < cache_control["s-maxage"] <= 10
+    assert cache_control["stale-if-error"] > 0
     assert "private" not in cache_control and "no-store" not in cache_control
+    cdn = directives(response["CDN-Cache-Control"])
+    assert 0 < cdn["max-age"] <= 10
+    assert cdn["max-age"] + cdn["stale-while-revalidate"] <= 10
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -159,6 +191,38 @@ def test_a_component_status_change_shows_at_once_with_a_new_etag(
     assert again.status_code == 200
 
 
+def test_a_status_changed_in_the_console_reaches_a_browser_holding_the_old_etag(client, tenant_a):
+    page = tenant_a.page
+    visitor = Client()
+    old = visitor.get("/p/alpha/")
+    assert directives(old["Cache-Control"])["max-age"] == 0
+    assert visitor.get("/p/alpha/", headers={"if-none-match": old["ETag"]}).status_code == 304
+
+    client.force_login(page.tenant.memberships.get(role="editor").user)
+    api = page.components.get(name="API")
+    changed = client.post(
+        reverse("manage:component-status", args=[page.code, api.code]),
+        {"status": ComponentStatus.MAJOR_OUTAGE},
+    )
+    assert changed.status_code == 302
+
+    # The browser revalidates with what it holds, and gets the new page.
+    fresh = visitor.get("/p/alpha/", headers={"if-none-match": old["ETag"]})
+    assert fresh.status_code == 200
+    assert fresh["ETag"] != old["ETag"]
+    body = visible(fresh)
+    assert body.find("section", class_="banner").text == "Major system outage"
+    assert "Major outage" in [
+        item.find("span", class_="status").text
+        for item in body.find_all("li", class_="component")
+        if "API" in item.find("span", class_="name").text
+    ]
+    # And from then on, with what it holds now, a 304 without a body.
+    again = visitor.get("/p/alpha/", headers={"if-none-match": fresh["ETag"]})
+    assert again.status_code == 304
+    assert again.content == b""
+
+
 def test_a_new_incident_update_shows_at_once_on_every_page(
     client, page_with_slow_api, clock_at_now
 ):
@@ -234,6 +298,7 @@ def test_the_cache_keeps_pages_apart(client, page_with_slow_api):
 
 
 def test_the_cache_keeps_query_strings_apart(client, page_with_slow_api):
+    make_old_incident(page_with_slow_api)
     client.get("/p/alpha/history/")
     response = client.get("/p/alpha/history/?page=2")
     assert response["X-Cache"] == "miss"
@@ -326,6 +391,7 @@ def test_query_parameters_a_view_does_not_read_share_one_cache_entry(client, pag
 
 
 def test_the_parameters_a_view_reads_still_tell_answers_apart(client, page):
+    make_old_incident(page)
     assert client.get("/p/alpha/history/?page=1")["X-Cache"] == "miss"
     assert client.get("/p/alpha/history/?page=2")["X-Cache"] == "miss"
     assert client.get("/p/alpha/history/?page=1&cb=9")["X-Cache"] == "hit"

@@ -273,21 +273,21 @@ def test_an_incident_without_components_has_no_impact(page):
 
     assert incident.impact == "none"
     assert incident.worst_component_status == ""
-    assert incident.impact_description == "No impact"
+    assert incident.get_impact_display() == "None"
 
 
-def test_impact_description_names_the_worst_component_status(page, api):
+def test_the_impact_is_named_by_its_level_not_by_the_component_status(page, api):
     incident = Incident.declare(page, name="Slow", component_statuses={api: "degraded_performance"})
 
     incident = fresh(incident)
     assert incident.worst_component_status == "degraded_performance"
-    assert incident.impact_description == "Degraded performance"
+    assert incident.get_impact_display() == "Minor"
 
 
-def test_impact_description_falls_back_to_the_override(page):
+def test_an_impact_override_is_named_by_its_level(page):
     incident = fresh(Incident.declare(page, name="Heads up", impact_override="major"))
 
-    assert incident.impact_description == "Major impact"
+    assert incident.get_impact_display() == "Major"
 
 
 # Refused updates write nothing

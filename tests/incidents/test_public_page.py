@@ -137,10 +137,46 @@ def test_upcoming_maintenance_is_listed_with_its_window(client, status_page):
     section = body.find("section", **{"aria-labelledby": "upcoming"})
     assert section.find("h2").text == "Scheduled maintenance"
     assert "Network upgrade" in section.text
-    assert "Scheduled for Mar 17, 2026, 3:00 PM UTC – Mar 17, 2026, 5:00 PM UTC" in section.text
+    assert "Scheduled for Mar 17, 2026, 3:00 PM – 5:00 PM UTC" in section.text
     assert "Short interruptions are possible." in section.text
     # Scheduled is not in progress: the page is still operational.
     assert banner(body) == "All systems operational"
+
+
+# A page without components
+
+
+def test_a_page_without_components_explains_itself_instead_of_all_systems_operational(
+    client, db, now
+):
+    make_empty_page("empty", "Empty Co")
+    body = visible(client.get("/p/empty/"))
+    assert not body.find_all("section", class_="banner")
+    assert "All systems operational" not in body.text
+    notice = body.find("section", class_="no-components")
+    assert notice.find("h2").text == "No components yet"
+    assert "Empty Co has not listed the services this page reports on yet." in notice.text
+    # No empty list, heading, uptime caption or legend under it.
+    assert not body.find_all("section", **{"aria-labelledby": "components-heading"})
+    assert not body.find_all("p", class_="legend")
+    assert "Uptime over the past" not in body.text
+
+
+def test_an_incident_on_a_page_without_components_still_shows_its_banner(client, db, now):
+    page = make_empty_page("empty", "Empty Co")
+    Incident.declare(page, name="Sign-in failing", impact_override="major", notify=False)
+    body = visible(client.get("/p/empty/"))
+    assert banner(body) == "Partial system outage"
+    assert not body.find_all("section", class_="no-components")
+    assert "Sign-in failing" in body.text
+
+
+def test_a_page_whose_components_are_all_hidden_while_up_is_all_operational(client, db, now):
+    page = make_empty_page("quiet", "Quiet Co")
+    make_old_component(page, "Canary", only_show_if_degraded=True)
+    body = visible(client.get("/p/quiet/"))
+    assert banner(body) == "All systems operational"
+    assert not body.find_all("section", class_="no-components")
 
 
 # Components

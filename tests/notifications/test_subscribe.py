@@ -255,7 +255,8 @@ def test_a_webhook_subscription_is_confirmed_by_its_contact_and_then_shows_its_s
 @pytest.mark.parametrize(
     "endpoint",
     ["http://127.0.0.1/hook", "http://[::1]/hook", "http://169.254.169.254/", "http://10.0.0.1/",
-     "http://localhost/hook"],
+     "http://localhost/hook", "http://[::127.0.0.1]/", "http://[::ffff:127.0.0.1]/",
+     "http://[::a9fe:a9fe]/latest/meta-data/", "https://[fec0::1]/hook"],
 )  # fmt: skip
 def test_a_private_webhook_endpoint_is_refused_with_a_clear_message(
     client, page, endpoint, django_capture_on_commit_callbacks
@@ -266,6 +267,19 @@ def test_a_private_webhook_endpoint_is_refused_with_a_clear_message(
     )  # fmt: skip
 
     assert "private, loopback, link-local or reserved address" in response.text
+    assert not Subscriber.objects.exists()
+
+
+def test_a_webhook_endpoint_on_port_0_is_refused_with_a_clear_message(
+    client, page, public_hooks, django_capture_on_commit_callbacks
+):
+    response = subscribe(
+        client, django_capture_on_commit_callbacks, channel="webhook",
+        email="ops@example.com", endpoint="http://example.com:0/",
+    )  # fmt: skip
+
+    assert response.status_code == 200
+    assert "The URL&#x27;s port is not a number from 1 to 65535." in response.text
     assert not Subscriber.objects.exists()
 
 

@@ -298,6 +298,10 @@ PRIVATE_URLS = [
     "http://localhost:8000/hook",
     "http://[::ffff:127.0.0.1]/hook",
     "http://0.0.0.0/hook",
+    "http://[::127.0.0.1]/",
+    "http://[::7f00:1]:8080/hook",
+    "http://[::a9fe:a9fe]/latest/meta-data/",
+    "https://[fec0::1]/hook",
 ]
 
 
@@ -402,6 +406,9 @@ def no_connections(monkeypatch):
         "http://169.254.169.254/latest/meta-data/",
         "http://10.0.0.1/hook",
         "http://localhost:{port}/hook",
+        "http://[::127.0.0.1]:{port}/hook",
+        "http://[::ffff:127.0.0.1]:{port}/hook",
+        "https://[fec0::1]/hook",
     ],
 )
 def test_a_private_endpoint_is_refused_when_called_before_any_connection(
@@ -418,6 +425,61 @@ def test_a_private_endpoint_is_refused_when_called_before_any_connection(
     assert "private or reserved address" in delivery.last_error
     assert no_connections == []
     assert receiver.count() == 0
+
+
+@pytest.fixture
+def dns(monkeypatch):
+    """`dns[name] = address`: what the system's resolver answers for `name` from now on (the
+    connect-time filter resolves through socket.getaddrinfo, which no local DNS server of the
+    tests can answer for)."""
+    answers = {}
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
+        if host not in answers:
+            return real(host, port, family, type, proto, flags)
+        address = answers[host]
+        kind = socket.AF_INET6 if ":" in address else socket.AF_INET
+        where = (address, port or 0, 0, 0) if kind == socket.AF_INET6 else (address, port or 0)
+        return [(kind, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", where)]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return answers
+
+
+@pytest.mark.parametrize(
+    "address", ["::127.0.0.1", "::7f00:1", "::ffff:127.0.0.1", "::10.0.0.1", "fec0::1"]
+)
+def test_a_name_that_now_resolves_to_a_disguised_private_address_is_refused_when_called(
+    page, dns, address, no_connections, settings
+):
+    settings.WEBHOOKS_ALLOW_PRIVATE_IPS = False
+    dns["hooks.example.com"] = "93.184.215.14"
+    target = make_subscriber(page, "http://hooks.example.com/status")
+    # The name is pointed inside after the endpoint was saved (DNS rebinding).
+    dns["hooks.example.com"] = address
+
+    delivery = deliver_one(make_event(page), target)
+
+    assert delivery.status == "failed"
+    assert "private or reserved address" in delivery.last_error
+    assert no_connections == []
+
+
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_an_endpoint_on_port_0_saved_by_hand_is_never_called(
+    page, dns, no_connections, settings, allow_private
+):
+    settings.WEBHOOKS_ALLOW_PRIVATE_IPS = allow_private
+    dns["hooks.example.com"] = "93.184.215.14"
+    target = make_subscriber(page, "https://hooks.example.com/status")
+    Subscriber.objects.filter(pk=target.pk).update(endpoint="http://hooks.example.com:0/status")
+
+    delivery = deliver_one(make_event(page), Subscriber.objects.get(pk=target.pk))
+
+    assert delivery.status == "dead"
+    assert "port" in delivery.last_error
+    assert no_connections == []
 
 
 def test_a_transport_refuses_a_non_http_endpoint_saved_by_hand(page):

@@ -1,4 +1,6 @@
 import pytest
+from django.contrib.staticfiles import finders
+from django.templatetags.static import static
 from django.utils import timezone
 
 from status.models import Page
@@ -81,3 +83,24 @@ def test_public_url_prefers_custom_domain_then_subdomain(settings, tenant_a, ten
 def test_health_check_answers_on_the_main_site(client, db):
     response = client.get("/healthz")
     assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["testserver", "status.alpha.example", "bravo.status.test"],
+    ids=["main", "domain", "sub"],
+)
+def test_favicon_ico_answers_on_the_main_site_and_on_page_hosts(
+    client, base_domain, tenant_a, tenant_b, host
+):
+    response = client.get("/favicon.ico", headers={"host": host})
+    assert response.status_code == 302
+    assert response["Location"] == static("favicon.svg")
+    assert finders.find("favicon.svg")
+    assert "public" in response["Cache-Control"]
+    assert client.head("/favicon.ico", headers={"host": host}).status_code == 302
+    assert client.post("/favicon.ico", headers={"host": host}).status_code == 405
+
+
+def test_favicon_ico_of_an_unknown_host_is_404(client, base_domain, tenant_a):
+    assert client.get("/favicon.ico", headers={"host": "nobody.status.test"}).status_code == 404

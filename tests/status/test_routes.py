@@ -42,6 +42,7 @@ def test_the_walk_sees_the_routes_we_know():
     assert routes["p/<slug:page_slug>/"] == "public"
     assert routes["manage/<str:page_code>/"] == "tenant"
     assert routes["accounts/login/"] == "public"
+    assert routes["favicon.ico"] == "public"
     assert any(access == "platform" for access in routes.values())
 
 

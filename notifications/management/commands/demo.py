@@ -92,7 +92,9 @@ class Command(BaseCommand):
             self.demo_user([page.tenant for page in pages])
 
     def jelou(self):
-        tenant, _ = Tenant.objects.get_or_create(slug="jelou", defaults={"name": "Jelou"})
+        tenant, _ = Tenant.objects.get_or_create(
+            slug="jelou", defaults={"name": "Jelou", "trusted": True}
+        )
         page, _ = Page.objects.get_or_create(
             slug="jelou",
             defaults={
@@ -135,7 +137,9 @@ class Command(BaseCommand):
         )
 
     def acme(self):
-        tenant, _ = Tenant.objects.get_or_create(slug="acme", defaults={"name": "Acme"})
+        tenant, _ = Tenant.objects.get_or_create(
+            slug="acme", defaults={"name": "Acme", "trusted": True}
+        )
         page, _ = Page.objects.get_or_create(
             slug="acme",
             defaults={
