@@ -58,6 +58,7 @@ urlpatterns = [
     path(PAGE + "groups/<str:group_code>/move/", console.group_move, name="group-move"),
     # Overview, incidents, maintenance and incident templates
     path(PAGE, incidents_console.overview, name="page"),
+    path(PAGE + "start/", console.start_step, name="start-step"),
     path(PAGE + "incidents/", incidents_console.incident_list, name="incidents"),
     path(PAGE + "incidents/new/", incidents_console.incident_create, name="incident-create"),
     path(PAGE + "incidents/preview/", incidents_console.incident_preview, name="incident-preview"),

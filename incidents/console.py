@@ -40,7 +40,8 @@ from incidents.models import (
     Kind,
 )
 from incidents.queries import label_updates
-from status.htmx import can_edit, done, render_form
+from status.console import start_checklist
+from status.htmx import can_edit, done, recall_quick_change, render_form
 from status.models import ComponentStatus, Role, snapshot
 from status.tenancy import page_member
 
@@ -68,14 +69,17 @@ def overview(request, page):
     for incident in active:
         updates = label_updates(list(incident.updates.all()))
         incident.latest = updates[0] if updates else None
+    components = page.components_by_group()
+    recall_quick_change(request, components)
     context = {
         "page": page,
-        "components": page.components_by_group(),
+        "components": components,
         "statuses": ComponentStatus.choices,
         "can_edit": can_edit(page),
         "active_incidents": active,
         "active_maintenance": incidents.active_maintenance().order_by("scheduled_until"),
         "upcoming_maintenance": incidents.upcoming().order_by("scheduled_for", "id"),
+        "start": start_checklist(request, page),
     }
     return render(request, "manage/overview.html", context)
 
@@ -111,7 +115,7 @@ def incident_create(request, page):
             initial = {"name": template.title, "body": template.body}
             if template.status != IncidentStatus.RESOLVED:
                 initial["status"] = template.status
-            component_initial = dict.fromkeys(template.components.all(), template.component_status)
+            component_initial = template.statuses()
         form = DeclareIncidentForm(
             initial=initial, page=page, components=components, component_initial=component_initial
         )
@@ -138,7 +142,13 @@ def incident_create(request, page):
             messages.success(request, f"Incident “{incident.name}” declared.")
             return done(request, incident_url(page, incident))
 
-    context = {"page": page, "form": form, "template": template, "preview": preview}
+    context = {
+        "page": page,
+        "form": form,
+        "template": template,
+        "templates": page.incident_templates.all(),
+        "preview": preview,
+    }
     return render_form(request, "manage/incidents/new.html", "form", context)
 
 
@@ -533,10 +543,8 @@ def template_create(request, page):
     form = IncidentTemplateForm(request.POST or None, page=page)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
-            template = form.save(commit=False)
-            template.page = page
-            template.save()
-            form.save_m2m()
+            form.instance.page = page
+            template = form.save()
             template.audit("create", by=request.user, after=template.audit_values())
         messages.success(request, f"Template “{template.name}” saved.")
         return done(request, reverse("manage:templates", kwargs={"page_code": page.code}))

@@ -7,6 +7,7 @@ They validate input and turn it into the arguments of the model methods (`Incide
 from datetime import datetime
 
 from django import forms
+from django.db.models import Q
 from django.utils import timezone
 
 from incidents.markdown import MARKDOWN_MAX_LENGTH
@@ -121,6 +122,35 @@ class ComponentStatusesMixin:
                 )
             field.label = component.name
             self.fields[self.component_field(component)] = field
+        if self.affected_only:
+            # "Whole group": the status for each of the group's components left "Not affected"
+            # (static/js/group-toggle.js sets their selects too, so staff see what it does).
+            for group in self.groups():
+                self.fields[self.group_field(group)] = forms.ChoiceField(
+                    choices=[(NOT_AFFECTED, "Each as chosen below"), *ComponentStatus.choices],
+                    required=False,
+                    label=f"Whole group: {group.name}",
+                )
+
+    def groups(self):
+        """The groups of the form's components, in page order."""
+        return list({c.group_id: c.group for c in self.components if c.group_id}.values())
+
+    @staticmethod
+    def group_field(group):
+        return f"group-{group.code}"
+
+    def component_sections(self):
+        """[(group or None, group's bound field or None, [(component, bound field)])] in page
+        order: the rows under their group's heading."""
+        sections = []
+        for component, field in self.component_rows():
+            if not sections or sections[-1][0] != component.group:
+                group = component.group
+                whole = self[self.group_field(group)] if group and self.affected_only else None
+                sections.append((group, whole, []))
+            sections[-1][2].append((component, field))
+        return sections
 
     @staticmethod
     def component_field(component):
@@ -137,6 +167,8 @@ class ComponentStatusesMixin:
             name = self.component_field(component)
             value = self.cleaned_data.get(name)
             if self.affected_only:
+                if not value and component.group_id:
+                    value = self.cleaned_data.get(self.group_field(component.group))
                 if value:
                     chosen[component] = value
             elif name in self.changed_data:
@@ -254,6 +286,12 @@ class MaintenanceForm(PageForm):
         widget=forms.CheckboxSelectMultiple,
         help_text="They are shown under maintenance while it is in progress.",
     )
+    # A group's box means all of its components (static/js/group-toggle.js ticks them too).
+    groups = forms.ModelMultipleChoiceField(
+        queryset=None,
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs={"data-group-all": ""}),
+    )
     auto_start = forms.BooleanField(
         required=False, initial=True, label="Start automatically at the start of the window"
     )
@@ -273,7 +311,10 @@ class MaintenanceForm(PageForm):
     def __init__(self, *args, incident=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.incident = incident
-        self.fields["components"].queryset = self.page.components.all()
+        self.fields["components"].queryset = self.page.components.select_related("group").order_by(
+            "group__position", "group__id", "position", "id"
+        )
+        self.fields["groups"].queryset = self.page.groups.all()
         if incident is not None:
             # Editing: the message and notification belong to updates, not to the window.
             del self.fields["body"], self.fields["notify"]
@@ -286,7 +327,24 @@ class MaintenanceForm(PageForm):
             self.add_error("scheduled_for", "The maintenance must start in the future.")
         if start and end and end <= start:
             self.add_error("scheduled_until", "The maintenance must end after it starts.")
+        if cleaned.get("groups") and "components" in cleaned:
+            cleaned["components"] = self.page.components.filter(
+                Q(pk__in=cleaned["components"]) | Q(group__in=cleaned["groups"])
+            )
         return cleaned
+
+    def component_sections(self):
+        """[(group or None, its "whole group" checkbox or None, [(component, checkbox)])] in
+        page order, for groups with components."""
+        boxes = dict(zip(self.fields["components"].queryset, self["components"], strict=True))
+        group_boxes = dict(zip(self.fields["groups"].queryset, self["groups"], strict=True))
+        sections = []
+        for component, box in boxes.items():
+            if not sections or sections[-1][0] != component.group:
+                group = component.group
+                sections.append((group, group_boxes.get(group), []))
+            sections[-1][2].append((component, box))
+        return sections
 
 
 class MaintenanceUpdateForm(forms.Form):
@@ -299,18 +357,24 @@ class CancelMaintenanceForm(forms.Form):
     notify = forms.BooleanField(required=False, label="Notify subscribers")
 
 
-class IncidentTemplateForm(forms.ModelForm):
+class IncidentTemplateForm(ComponentStatusesMixin, forms.ModelForm):
+    """A template's name, incident and first update, and each component's status (or "Not
+    affected"), like the declare form it prefills."""
+
     body = MarkdownField(label="Message", help_text=IncidentTemplate.body.field.help_text)
 
     class Meta:
         model = IncidentTemplate
-        fields = ["name", "title", "body", "status", "components", "component_status"]
+        fields = ["name", "title", "body", "status"]
         labels = {"title": "Incident name"}
-        widgets = {"components": forms.CheckboxSelectMultiple}
 
     def __init__(self, *args, page, **kwargs):
         super().__init__(*args, **kwargs)
         self.page = page
-        self.fields["components"].queryset = page.components.all()
-        self.fields["components"].required = False
-        self.fields["component_status"].label = "Status of those components"
+        initial = self.instance.statuses() if self.instance.pk else {}
+        self.add_component_fields(page.components_by_group(), initial)
+
+    def save(self):
+        template = super().save()
+        template.set_statuses(self.component_statuses())
+        return template

@@ -800,7 +800,13 @@ class IncidentTemplate(Audited, models.Model):
         max_length=24,
         choices=ComponentStatus.choices,
         default=ComponentStatus.DEGRADED_PERFORMANCE,
-        help_text="The status the template's components are given.",
+        help_text="The status the template's components are given, unless component_statuses"
+        " names one.",
+    )
+    # {component code: status}: each component's own status (templates saved before it
+    # existed give all their components component_status).
+    component_statuses = models.JSONField(
+        default=dict, blank=True, help_text="The status of each component, by component code."
     )
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -813,4 +819,24 @@ class IncidentTemplate(Audited, models.Model):
     def audit_values(self):
         values = super().audit_values()
         values["components"] = sorted(self.components.values_list("code", flat=True))
+        values["component_statuses"] = dict(sorted(self.component_statuses.items()))
         return values
+
+    def statuses(self):
+        """{component: ComponentStatus} the template gives its components (from prefetched
+        components, when the list of templates prefetched them)."""
+        components = sorted(
+            self.components.all(), key=lambda c: (c.group_id or 0, c.position, c.pk)
+        )
+        return {
+            component: ComponentStatus(
+                self.component_statuses.get(component.code, self.component_status)
+            )
+            for component in components
+        }
+
+    def set_statuses(self, statuses):
+        """Name the template's components with the status of each ({component: status})."""
+        self.components.set(statuses)
+        self.component_statuses = {c.code: str(status) for c, status in statuses.items()}
+        self.save(update_fields=["component_statuses"])

@@ -1,8 +1,10 @@
 """Reads that more than one outlet needs (public pages, API v2, console, webhook bodies)."""
 
-from django.db.models import Prefetch
+from datetime import datetime, time
 
-from incidents.models import ComponentImpact, Incident, IncidentUpdate, Kind
+from django.db.models import Prefetch, Q
+
+from incidents.models import ComponentImpact, Incident, IncidentStatus, IncidentUpdate, Kind
 from status.models import OverallStatus, worst_status
 
 
@@ -95,3 +97,44 @@ def merge_timelines(timelines, start, end):
         else:
             merged.append((status, a, b))
     return merged
+
+
+def incidents_by_day(page, first_day, days, tz, now):
+    """{component id: {day index: [incident]}}: the incidents and maintenance that affected
+    each component on each of the `days` calendar days (in `tz`) from `first_day`, from their
+    start until they were resolved (or now), oldest first. Two queries, whatever the days."""
+    since = datetime.combine(first_day, time.min, tzinfo=tz)
+    incidents = {
+        incident.pk: incident
+        for incident in Incident.objects.filter(page=page, started_at__lt=now)
+        .exclude(status=IncidentStatus.SCHEDULED)
+        .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gte=since))
+        .only("code", "name", "status", "started_at", "resolved_at")
+        .order_by("started_at", "id")
+    }
+    affected = Incident.components.through.objects.filter(incident_id__in=list(incidents))
+    by_component = {}
+    for incident_id, component_id in affected.values_list("incident_id", "component_id"):
+        incident = incidents[incident_id]
+        end = incident.resolved_at or (incident.started_at if incident.is_closed else now)
+        first = (incident.started_at.astimezone(tz).date() - first_day).days
+        last = (max(end, incident.started_at).astimezone(tz).date() - first_day).days
+        by_day = by_component.setdefault(component_id, {})
+        for index in range(max(first, 0), min(last, days - 1) + 1):
+            by_day.setdefault(index, []).append(incident)
+    for by_day in by_component.values():
+        for listed in by_day.values():
+            listed.sort(key=lambda incident: (incident.started_at, incident.pk))
+    return by_component
+
+
+def merge_incidents_by_day(by_days):
+    """One {day index: [incident]} from several (a group's, from its components')."""
+    merged = {}
+    for by_day in by_days:
+        for index, listed in by_day.items():
+            merged.setdefault(index, {}).update((incident.pk, incident) for incident in listed)
+    return {
+        index: sorted(found.values(), key=lambda incident: (incident.started_at, incident.pk))
+        for index, found in merged.items()
+    }

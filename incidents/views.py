@@ -17,19 +17,23 @@ from django.views.decorators.http import require_safe
 from incidents.models import CLOSED_STATUSES, Incident, IncidentStatus, IncidentUpdate, Kind
 from incidents.queries import (
     incident_timelines,
+    incidents_by_day,
     label_updates,
+    merge_incidents_by_day,
     merge_timelines,
     open_incidents,
     overall_status,
     with_updates,
 )
-from status.hosts import public_page
+from status.hosts import LIVE_REFRESH_HEADER, page_reverse, public_page
 from status.models import ComponentStatus, worst_status
 from status.tenancy import public_view
-from status.uptime import daily_uptime
+from status.uptime import daily_uptime, group_uptime
 
 UPTIME_DAYS = 90
 PAST_DAYS = 14
+# How often a page with an incident or maintenance going on refreshes itself (static/js/live.js).
+LIVE_REFRESH_SECONDS = 30
 MONTHS_PER_HISTORY_PAGE = 3
 
 
@@ -58,9 +62,25 @@ def status_page(request, page):
         if not (c.only_show_if_degraded and c.status == ComponentStatus.OPERATIONAL)
     ]
     uptimes = daily_uptime([c for c in visible if c.showcase], days=UPTIME_DAYS, tz=tz, now=now)
+    # The incidents each day's popover links to, from two queries for all the days.
+    day_incidents = (
+        incidents_by_day(page, today - timedelta(days=UPTIME_DAYS - 1), UPTIME_DAYS, tz, now)
+        if uptimes
+        else {}
+    )
+    linked = {i.pk: i for by_day in day_incidents.values() for day in by_day.values() for i in day}
+    for incident in linked.values():
+        incident.public_url = page_reverse(request, page, "incident", code=incident.code)
     for component in visible:
         component.uptime = uptimes.get(component.pk)
+        component.day_incidents = day_incidents.get(component.pk, {})
     sections = group_sections(groups, visible)
+    for group, members in sections:
+        if group is not None:
+            # The group's own bar: each day the worst of its components with a bar.
+            shown = [c for c in members if c.uptime is not None]
+            group.uptime = group_uptime(c.uptime for c in shown)
+            group.day_incidents = merge_incidents_by_day(c.day_incidents for c in shown)
 
     past_days = []
     closed = [i for i in incidents if i.status in CLOSED_STATUSES]
@@ -84,7 +104,13 @@ def status_page(request, page):
         "past_days": past_days,
         "uptime_days": UPTIME_DAYS,
     }
-    return render(request, "public/status_page.html", context)
+    # While something is going on, the page refreshes its live parts by itself.
+    if context["active_incidents"] or context["active_maintenance"]:
+        context["live_refresh"] = LIVE_REFRESH_SECONDS
+    response = render(request, "public/status_page.html", context)
+    if "live_refresh" in context:
+        response[LIVE_REFRESH_HEADER] = str(LIVE_REFRESH_SECONDS)
+    return response
 
 
 def group_sections(groups, components):

@@ -10,8 +10,9 @@ from status import signals as status_signals
 
 
 @receiver(status_signals.component_status_changed)
-def component_status_changed(sender, component, old_status, new_status, **kwargs):
-    NotificationEvent.record_component_status(component, old_status, new_status)
+def component_status_changed(sender, component, old_status, new_status, notify, **kwargs):
+    if notify:
+        NotificationEvent.record_component_status(component, old_status, new_status)
 
 
 @receiver(incident_signals.incident_updated)

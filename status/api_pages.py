@@ -95,6 +95,11 @@ class ComponentInput(serializers.Serializer):
     showcase = serializers.BooleanField(required=False)
     only_show_if_degraded = serializers.BooleanField(required=False)
     start_date = serializers.DateField(allow_null=True, required=False)
+    deliver_notifications = serializers.BooleanField(
+        required=False,
+        help_text="With a status change: tell the component's subscribers. Default false, as in"
+        " the console (where the box beside the status is unticked by default).",
+    )
 
 
 def _one_component(page, groups, component):
@@ -171,7 +176,8 @@ def component(request, page_code, component_code):
     with transaction.atomic():
         component.save_audited(by=request.auth)
         if "status" in data:
-            component.set_status(data["status"], by=request.auth)
+            notify = data.get("deliver_notifications", False)
+            component.set_status(data["status"], by=request.auth, notify=notify)
     component.refresh_from_db()
     return Response(_one_component(page, list(page.groups.all()), component))
 

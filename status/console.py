@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -22,7 +23,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from status import domains
 from status.forms import ComponentForm, GroupForm, PageCreateForm, PageSettingsForm
-from status.htmx import can_edit, can_manage, done, render_form
+from status.htmx import (
+    can_edit,
+    can_manage,
+    done,
+    recall_quick_change,
+    remember_quick_change,
+    render_form,
+)
 from status.models import Component, ComponentGroup, ComponentStatus, Page, Role
 from status.tenancy import page_member, tenant_view
 
@@ -116,6 +124,8 @@ def page_settings(request, page):
                     transaction.on_commit(
                         lambda: old_logo.storage.delete(old_logo.name), robust=True
                     )
+                # Saved as it is, the time zone counts as confirmed on the start checklist.
+                mark_start_step(request, page, "time_zone")
                 messages.success(request, "Settings saved.")
                 return done(request, reverse("manage:settings", kwargs={"page_code": page.code}))
     context = {
@@ -190,6 +200,7 @@ def board_context(page):
 @require_GET
 def components(request, page):
     context = board_context(page)
+    recall_quick_change(request, [c for _, section in context["sections"] for c in section])
     if context["can_edit"]:
         context["component_form"] = ComponentForm(page=page)
         context["group_form"] = GroupForm()
@@ -261,7 +272,16 @@ def set_component_status(request, page, component_code):
     status = request.POST.get("status", "")
     if status not in ComponentStatus.values:
         return HttpResponseBadRequest(f"Unknown status {status!r}.", content_type="text/plain")
-    component.set_status(status, by=request.user)
+    previous = component.status
+    # Subscribers hear of it only when the box beside the select is ticked (unticked by default).
+    notify = request.POST.get("notify") == "on"
+    if component.set_status(status, by=request.user, notify=notify):
+        # "Saved", with an Undo that posts the previous status back (the same choice to
+        # notify); an undo is not offered to be undone.
+        quick = {"previous": previous, "notify": notify, "undone": "undo" in request.POST}
+        component.quick = quick
+        if not request.htmx:
+            remember_quick_change(request, component, quick)
     if request.htmx:
         context = {
             "page": page,
@@ -330,3 +350,66 @@ def group_move(request, page, group_code):
         return HttpResponseBadRequest("direction must be up or down", content_type="text/plain")
     group.move(direction, by=request.user)
     return moved_response(request, page, f"group-{group.code}")
+
+
+# The start checklist, on the overview of a new page until its owner is done with it or hides
+# it. Each step is ticked from the page's state; what leaves no trace in it (previewing and
+# sharing the page, a time zone confirmed as it was, hiding the list) is kept in the session.
+
+START_STEPS = ("preview", "share", "dismiss")
+
+
+def start_marks(request, page):
+    return set(request.session.get(f"start:{page.code}", []))
+
+
+def mark_start_step(request, page, step):
+    marks = start_marks(request, page) | {step}
+    request.session[f"start:{page.code}"] = sorted(marks)
+
+
+def start_checklist(request, page):
+    """The overview's start checklist for the page's owners: {"steps": {step: done}, "done":
+    how many are, "total": how many there are}; None once every step is done or it is hidden."""
+    if not can_manage(page):
+        return None
+    marks = start_marks(request, page)
+    if "dismiss" in marks:
+        return None
+    owner_emails = [
+        email.lower()
+        for email in page.tenant.memberships.filter(role=Role.OWNER).values_list(
+            "user__email", flat=True
+        )
+        if email
+    ]
+    subscribed = (
+        page.subscribers.annotate(address=Lower("email"))
+        .filter(channel="email", state="confirmed", address__in=owner_emails)
+        .exists()
+    )
+    steps = {
+        "components": page.components.exists(),
+        "time_zone": page.time_zone != "UTC" or "time_zone" in marks,
+        "logo": bool(page.logo),
+        "subscribe": subscribed,
+        "preview": "preview" in marks,
+        "share": "share" in marks,
+    }
+    if all(steps.values()):
+        return None
+    return {"steps": steps, "done": sum(steps.values()), "total": len(steps)}
+
+
+@page_member(role=Role.OWNER)
+@require_POST
+def start_step(request, page):
+    """Ticks "preview" (and shows the public page) or "share" (the link is copied or sent), or
+    hides the checklist ("dismiss")."""
+    step = request.POST.get("step")
+    if step not in START_STEPS:
+        return HttpResponseBadRequest("Unknown step.", content_type="text/plain")
+    mark_start_step(request, page, step)
+    if step == "preview":
+        return redirect(page.preview_url)
+    return redirect("manage:page", page_code=page.code)

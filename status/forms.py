@@ -1,3 +1,5 @@
+import functools
+import importlib.resources
 import zoneinfo
 from urllib.parse import urlsplit
 
@@ -16,6 +18,7 @@ from django.db.models import Q
 from django.utils.text import slugify
 
 from status.models import (
+    RESERVED_SLUGS,
     Component,
     ComponentGroup,
     Membership,
@@ -26,10 +29,16 @@ from status.models import (
     slug_validator,
     validate_no_control_characters,
     validate_not_our_domain,
-    validate_slug,
 )
 
 User = get_user_model()
+
+
+# Offered as checkboxes at sign-up; the chosen ones become the new page's first components.
+COMPONENT_PRESETS = [
+    "Website", "API", "Dashboard", "Mobile app", "Email", "Database", "Payments", "Search",
+]  # fmt: skip
+MAX_SIGNUP_COMPONENTS = 30
 
 
 class SignupForm(UserCreationForm):
@@ -38,7 +47,7 @@ class SignupForm(UserCreationForm):
     It answers the same whether the email has an account or not (status/views.py tells the
     rest to the address's owner by email), so that nobody learns who has one."""
 
-    email = forms.EmailField()
+    email = forms.EmailField(label="Your email")
     company = forms.CharField(
         max_length=100,
         validators=[validate_no_control_characters],
@@ -46,9 +55,26 @@ class SignupForm(UserCreationForm):
     )
     page_slug = forms.CharField(
         max_length=50,
+        required=False,
         label="Page address",
-        validators=[slug_validator, validate_slug],
-        help_text="Lowercase letters, digits and hyphens; your page is served at /p/your-address/.",
+        help_text=(
+            "Lowercase letters, digits and hyphens; your page is served at /p/your-address/."
+            " Left empty, it is made from the company name."
+        ),
+    )
+    # Filled by static/js/signup.js with the browser's zone; UTC without JavaScript.
+    time_zone = forms.CharField(required=False, widget=forms.HiddenInput)
+    components = forms.MultipleChoiceField(
+        choices=[(name, name) for name in COMPONENT_PRESETS],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Components",
+        help_text="What your page shows the status of; you can change them later.",
+    )
+    other_components = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Other components, one per line",
     )
 
     class Meta(UserCreationForm.Meta):
@@ -62,8 +88,10 @@ class SignupForm(UserCreationForm):
         self.joining = joining
         self.page = None
         if joining:
-            del self.fields["company"]
-            del self.fields["page_slug"]
+            for name in ["company", "page_slug", "time_zone", "components", "other_components"]:
+                del self.fields[name]
+        else:
+            self.order_fields(["company", "page_slug", "email"])
 
     def clean_email(self):
         return self.cleaned_data["email"].strip().lower()
@@ -74,9 +102,59 @@ class SignupForm(UserCreationForm):
 
     def clean_page_slug(self):
         slug = self.cleaned_data["page_slug"].strip().lower()
+        if not slug:
+            return slug  # made from the company name in clean()
+        try:
+            slug_validator(slug)
+        except forms.ValidationError as error:
+            free = Page.objects.free_slug(slug)
+            raise forms.ValidationError(f"{error.messages[0]} “{free}” is free.") from None
+        if slug in RESERVED_SLUGS:
+            free = Page.objects.free_slug(slug)
+            raise forms.ValidationError(f"“{slug}” is reserved; “{free}” is free.")
         if Page.objects.filter(slug=slug).exists():
-            raise forms.ValidationError("This address is taken; choose another.")
+            free = Page.objects.free_slug(slug)
+            raise forms.ValidationError(f"This address is taken; “{free}” is free.")
         return slug
+
+    def clean_time_zone(self):
+        return current_time_zone(self.cleaned_data["time_zone"])
+
+    def clean_other_components(self):
+        names = []
+        for line in self.cleaned_data["other_components"].splitlines():
+            name = " ".join(line.split())
+            if len(name) > 100:
+                raise forms.ValidationError(f"“{name[:30]}…” is longer than 100 characters.")
+            validate_no_control_characters(name)
+            if name:
+                names.append(name)
+        return names
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.joining:
+            return cleaned
+        if (
+            not cleaned.get("page_slug")
+            and cleaned.get("company")
+            and "page_slug" not in self.errors
+        ):
+            cleaned["page_slug"] = Page.objects.free_slug(cleaned["company"])
+        names, seen = [], set()
+        presets = cleaned.get("components") or []
+        for name in [n for n in COMPONENT_PRESETS if n in presets] + (
+            cleaned.get("other_components") or []
+        ):
+            if name.casefold() not in seen:
+                seen.add(name.casefold())
+                names.append(name)
+        if len(names) > MAX_SIGNUP_COMPONENTS:
+            self.add_error(
+                "other_components", f"Choose at most {MAX_SIGNUP_COMPONENTS} components for now."
+            )
+        cleaned["component_names"] = names
+        return cleaned
 
     @transaction.atomic
     def save(self, commit=True):
@@ -101,7 +179,11 @@ class SignupForm(UserCreationForm):
         slug = self.cleaned_data["page_slug"]
         tenant = Tenant.objects.create(name=company, slug=unique_tenant_slug(slug or company))
         Membership.objects.create(user=user, tenant=tenant, role=Role.OWNER)
-        self.page = Page.objects.create(tenant=tenant, name=company, slug=slug)
+        self.page = Page.objects.create(
+            tenant=tenant, name=company, slug=slug, time_zone=self.cleaned_data["time_zone"]
+        )
+        for position, name in enumerate(self.cleaned_data["component_names"]):
+            Component.objects.create(page=self.page, name=name, position=position)
         return user, True
 
 
@@ -141,8 +223,59 @@ class ResetPasswordForm(PasswordResetForm):
         return super().save(**kwargs)
 
 
-def time_zone_choices():
-    return [(name, name) for name in sorted(zoneinfo.available_timezones())]
+@functools.cache
+def current_time_zones():
+    """The current IANA time zone names, and UTC: those of tzdata's zone.tab (one or more per
+    country) and zone1970.tab, which leave out the deprecated aliases (Africa/Asmera,
+    US/Eastern, Etc/GMT+5) that zoneinfo.available_timezones() also lists."""
+    folder = importlib.resources.files("tzdata") / "zoneinfo"
+    names = set()
+    for table in ["zone.tab", "zone1970.tab"]:
+        for line in (folder / table).read_text().splitlines():
+            if line and not line.startswith("#"):
+                names.add(line.split("\t")[2])
+    return frozenset(names & zoneinfo.available_timezones()) | {"UTC"}
+
+
+@functools.cache
+def time_zone_links():
+    """Deprecated name → current name, from tzdata's links ("L Asia/Kolkata Asia/Calcutta"):
+    some browsers still report Asia/Calcutta or Europe/Kiev."""
+    text = (importlib.resources.files("tzdata") / "zoneinfo" / "tzdata.zi").read_text()
+    return {
+        alias: target
+        for kind, target, alias in (
+            line.split()[:3] for line in text.splitlines() if line[:2] == "L "
+        )
+        if kind == "L"
+    }
+
+
+def current_time_zone(name):
+    """`name` as one of current_time_zones() (a deprecated alias as its current name), or UTC."""
+    name = (name or "").strip()
+    if name in current_time_zones():
+        return name
+    target = time_zone_links().get(name)
+    return target if target in current_time_zones() else "UTC"
+
+
+def time_zone_choices(current=None):
+    """current_time_zones() for a <select>: UTC, then one <optgroup> per region with its
+    places ("Buenos Aires (America/Argentina/Buenos_Aires)", in that order so that typing a
+    city finds it). `current`, a page's zone that is no longer on the list, is kept first: the
+    page can still be saved as it is."""
+    regions = {}
+    for name in current_time_zones() - {"UTC"}:
+        region, _, place = name.partition("/")
+        label = f"{place.rpartition('/')[2].replace('_', ' ')} ({name})"
+        regions.setdefault(region, []).append((name, label))
+    choices = [("UTC", "UTC")]
+    if current and current not in current_time_zones():
+        choices.insert(0, (current, f"{current} (current setting)"))
+    for region in sorted(regions):
+        choices.append((region, sorted(regions[region], key=lambda choice: choice[1])))
+    return choices
 
 
 LOGO_MAX_BYTES = 1024 * 1024
@@ -159,9 +292,16 @@ class PageCreateForm(forms.ModelForm):
         queryset=Tenant.objects.none(), to_field_name="slug", empty_label=None, label="Team"
     )
 
+    time_zone = forms.ChoiceField(
+        choices=time_zone_choices,
+        initial="UTC",
+        required=False,
+        help_text="Times on the public page are shown in this zone.",
+    )
+
     class Meta:
         model = Page
-        fields = ["tenant", "name", "slug"]
+        fields = ["tenant", "name", "slug", "time_zone"]
         labels = {"slug": "Page address"}
         help_texts = {
             "slug": "Lowercase letters, digits and hyphens; the page is served at /p/address/."
@@ -181,6 +321,9 @@ class PageCreateForm(forms.ModelForm):
 
     def clean_tenant(self):
         return self.cleaned_data["tenant"] or getattr(self, "only_tenant", None)
+
+    def clean_time_zone(self):
+        return self.cleaned_data["time_zone"] or "UTC"
 
     def clean_slug(self):
         return self.cleaned_data["slug"].strip().lower()
@@ -247,6 +390,10 @@ class PageSettingsForm(forms.ModelForm):
             "slug": {"unique": "This address is taken; choose another."},
             "custom_domain": {"unique": "Another status page uses this domain."},
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = time_zone_choices(current=self.instance.time_zone)
 
     def clean_slug(self):
         return self.cleaned_data["slug"].strip().lower()

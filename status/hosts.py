@@ -8,7 +8,7 @@ is what keeps Host-header tricks (poisoned reset links, cache poisoning) out.
 
 from functools import wraps
 
-from csp.constants import NONE
+from csp.constants import NONE, SELF
 from django.conf import settings
 from django.core.cache import cache
 from django.dispatch import receiver
@@ -110,6 +110,11 @@ def on_page_host(request):
     return getattr(request, "page_host_id", None) is not None
 
 
+# Set by a public view whose page refreshes its live parts by itself (static/js/live.js); its
+# value is the interval in seconds.
+LIVE_REFRESH_HEADER = "X-Live-Refresh"
+
+
 def public_page(view=None, *, cached=True, reads=(), framable=False):
     """Give a public view the page it is for: from the Host, or from /p/<page_slug>/.
 
@@ -118,7 +123,9 @@ def public_page(view=None, *, cached=True, reads=(), framable=False):
     SQL at all. `reads` names the query parameters the view reads: only they tell cached
     answers apart.
 
-    Public pages run no script at all: their Content-Security-Policy says script-src 'none'.
+    Public pages run no script at all: their Content-Security-Policy says script-src 'none',
+    but for a page that refreshes itself while something is going on (it sets the
+    LIVE_REFRESH_HEADER): that one may run our own static scripts ('self').
     With `framable`, any site may show the response in a frame (the embeddable widget).
     """
 
@@ -147,7 +154,10 @@ def public_page(view=None, *, cached=True, reads=(), framable=False):
         def with_public_policy(response):
             # Read by csp.middleware.CSPMiddleware (and Django's XFrameOptionsMiddleware) on
             # the way out, on a cache hit as on a miss: the stored headers hold neither.
-            replace = {"script-src": [NONE]}
+            # A page that refreshes itself (an incident or maintenance going on) says so in a
+            # header (kept with a cached copy) and may run our own scripts, and no others.
+            live = LIVE_REFRESH_HEADER in response
+            replace = {"script-src": [SELF] if live else [NONE]}
             if framable:
                 replace["frame-ancestors"] = ["*"]
                 response.xframe_options_exempt = True

@@ -112,6 +112,25 @@ class SubmitOnceMiddleware:
         return response
 
 
+QUICK_CHANGE_KEY = "quick_status_change"
+
+
+def remember_quick_change(request, component, quick):
+    """Without JavaScript, a quick status change redirects: the page it returns to shows the
+    change's "Saved" and Undo (through `recall_quick_change`) once."""
+    request.session[QUICK_CHANGE_KEY] = {"component": component.code, **quick}
+
+
+def recall_quick_change(request, components):
+    """Mark the component a quick change was just made to (without JavaScript) with its
+    `quick` details, for manage/_component_status_form.html."""
+    quick = request.session.pop(QUICK_CHANGE_KEY, None)
+    if quick:
+        for component in components:
+            if component.code == quick["component"]:
+                component.quick = quick
+
+
 def finished_a_change(response):
     return response.status_code in (301, 302, 303) or "HX-Redirect" in response
 

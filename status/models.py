@@ -1,4 +1,5 @@
 import hashlib
+import re
 import secrets
 import string
 import unicodedata
@@ -400,6 +401,22 @@ class PageQuerySet(models.QuerySet):
         return self.filter(
             tenant__memberships__user=user, tenant__memberships__role__in=roles
         ).distinct()
+
+    def free_slug(self, text):
+        """A page address made from `text` ("Acme Corp" → "acme-corp") that no page has and
+        that is not reserved: "acme-corp-2", "acme-corp-3"… when it is."""
+        base = "-".join(slug_words(text))[:40].strip("-") or "status"
+        slug, n = base, 1
+        while slug in RESERVED_SLUGS or self.filter(slug=slug).exists():
+            n += 1
+            slug = f"{base}-{n}"
+        return slug
+
+
+def slug_words(text):
+    """The lowercase ASCII words of `text`, accents dropped ("Café Ünion" → cafe, union)."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.findall(r"[a-z0-9]+", ascii_text.lower())
 
 
 class Page(Audited, models.Model):
@@ -828,13 +845,15 @@ class Component(Positioned, PageContent):
             return min(start, self.created_at)
         return self.created_at
 
-    def set_status(self, status, *, at=None, cause=None, by=None):
+    def set_status(self, status, *, at=None, cause=None, by=None, notify=False):
         """Move the component to `status` at `at` (default now), writing its history.
 
         Closes the open history row and opens a new one in one transaction. Returns False when
         the component already had that status (nothing is written). `cause` is the incident
         or maintenance behind the change, if any; a change without one is audited as
-        "component.status" by `by` and announced with `component_status_changed`.
+        "component.status" by `by` and announced with `component_status_changed`, which
+        tells subscribers only when the change asks to `notify`: a status changed by hand is
+        news for subscribers only when someone chose so (nothing is emailed by accident).
         """
         status = ComponentStatus(status)
         with transaction.atomic():
@@ -864,7 +883,11 @@ class Component(Positioned, PageContent):
                 self.audit("status", by=by, before={"status": current.status},
                            after={"status": status})  # fmt: skip
                 signals.component_status_changed.send(
-                    sender=Component, component=self, old_status=current.status, new_status=status
+                    sender=Component,
+                    component=self,
+                    old_status=current.status,
+                    new_status=status,
+                    notify=notify,
                 )
         return True
 

@@ -82,6 +82,24 @@ class Day:
     uptime: float | None = None
 
     @property
+    def label(self):
+        return f"{MONTHS[self.date.month - 1]} {self.date.day}, {self.date.year}"
+
+    @property
+    def durations(self):
+        """[(status, seconds)] of the statuses the day had, worst first (popover lines)."""
+        return [
+            (status, seconds)
+            for status, seconds in (
+                (ComponentStatus.MAJOR_OUTAGE, self.major_seconds),
+                (ComponentStatus.PARTIAL_OUTAGE, self.partial_seconds),
+                (ComponentStatus.DEGRADED_PERFORMANCE, self.degraded_seconds),
+                (ComponentStatus.UNDER_MAINTENANCE, self.maintenance_seconds),
+            )
+            if seconds
+        ]
+
+    @property
     def tooltip(self):
         label = f"{MONTHS[self.date.month - 1]} {self.date.day}, {self.date.year}"
         if self.status is None:
@@ -107,6 +125,83 @@ class Uptime:
     degraded_seconds: int = 0
     maintenance_seconds: int = 0
     counted_seconds: int = 0
+
+    def percent_over(self, last):
+        """The uptime percentage over the `last` days only (all of them: `percent`)."""
+        if last >= len(self.days):
+            return self.percent
+        major = partial = counted = 0
+        for day in self.days[-last:]:
+            major += day.major_seconds
+            partial += day.partial_seconds
+            counted += day.counted_seconds
+        return _percent(major, partial, counted)
+
+
+def group_uptime(uptimes):
+    """A group's Uptime from its components' (same days): each day has the worst status of
+    its components and, per status, the longest any of them had it (an outage of several
+    components at once counts once); the percentage weighs the components by their counted
+    seconds. None without components."""
+    uptimes = [uptime for uptime in uptimes if uptime is not None]
+    if not uptimes:
+        return None
+    if len(uptimes) == 1:
+        return uptimes[0]
+    days = []
+    for same_day in zip(*(uptime.days for uptime in uptimes), strict=True):
+        # One pass per day, in plain loops: a large page merges thousands of days.
+        first = same_day[0]
+        worst = OPERATIONAL_SLOT + 1  # no data
+        major = partial = degraded = maintenance = counted = 0
+        shared = True
+        for day in same_day:
+            if day is not first:
+                shared = False
+            if day.status is None:
+                continue
+            slot = SLOTS[day.status]
+            if slot < worst:
+                worst = slot
+            if day.major_seconds > major:
+                major = day.major_seconds
+            if day.partial_seconds > partial:
+                partial = day.partial_seconds
+            if day.degraded_seconds > degraded:
+                degraded = day.degraded_seconds
+            if day.maintenance_seconds > maintenance:
+                maintenance = day.maintenance_seconds
+            if day.counted_seconds > counted:
+                counted = day.counted_seconds
+        if shared:
+            days.append(first)  # the shared quiet or no-data day: nothing to merge
+        elif worst > OPERATIONAL_SLOT:
+            days.append(Day(first.date, None))
+        else:
+            days.append(
+                Day(
+                    first.date,
+                    STATUSES[worst],
+                    major,
+                    partial,
+                    degraded,
+                    maintenance,
+                    counted,
+                    uptime_ratio(major, partial, counted),
+                )
+            )
+    totals = [sum(getattr(u, name) for u in uptimes) for name in _TOTALS]
+    major, partial, _, _, counted = totals
+    return Uptime(days, _percent(major, partial, counted), *totals)
+
+
+_TOTALS = (
+    "major_seconds",
+    "partial_seconds",
+    "degraded_seconds",
+    "maintenance_seconds",
+    "counted_seconds",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -214,4 +214,4 @@ def signup_confirm(request, uidb64, token):
     page = Page.objects.for_user(user, Role.OWNER).order_by("created_at").first()
     if page is None:
         return redirect("manage:home")
-    return redirect("manage:components", page_code=page.code)
+    return redirect("manage:page", page_code=page.code)  # its start checklist

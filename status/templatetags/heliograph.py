@@ -1,3 +1,4 @@
+import math
 from datetime import timedelta
 
 from django import template
@@ -8,6 +9,7 @@ from django.utils.safestring import mark_safe
 
 from status.hosts import page_reverse
 from status.models import ComponentStatus
+from status.uptime import format_seconds
 
 register = template.Library()
 
@@ -124,52 +126,118 @@ def percent(value):
     """An uptime percentage as Statuspage shows it: 99.98 % (never rounded up to 100)."""
     if value is None:
         return "no data"
-    floored = int(value * 100) / 100
+    # Rounded to a millionth first: 92.5 can be 92.4999999… in floating point.
+    floored = math.floor(round(value * 100, 6)) / 100
     return f"{floored:.2f} %"
 
 
-BAR_WIDTH, BAR_GAP, BAR_HEIGHT = 3, 2, 34
-BAR_STEP = BAR_WIDTH + BAR_GAP
+# The fewer days phones show instead of squeezing 90 bars (heliograph.css hides the oldest days
+# and shows the matching "N days ago" and percentage below these widths).
+PHONE_RANGES = (60, 30)
+
+# A day's markup depends only on the (frozen, hashable) Day, but for the links to its
+# incidents: most days recur across components and renders, so their markup is built once, as
+# (the markup up to the popover's end, the end). Bounded: cleared when it grows.
+_DAY_MEMO = {}
+_DAY_MEMO_LIMIT = 100_000
+_DAY_END = "</div></li>"
 
 
-# A day's bar markup depends only on the (frozen, hashable) Day; most days recur across
-# components and renders, so their markup is built once. Bounded: cleared when it grows.
-_BAR_MEMO = {}
-_BAR_MEMO_LIMIT = 100_000
-_RECT_X = [f'<rect x="{i * BAR_STEP}"' for i in range(400)]
+def _day_markup(day):
+    markup = _DAY_MEMO.get(day)
+    if markup is None:
+        if len(_DAY_MEMO) > _DAY_MEMO_LIMIT:
+            _DAY_MEMO.clear()
+        markup = _DAY_MEMO[day] = _build_day_markup(day)
+    return markup
 
 
-def _bar_tail(day):
-    tail = _BAR_MEMO.get(day)
-    if tail is None:
-        if len(_BAR_MEMO) > _BAR_MEMO_LIMIT:
-            _BAR_MEMO.clear()
-        tail = _BAR_MEMO[day] = (
-            f' width="{BAR_WIDTH}" height="{BAR_HEIGHT}" class="day day-{day.status or "none"}">'
-            f"<title>{escape(day.tooltip)}</title></rect>"
+def _build_day_markup(day):
+    label = day.label
+    if day.status is None:
+        summary, lines = "No data", []
+    else:
+        lines = [
+            f"{ComponentStatus(status).label}: {format_seconds(seconds)}"
+            for status, seconds in day.durations
+        ]
+        summary = (
+            "No downtime"
+            if day.status == ComponentStatus.OPERATIONAL
+            else ComponentStatus(day.status).label
         )
-    return tail
+    # The button's name says it all (date, status, minutes) so that a screen reader reads it
+    # on focus; the popover shows the same, and the links, which Tab reaches next.
+    name = f"{label}: {summary}" + (f". {', '.join(lines)}" if lines else "")
+    body = "".join(f"<p>{escape(line)}</p>" for line in lines or [summary])
+    # Terse markup, classes left to heliograph.css's selectors: a page repeats it 9,000 times.
+    head = (
+        f'<li class="day-{day.status or "none"}"><button aria-label="{escape(name)}"></button>'
+        f"<div><strong>{escape(label)}</strong>{body}"
+    )
+    return head, head + _DAY_END
+
+
+def _incident_links(incidents, memo):
+    """The popover's links to `incidents`; `memo` keeps them for the render, as an incident
+    often spans days and components."""
+    key = tuple(id(incident) for incident in incidents)
+    links = memo.get(key)
+    if links is None:
+        items = "".join(
+            f'<li><a href="{escape(incident.public_url)}">{escape(incident.name)}</a></li>'
+            for incident in incidents
+        )
+        links = memo[key] = f'<p class="day-incidents">Incidents</p><ul>{items}</ul>'
+    return links
 
 
 @register.simple_tag(takes_context=True)
-def uptime_bars(context, uptime, label):
-    """The day bars of one component as an inline SVG (no JavaScript; a <title> per day).
+def uptime_bars(context, uptime, label, incidents=None):
+    """The day bars of one component or group: a list of days, each a button (its accessible
+    name the date, status and minutes) and a popover with the minutes per status and links
+    to the day's incidents, shown on hover and on focus by CSS alone (public pages run no
+    script). `incidents` is {day index: [incident]}, each with `name` and `public_url`.
 
-    A page shows up to 100 × 90 bars, so this is built with plain string operations. Days
+    A page shows up to 100 × 90 days, so this is built with plain string operations. Days
     without events are shared objects (status.uptime), so within one render their markup is
-    found by identity, which is cheaper than hashing the day's values.
+    found by identity, cheaper than hashing the day.
     """
     by_id = context.render_context.setdefault("uptime_bars", {})
     parts = []
-    for x, day in zip(_RECT_X, uptime.days, strict=False):
-        tail = by_id.get(id(day))
-        if tail is None:
-            tail = by_id[id(day)] = _bar_tail(day)
-        parts.append(x + tail)
-    width = len(uptime.days) * BAR_STEP - BAR_GAP
-    return mark_safe(  # noqa: S308 (numbers, our class names, and escaped tooltips only)
-        f'<svg class="uptime-bars" viewBox="0 0 {width} {BAR_HEIGHT}" preserveAspectRatio="none"'
-        f' role="img" aria-label="{escape(label)}">{"".join(parts)}</svg>'
+    for day in uptime.days:
+        markup = by_id.get(id(day))
+        if markup is None:
+            markup = by_id[id(day)] = _day_markup(day)
+        parts.append(markup[1])
+    if incidents:
+        links = context.render_context.setdefault("uptime_links", {})
+        for i, listed in incidents.items():
+            if i < len(parts):
+                head = by_id[id(uptime.days[i])][0]
+                parts[i] = f"{head}{_incident_links(listed, links)}{_DAY_END}"
+    return mark_safe(  # noqa: S308 (our class names and labels, and escaped text only)
+        f'<ol class="uptime-days" aria-label="{escape(label)}">{"".join(parts)}</ol>'
+    )
+
+
+@register.simple_tag
+def uptime_legend(uptime):
+    """Under the bars: "N days ago", the uptime percentage over those days, and "Today", for
+    all the days and for each of the phones' ranges (CSS shows the one that fits)."""
+    total = len(uptime.days)
+    ranges = [(total, uptime.percent)] + [
+        (days, uptime.percent_over(days)) for days in PHONE_RANGES if days < total
+    ]
+    ago = "".join(f'<span class="range-{days}">{days} days ago</span>' for days, _ in ranges)
+    uptimes = "".join(
+        f'<span class="range-{days}">'
+        f"{'No data yet' if value is None else percent(value) + ' uptime'}</span>"
+        for days, value in ranges
+    )
+    return mark_safe(  # noqa: S308 (numbers and our own words only)
+        f'<div class="uptime-legend muted small"><span>{ago}</span><span>{uptimes}</span>'
+        "<span>Today</span></div>"
     )
 
 
@@ -177,4 +245,67 @@ def uptime_bars(context, uptime, label):
 def status_label(status):
     return mark_safe(  # noqa: S308 (label is one of our own constants)
         f'<span class="status status-{status}">{ComponentStatus(status).label}</span>'
+    )
+
+
+# The page's accent colour made readable in each theme (WCAG AA, 4.5:1): the backgrounds it
+# is text on (static/css/heliograph.css: --bg and --surface, light and dark), and the text
+# colours that go on it as a button.
+LIGHT_BACKGROUNDS = ("#f7f8fa", "#ffffff")
+DARK_BACKGROUNDS = ("#11151a", "#1a2028")
+ON_ACCENT = ("#ffffff", "#10141a")
+AA = 4.5
+
+
+def _rgb(colour):
+    colour = colour.lstrip("#")
+    return tuple(int(colour[i : i + 2], 16) for i in (0, 2, 4))
+
+
+def _luminance(rgb):
+    def channel(value):
+        value /= 255
+        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (channel(value) for value in rgb)
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def contrast(one, other):
+    lighter, darker = sorted((_luminance(_rgb(one)), _luminance(_rgb(other))), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def _mix(colour, towards, share):
+    mixed = (round(a + (b - a) * share) for a, b in zip(_rgb(colour), _rgb(towards), strict=True))
+    return "#" + "".join(f"{value:02x}" for value in mixed)
+
+
+def readable_on(colour, backgrounds, towards):
+    """`colour`, mixed towards `towards` (black or white) only as much as it takes to read at
+    AA on every one of `backgrounds`."""
+    for step in range(21):
+        candidate = _mix(colour, towards, step / 20)
+        if all(contrast(candidate, background) >= AA for background in backgrounds):
+            return candidate
+    return towards
+
+
+def text_on(colour):
+    return max(ON_ACCENT, key=lambda text: contrast(text, colour))
+
+
+@register.simple_tag
+def accent_style(colour):
+    """The CSS custom properties of a page's accent, for light and dark themes: its links and
+    buttons stay readable whatever colour its owner chose."""
+    light = readable_on(colour, LIGHT_BACKGROUNDS, "#000000")
+    dark = readable_on(colour, DARK_BACKGROUNDS, "#ffffff")
+    return format_html(
+        ":root {{ --accent: {}; --accent-text: {}; }}"
+        " @media (prefers-color-scheme: dark) {{ :root {{ --accent: {}; --accent-text: {}; }} }}",
+        light,
+        text_on(light),
+        dark,
+        text_on(dark),
     )

@@ -15,7 +15,7 @@ from django.apps import apps
 from django.test import Client
 
 from incidents.models import CANCELLED_BODY, RESOLVED_BODY, Incident
-from notifications.models import Subscriber
+from notifications.models import NotificationEvent, Subscriber
 from status.models import ApiKey, AuditLogEntry, Component, ComponentGroup, Page
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -191,6 +191,34 @@ def test_a_status_set_by_hand(pair):
 
     assert_same(console, api)
     assert AuditLogEntry.objects.filter(page=api.page, action="component.status").count() == 1
+
+
+@pytest.mark.parametrize("notify", [False, True], ids=["by default", "when asked"])
+def test_a_status_set_by_hand_tells_subscribers_only_when_asked(
+    pair, notify, django_capture_on_commit_callbacks
+):
+    console, api = pair
+    with django_capture_on_commit_callbacks(execute=True):
+        console.post(
+            f"components/{component(console.page, 'API').code}/status/",
+            {"status": "major_outage", **({"notify": "on"} if notify else {})},
+        )
+        api.send(
+            "patch",
+            f"components/{component(api.page, 'API').code}",
+            {
+                "component": {
+                    "status": "major_outage",
+                    **({"deliver_notifications": True} if notify else {}),
+                }
+            },
+        )
+
+    assert_same(console, api)
+    events = NotificationEvent.objects.filter(kind="component_status")
+    assert sorted(e.page.slug for e in events) == (
+        ["parity-api", "parity-console"] if notify else []
+    )
 
 
 def test_declaring_then_resolving_without_a_message(pair):

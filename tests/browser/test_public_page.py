@@ -12,4 +12,4 @@ def test_the_status_page_shows_components_and_a_changed_status(tab, tenant_a):
     tab.reload()
     expect(tab.get_by_text("Major system outage")).to_be_visible()
     expect(tab.locator(".component", has_text="API")).to_contain_text("Major outage")
-    assert tab.locator(".component", has_text="API").locator("rect").count() == 90
+    assert tab.locator(".component", has_text="API").locator(".uptime-days > li").count() == 90

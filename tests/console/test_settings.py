@@ -56,7 +56,7 @@ def test_owner_changes_the_settings_and_the_public_page_follows(client, page, ow
     client.force_login(owner_a)
     form = client.get(settings_url(page)).text
     assert 'type="color"' in form
-    assert '<option value="Europe/Paris">Europe/Paris</option>' in form
+    assert '<option value="Europe/Paris">Paris (Europe/Paris)</option>' in form
 
     response = client.post(
         settings_url(page),

@@ -35,8 +35,7 @@ def test_creating_a_template_lists_it_with_a_use_link(editor, editor_a, page, ap
             "title": "Slow API responses",
             "body": "Investigating.",
             "status": "investigating",
-            "components": [api.pk],
-            "component_status": "degraded_performance",
+            f"component-{api.code}": "degraded_performance",
         },
     )
 
@@ -67,6 +66,35 @@ def test_a_template_prefills_the_declare_form(editor, page, template, api, websi
     assert "Prefilled from the template “Login outage”" in response.text
 
 
+def test_the_declare_form_has_a_template_picker_that_prefills_it(editor, page, template):
+    IncidentTemplate.objects.create(page=page, name="Slow API", title="The API is slow")
+    declare = f"/manage/{page.code}/incidents/new/"
+    picker = parse_html(editor.get(declare).text).find("form", class_="template-picker")
+
+    assert picker.attrs["method"] == "get" and picker.attrs["action"] == declare
+    options = picker.find("select", name="template").find_all("option")
+    assert [(o.attrs["value"], o.text.strip()) for o in options] == [
+        ("", "No template"),
+        (template.code, "Login outage"),
+        (IncidentTemplate.objects.get(name="Slow API").code, "Slow API"),
+    ]
+    assert picker.find("button").text.strip() == "Use template"
+
+    # What the picker sends: the same form, prefilled, with the template chosen in the picker.
+    html = editor.get(declare, {"template": template.code}).text
+    [chosen] = [o for o in parse_html(html).find("form", class_="template-picker").find_all(
+        "option") if "selected" in o.attrs]  # fmt: skip
+    assert chosen.attrs["value"] == template.code
+    assert 'value="Users cannot sign in"' in html
+    # No template chosen: an empty form.
+    assert "Prefilled" not in editor.get(declare, {"template": ""}).text
+
+
+def test_without_templates_the_declare_form_has_no_picker(editor, page):
+    html = editor.get(f"/manage/{page.code}/incidents/new/").text
+    assert "template-picker" not in html
+
+
 def test_an_unknown_template_code_is_404(editor, page):
     assert editor.get(f"/manage/{page.code}/incidents/new/?template=nope").status_code == 404
 
@@ -90,13 +118,13 @@ def test_a_template_cannot_name_another_pages_component(editor, page, tenant_b):
             "name": "x",
             "title": "x",
             "status": "investigating",
-            "components": [theirs.pk],
-            "component_status": "major_outage",
+            f"component-{theirs.code}": "major_outage",
         },
     )
 
-    assert "Select a valid choice" in response.text
-    assert not IncidentTemplate.objects.exists()
+    # The form names this page's components only: another page's is no field of it.
+    assert response.status_code == 302
+    assert not IncidentTemplate.objects.get().components.exists()
 
 
 def test_editing_and_deleting_a_template(editor, page, template, website):
@@ -106,13 +134,12 @@ def test_editing_and_deleting_a_template(editor, page, template, website):
             "name": "Login outage",
             "title": "Sign-in is failing",
             "status": "investigating",
-            "components": [website.pk],
-            "component_status": "partial_outage",
+            f"component-{website.code}": "partial_outage",
         },
     )
     template.refresh_from_db()
     assert template.title == "Sign-in is failing"
-    assert list(template.components.all()) == [website]
+    assert template.statuses() == {website: "partial_outage"}
 
     confirm = editor.get(url(page, f"{template.code}/delete/"))
     assert "Delete the template “Login outage”?" in confirm.text
@@ -123,6 +150,59 @@ def test_editing_and_deleting_a_template(editor, page, template, website):
         "template.update",
         "template.delete",
     ]
+
+
+def test_a_template_sets_a_status_per_component_and_prefills_each(
+    editor, editor_a, page, api, website
+):
+    form = visible(editor.get(url(page, "new/"))).find("form", class_="console-form")
+    # Each component has its own status select, with "Not affected" first.
+    for component in (api, website):
+        select = form.find("select", name=f"component-{component.code}")
+        assert select.find("option").text == "Not affected"
+
+    editor.post(
+        url(page, "new/"),
+        {
+            "name": "Mixed",
+            "title": "API down, website slow",
+            "status": "identified",
+            f"component-{api.code}": "major_outage",
+            f"component-{website.code}": "degraded_performance",
+        },
+    )
+    template = IncidentTemplate.objects.get(name="Mixed")
+    assert template.statuses() == {api: "major_outage", website: "degraded_performance"}
+    entry = AuditLogEntry.objects.get(action="template.create")
+    assert entry.after["component_statuses"] == {
+        api.code: "major_outage",
+        website.code: "degraded_performance",
+    }
+
+    row = visible(editor.get(url(page))).find("tr", id=f"template-{template.code}")
+    assert "API: ✓" not in row.text  # statuses are words (the icon is CSS)
+    assert " ".join(row.find_all("td")[1].text.split()) == (
+        "API: Major outage, Website: Degraded performance"
+    )
+
+    declare = editor.get(f"/manage/{page.code}/incidents/new/?template={template.code}").text
+    declared = parse_html(declare).find("form", class_="console-form")
+    for component, status in ((api, "major_outage"), (website, "degraded_performance")):
+        select = declared.find("select", name=f"component-{component.code}")
+        [chosen] = [o for o in select.find_all("option") if "selected" in o.attrs]
+        assert chosen.attrs["value"] == status
+    # Editing shows the statuses saved.
+    edit = visible(editor.get(url(page, f"{template.code}/")))
+    select = edit.find("select", name=f"component-{api.code}")
+    [chosen] = [o for o in select.find_all("option") if "selected" in o.attrs]
+    assert chosen.attrs["value"] == "major_outage"
+
+
+def test_a_template_saved_before_per_component_statuses_gives_each_its_one_status(
+    page, template, api, website
+):
+    assert template.component_statuses == {}
+    assert template.statuses() == {api: "major_outage", website: "major_outage"}
 
 
 def test_a_viewer_sees_templates_without_controls_and_gets_403_on_changes(

@@ -120,6 +120,10 @@ ROUTES = {
     "manage:group-move": Route(Role.EDITOR, lambda t: {"direction": "up"}, post_only=True),
     # Overview, incidents, maintenance, templates (incidents/console.py)
     "manage:page": Route(Role.VIEWER, writes=False),
+    # The start checklist: what it records is in the owner's session only.
+    "manage:start-step": Route(
+        Role.OWNER, lambda t: {"step": "dismiss"}, writes=False, post_only=True
+    ),
     "manage:incidents": Route(Role.VIEWER, writes=False),
     "manage:incident-create": Route(
         Role.EDITOR,
@@ -207,8 +211,8 @@ ROUTES = {
             "title": "Planted",
             "body": "",
             "status": "investigating",
-            "components": [t.component.pk],
-            "component_status": "major_outage",
+            f"component-{t.component.code}": "major_outage",
+            f"group-{t.group.code}": "",
         },
     ),
     "manage:template-edit": Route(
@@ -698,10 +702,15 @@ def test_forms_refuse_another_tenants_group_and_components(client, a, b, owner_b
     assert response.status_code == 200
     assert not Incident.objects.filter(name="Planted maintenance").exists()
 
-    data = ROUTES["manage:template-create"].data(b)
-    response = post("manage:template-create", {**data, "components": [a.component.pk]})
+    data = ROUTES["manage:maintenance-create"].data(b)
+    response = post("manage:maintenance-create", {**data, "groups": [a.group.pk]})
     assert response.status_code == 200
-    assert not IncidentTemplate.objects.filter(name="Planted template").exists()
+    assert not Incident.objects.filter(name="Planted maintenance").exists()
+
+    data = ROUTES["manage:template-create"].data(a)  # A's component and group field names
+    post("manage:template-create", {**data, f"group-{a.group.code}": "major_outage"})
+    template = IncidentTemplate.objects.get(page=b.page, name="Planted template")
+    assert not template.components.exists() and template.component_statuses == {}
 
     data = ROUTES["manage:incident-create"].data(a)  # A's component field names
     response = post("manage:incident-create", data)

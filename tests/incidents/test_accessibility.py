@@ -112,5 +112,6 @@ def test_statuses_are_never_given_by_colour_alone(client, demo):
     assert "Partial outage" in html
     assert "Degraded performance" in html
     assert "Operational" in html
-    # Each day bar carries its words in a <title>.
-    assert html.count("<title>") > 12 * 90
+    # Each day bar carries its words: its button's name (date and status) and its popover.
+    assert html.count('"><button aria-label="') > 12 * 90
+    assert html.count('"></button><div><strong>') > 12 * 90

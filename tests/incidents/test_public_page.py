@@ -8,7 +8,13 @@ from django.utils import timezone
 
 from incidents.models import Incident, IncidentStatus
 from status.models import Component, ComponentGroup, ComponentStatus
-from tests.factories import make_empty_page, make_old_component, make_outage
+from tests.factories import (
+    make_component,
+    make_empty_page,
+    make_old_component,
+    make_outage,
+    make_resolved_incident,
+)
 from tests.html import hrefs, parse_html, visible
 
 NOW = datetime(2026, 3, 15, 15, 0, tzinfo=UTC)
@@ -234,9 +240,9 @@ def test_a_component_not_showcased_has_no_uptime_bar_but_is_listed(client, statu
     body = visible(client.get("/p/alpha/"))
     docs = component_item(body, "Docs")
     assert docs.find("span", class_="status").text == "Operational"
-    assert not docs.find_all("svg")
+    assert not docs.find_all("ol")
     assert "uptime" not in docs.text
-    assert component_item(body, "API").find_all("svg")
+    assert component_item(body, "API").find_all("ol", class_="uptime-days")
 
 
 def test_a_component_shown_only_if_degraded_appears_when_it_is(client, status_page):
@@ -278,8 +284,30 @@ def api_outages(status_page):
     return api
 
 
+def days_of(item):
+    """The days (<li>) of an item's bar."""
+    days = item.find("ol", class_="uptime-days").find_all("li")
+    return [day for day in days if day.attrs.get("class", "").startswith("day-")]
+
+
 def bars(item):
-    return [(rect.attrs["class"], rect.find("title").text) for rect in item.find_all("rect")]
+    """[(the day's class, its popover's text)] of an item's own bars."""
+    days = days_of(item)
+    return [
+        (
+            day.attrs["class"],
+            day.find("strong").text
+            + ": "
+            + ", ".join(p.text for p in day.find_all("p") if p.attrs.get("class") is None),
+        )
+        for day in days
+    ]
+
+
+def popover(item, label):
+    """The button and popover of the day whose accessible name starts with `label`."""
+    (day,) = [d for d in days_of(item) if d.find("button").attrs["aria-label"].startswith(label)]
+    return day.find("button"), day.find("div")
 
 
 def test_each_showcased_component_has_90_day_bars_oldest_first(client, api_outages):
@@ -287,11 +315,10 @@ def test_each_showcased_component_has_90_day_bars_oldest_first(client, api_outag
     for name in ["API", "Website"]:
         days = bars(component_item(body, name))
         assert len(days) == 90
-        assert days[0][1].startswith("Dec 16, 2025:")
-        assert days[-1][1].startswith("Mar 15, 2026:")
-    svg = component_item(body, "API").find("svg")
-    assert svg.attrs["role"] == "img"
-    assert svg.attrs["aria-label"] == "API uptime, one bar per day"
+        assert days[0][1] == "Dec 16, 2025: No downtime"
+        assert days[-1][1] == "Mar 15, 2026: No downtime"
+    days = component_item(body, "API").find("ol", class_="uptime-days")
+    assert days.attrs["aria-label"] == "API uptime, one bar per day"
 
 
 def test_a_day_bar_shows_the_worst_status_and_the_outage_durations(client, api_outages):
@@ -299,12 +326,17 @@ def test_a_day_bar_shows_the_worst_status_and_the_outage_durations(client, api_o
         title.split(":")[0]: (cls, title)
         for cls, title in bars(component_item(visible(client.get("/p/alpha/")), "API"))
     }
-    assert days["Mar 10, 2026"] == ("day day-major_outage", "Mar 10, 2026: major outage 1 h")
+    assert days["Mar 10, 2026"] == ("day-major_outage", "Mar 10, 2026: Major outage: 1 h")
     assert days["Mar 12, 2026"] == (
-        "day day-partial_outage",
-        "Mar 12, 2026: partial outage 2 h, degraded performance 30 min",
+        "day-partial_outage",
+        "Mar 12, 2026: Partial outage: 2 h, Degraded performance: 30 min",
     )
-    assert days["Mar 11, 2026"] == ("day day-operational", "Mar 11, 2026: no downtime")
+    assert days["Mar 11, 2026"] == ("day-operational", "Mar 11, 2026: No downtime")
+    button, _ = popover(component_item(visible(client.get("/p/alpha/")), "API"), "Mar 12, 2026")
+    # Its name, read on focus, says what the popover shows.
+    assert button.attrs["aria-label"] == (
+        "Mar 12, 2026: Partial outage. Partial outage: 2 h, Degraded performance: 30 min"
+    )
 
 
 def test_a_component_younger_than_90_days_has_no_data_before_its_start(client, status_page):
@@ -313,9 +345,9 @@ def test_a_component_younger_than_90_days_has_no_data_before_its_start(client, s
     )
     assert young.pk
     days = bars(component_item(visible(client.get("/p/alpha/")), "New thing"))
-    assert days[0] == ("day day-none", "Dec 16, 2025: no data")
-    assert days[-4] == ("day day-none", "Mar 12, 2026: no data")
-    assert days[-3][0] == "day day-operational"
+    assert days[0] == ("day-none", "Dec 16, 2025: No data")
+    assert days[-4] == ("day-none", "Mar 12, 2026: No data")
+    assert days[-3][0] == "day-operational"
 
 
 def test_uptime_percentage_counts_major_outage_fully_and_partial_outage_at_30_percent(
@@ -329,12 +361,88 @@ def test_uptime_percentage_counts_major_outage_fully_and_partial_outage_at_30_pe
 
     body = visible(client.get("/p/alpha/"))
     legend = component_item(body, "API").find("div", class_="uptime-legend")
-    assert [span.text for span in legend.find_all("span")] == [
-        "90 days ago",
-        "99.92 % uptime",
-        "Today",
-    ]
+    ranges = {}
+    for span in legend.find_all("span"):
+        if span.attrs.get("class", "").startswith("range-"):
+            ranges.setdefault(span.attrs["class"], []).append(span.text)
+    # The phones' shorter ranges have their own label and percentage (CSS shows one): over
+    # 59 or 29 days and 15 hours, 1 - 5,760 / 5,151,600 and 1 - 5,760 / 2,559,600.
+    assert ranges == {
+        "range-90": ["90 days ago", "99.92 % uptime"],
+        "range-60": ["60 days ago", "99.88 % uptime"],
+        "range-30": ["30 days ago", "99.77 % uptime"],
+    }
+    assert legend.find_all("span")[-1].text == "Today"
     assert "100.00 % uptime" in component_item(body, "Website").text
+
+
+def test_a_component_created_today_counts_only_since_its_creation(client, status_page):
+    # The issue's example: created today, one minute of partial outage, shown 4 minutes later.
+    new = make_component(status_page, "New", created_at=NOW - timedelta(minutes=4))
+    make_outage(
+        new, ComponentStatus.PARTIAL_OUTAGE, NOW - timedelta(minutes=2), NOW - timedelta(minutes=1)
+    )
+
+    item = component_item(visible(client.get("/p/alpha/")), "New")
+    legend = item.find("div", class_="uptime-legend")
+    assert [span.text for span in legend.find_all("span", class_="range-90")] == [
+        "90 days ago",
+        "92.50 % uptime",
+    ]
+    days = bars(item)
+    assert days[:89] == [
+        ("day-none", f"{day}: No data") for day in [b[1].split(":")[0] for b in days[:89]]
+    ]
+    assert days[-1] == ("day-partial_outage", "Mar 15, 2026: Partial outage: 1 min")
+
+
+def test_a_day_popover_links_to_the_incidents_of_that_day(client, status_page):
+    api = component(status_page, "API")
+    incident = make_resolved_incident(
+        status_page,
+        "Slow logins",
+        NOW.replace(day=12, hour=23, minute=30),
+        minutes=60,
+        component_statuses={api: ComponentStatus.MAJOR_OUTAGE},
+    )
+    body = visible(client.get("/p/alpha/"))
+    item = component_item(body, "API")
+    # It crossed midnight: both days link to it; the days around do not.
+    for label in ["Mar 12, 2026", "Mar 13, 2026"]:
+        _, pop = popover(item, label)
+        assert pop.find("p", class_="day-incidents").text == "Incidents"
+        assert hrefs(pop) == [f"/p/alpha/incidents/{incident.code}/"]
+        assert pop.find("a").text == "Slow logins"
+    for label in ["Mar 11, 2026", "Mar 14, 2026"]:
+        assert popover(item, label)[1].find_all("a") == []
+    assert popover(component_item(body, "Website"), "Mar 12, 2026")[1].find_all("a") == []
+    # The group's own bar links to it too.
+    group_days = body.find("details", class_="component-group").find("div", class_="group-uptime")
+    assert hrefs(popover(group_days, "Mar 13, 2026")[1]) == [f"/p/alpha/incidents/{incident.code}/"]
+
+
+def test_a_group_has_its_own_bar_with_the_worst_of_its_components_each_day(client, api_outages):
+    website = component(api_outages.page, "Website")
+    make_outage(
+        website,
+        ComponentStatus.DEGRADED_PERFORMANCE,
+        NOW.replace(day=10, hour=9),
+        NOW.replace(day=10, hour=13),
+    )
+    core = visible(client.get("/p/alpha/")).find("details", class_="component-group")
+    group_bar = core.find("div", class_="group-uptime")
+    assert group_bar.find("ol").attrs["aria-label"] == (
+        "Core uptime, the worst of its components each day"
+    )
+    days = {title.split(":")[0]: (cls, title) for cls, title in bars(group_bar)}
+    assert len(days) == 90
+    assert days["Mar 10, 2026"] == (
+        "day-major_outage",
+        "Mar 10, 2026: Major outage: 1 h, Degraded performance: 4 h",
+    )
+    assert days["Mar 11, 2026"] == ("day-operational", "Mar 11, 2026: No downtime")
+    # The summary stays the group's name and status: the bar is beside it, not in it.
+    assert core.find("summary").text == "Core Operational"
 
 
 # Past incidents

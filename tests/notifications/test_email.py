@@ -136,7 +136,7 @@ def test_every_kind_of_event_has_its_email(
                 incident.refresh_from_db()
                 incident.publish_postmortem("## What happened\n\nA *bad* deploy.")
         elif step == "component":
-            api.set_status("partial_outage")
+            api.set_status("partial_outage", notify=True)
         else:
             maintenance = make_maintenance(
                 page,

@@ -143,7 +143,7 @@ def test_channels_the_page_no_longer_allows_get_nothing(page, django_capture_on_
     assert delivered_to() == ["everything@example.com"]
 
 
-def test_a_component_status_change_outside_incidents_notifies_its_subscribers(
+def test_a_component_status_change_outside_incidents_asked_to_notify_tells_its_subscribers(
     page, api, website, core, django_capture_on_commit_callbacks
 ):
     make_subscriber(page, "everything@example.com")
@@ -151,7 +151,7 @@ def test_a_component_status_change_outside_incidents_notifies_its_subscribers(
     make_subscriber(page, "website@example.com", components=[website])
 
     with django_capture_on_commit_callbacks(execute=True):
-        api.set_status("degraded_performance")
+        api.set_status("degraded_performance", notify=True)
 
     event = NotificationEvent.objects.get()
     assert (event.kind, event.component, event.old_status, event.new_status) == (

@@ -101,7 +101,7 @@ def test_an_incident_webhook_has_statuspages_shape(page, api, django_capture_on_
 
 def test_a_component_webhook_has_statuspages_shape(page, api, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        api.set_status("partial_outage")
+        api.set_status("partial_outage", notify=True)
     event = NotificationEvent.objects.get()
     delivery = Delivery(
         event=event, subscriber=make_subscriber(page, "https://h.example.com/"), channel="webhook"

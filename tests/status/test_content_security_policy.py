@@ -34,6 +34,8 @@ def public_paths(incident):
 
 
 def test_a_public_page_runs_no_script_and_cannot_be_framed(client, incident):
+    # Over: the status page does not refresh itself (see the test after the next).
+    incident.post_update("resolved", "Fixed.")
     for path in public_paths(incident):
         for _ in range(2):  # a miss, then (for the cached ones) a hit
             response = client.get(path)
@@ -149,3 +151,36 @@ def test_no_template_has_an_inline_script_or_event_handler():
             assert "src=" in tag, (template, tag)
         assert not re.search(r"<[^>]*\son[a-z]+=", text), template
         assert "javascript:" not in text, template
+
+
+def test_a_pale_or_dark_accent_is_made_readable_in_each_theme():
+    from status.templatetags.heliograph import accent_style, contrast
+
+    assert round(contrast("#777777", "#ffffff"), 2) == 4.48
+    for chosen in ["#ffd700", "#1e3a8a", "#2563eb", "#00ff00", "#000000", "#ffffff"]:
+        style = str(accent_style(chosen))
+        light, dark = re.findall(r"--accent: (#[0-9a-f]{6}); --accent-text: (#[0-9a-f]{6})", style)
+        for (accent, text), backgrounds in [
+            (light, ["#f7f8fa", "#ffffff"]),
+            (dark, ["#11151a", "#1a2028"]),
+        ]:
+            assert all(contrast(accent, background) >= 4.5 for background in backgrounds), chosen
+            assert contrast(text, accent) >= 4.5, chosen
+    # A colour that already reads well is kept as it was chosen.
+    assert "--accent: #2563eb;" in str(accent_style("#2563eb"))
+
+
+def test_only_a_page_with_something_going_on_may_run_our_own_script(client, page):
+    from incidents.models import Incident
+
+    calm = client.get("/p/alpha/")
+    assert "script-src 'none'" in calm["Content-Security-Policy"]
+    assert "<script" not in calm.text
+
+    Incident.declare(page, name="Elevated errors", body="Looking.")
+    for _ in range(2):  # rendered, then from the cache
+        live = client.get("/p/alpha/")
+        assert "script-src 'self'" in live["Content-Security-Policy"]
+        assert '<script src="/static/js/live.js" defer></script>' in live.text
+        assert 'data-live-refresh="30"' in live.text
+    assert live["X-Cache"] == "hit"

@@ -28,7 +28,7 @@ def test_signup_creates_user_tenant_page_and_owner_membership(client, db):
     response = confirmed(client)
     page = Page.objects.get(slug="example")
     assert response.status_code == 302
-    assert response.url == f"/manage/{page.code}/components/"
+    assert response.url == f"/manage/{page.code}/"  # the overview, with its start checklist
 
     user = User.objects.get(email="founder@example.com")
     membership = Membership.objects.get(user=user)

@@ -87,7 +87,7 @@ def test_a_new_account_works_once_the_link_in_its_email_is_followed(client, db):
     response = client.post(link)
 
     assert response.status_code == 302
-    assert response.url == f"/manage/{page.code}/components/"
+    assert response.url == f"/manage/{page.code}/"
     assert User.objects.get(pk=user.pk).is_active
     assert "Example Corp" in client.get(response.url).text
     # The link works once.

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from status.models import Component
-from status.uptime import daily_uptime, format_seconds, range_uptime
+from status.uptime import daily_uptime, format_seconds, group_uptime, range_uptime
 from tests.factories import make_component, make_outage
 
 # Every test looks at history from well before "now" with an explicit now, never the clock.
@@ -270,3 +270,61 @@ def test_no_components_make_no_query(django_assert_num_queries, db):
 )
 def test_durations_read_in_hours_and_minutes(seconds, text):
     assert format_seconds(seconds) == text
+
+
+def test_a_component_created_minutes_ago_counts_only_those_minutes(page):
+    # The issue's example: created today, one minute of partial outage, seen 4 minutes later:
+    # 1 - 0.3 × 60 / 240 = 92.50 %, the 89 days before it existed being no data.
+    component = make_component(page, created_at=NOW - timedelta(minutes=4))
+    make_outage(component, "partial_outage", NOW - timedelta(minutes=2), NOW - timedelta(minutes=1))
+
+    uptime = uptime_of(component)
+    assert [day.status for day in uptime.days[:-1]] == [None] * 89
+    assert (uptime.partial_seconds, uptime.counted_seconds) == (60, 240)
+    assert uptime.percent == 92.5
+    assert uptime.percent_over(30) == uptime.percent_over(60) == 92.5
+
+
+def test_the_percent_over_the_last_days_counts_only_those_days(page):
+    component = make_component(page)
+    make_outage(component, "major_outage", at((1, 20), 10), at((1, 20), 22))  # 49 days ago
+
+    uptime = uptime_of(component)
+    assert uptime.percent_over(30) == uptime.percent_over(60 - 20) == 100
+    assert uptime.percent_over(60) == pytest.approx(
+        (1 - 12 * 3600 / (59 * 86400 + 12 * 3600)) * 100
+    )
+    assert uptime.percent_over(90) == uptime.percent
+
+
+def test_a_group_day_is_the_worst_of_its_components_with_the_longest_time_per_status(page):
+    api, web = make_component(page, "API"), make_component(page, "Website")
+    make_outage(api, "major_outage", at((3, 3), 10), at((3, 3), 11))
+    make_outage(web, "major_outage", at((3, 3), 9), at((3, 3), 9, 30))
+    make_outage(web, "degraded_performance", at((3, 3), 11), at((3, 3), 15))
+    uptimes = daily_uptime([api, web], tz=UTC, now=NOW)
+
+    group = group_uptime(uptimes.values())
+    day = day_of(group, date(2026, 3, 3))
+    assert day.status == "major_outage"
+    assert (day.major_seconds, day.degraded_seconds, day.counted_seconds) == (
+        3600,
+        4 * 3600,
+        86400,
+    )
+    assert day_of(group, date(2026, 3, 4)) is day_of(uptimes[api.pk], date(2026, 3, 4))
+    # Weighed by the components' counted seconds: the mean of two equally long histories.
+    assert group.percent == pytest.approx((uptimes[api.pk].percent + uptimes[web.pk].percent) / 2)
+    assert group_uptime([uptimes[api.pk]]) is uptimes[api.pk]
+    assert group_uptime([None]) is None
+
+
+def test_a_group_day_has_no_data_only_when_none_of_its_components_has(page):
+    old = make_component(page, "Old")
+    young = make_component(page, "Young", created_at=at((3, 5), 12))
+    uptimes = daily_uptime([old, young], tz=UTC, now=NOW)
+
+    group = group_uptime([uptimes[young.pk], uptimes[young.pk]])
+    assert day_of(group, date(2026, 3, 1)).status is None
+    group = group_uptime(uptimes.values())
+    assert day_of(group, date(2026, 3, 1)).status == "operational"
