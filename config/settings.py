@@ -95,10 +95,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "status.hosts.HostRoutingMiddleware",
-    # Early, so that the answers of the middleware below it (a refused request, a static file)
-    # carry the policy too.
+    # First, so that every answer of the middleware below it (an unknown host's 404, a refused
+    # request, a static file) carries the policy too.
     "csp.middleware.CSPMiddleware",
+    "status.hosts.HostRoutingMiddleware",
     "status.middleware.RefuseNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -385,7 +385,7 @@ class SubscriberQuerySet(models.QuerySet):
                     ):
                         # Only staff bring a failing webhook back; its owner gets the manage
                         # link at the address they gave, and nothing changes.
-                        subscriber.send_email_on_commit("already_subscribed")
+                        subscriber.send_email_on_commit("already_subscribed", counted=False)
                         return subscriber
                     elif subscriber.state != SubscriberState.PENDING or subscriber.email != email:
                         # A new request: links of the earlier one stop working and a webhook
@@ -399,7 +399,7 @@ class SubscriberQuerySet(models.QuerySet):
                     subscriber.save()
                     subscriber.components.set(components)
                     subscriber.groups.set(groups)
-                    subscriber.send_email_on_commit("confirm")
+                    subscriber.send_email_on_commit("confirm", counted=False)
                     return subscriber
             except IntegrityError:
                 # Someone subscribed the same address at the same moment: go again, finding it.
@@ -429,6 +429,12 @@ class SubscriberQuerySet(models.QuerySet):
         """
         if skip_confirmation and not page.tenant.trusted:
             raise ValidationError(SKIP_CONFIRMATION_REFUSED, code="untrusted")
+        if channel == Channel.WEBHOOK and not skip_confirmation and not email:
+            raise ValidationError(
+                "A webhook needs a contact email: the confirmation goes there, and notices "
+                "if the endpoint keeps failing.",
+                code="no_contact",
+            )
         if channel == Channel.WEBHOOK:
             webhooks.validate_webhook_url(endpoint)
         now = timezone.now()
@@ -689,17 +695,20 @@ class Subscriber(Audited, models.Model):
         Subscriber.objects.filter(pk=self.pk).update(state=SubscriberState.DISABLED)
         self.state = SubscriberState.DISABLED
 
-    def send_email_on_commit(self, template, required=True):
+    def send_email_on_commit(self, template, required=True, counted=True):
         """Enqueue one of the subscriber's own emails (confirm, already_subscribed,
-        webhook_quarantined) once the transaction commits, counted against the tenant's
-        sending quota: beyond it, SendingQuotaExceeded when `required`, else nothing is sent."""
-        try:
-            self.page.tenant.take_send()
-        except SendingQuotaExceeded:
-            if required:
-                raise
-            log.warning("subscriber %s: %s not sent, the quota is spent", self.pk, template)
-            return
+        webhook_quarantined) once the transaction commits. `counted` against the tenant's
+        sending quota (beyond it, SendingQuotaExceeded when `required`, else nothing is
+        sent); what the public subscribe form sends is not: its recipient asked for it, the
+        form's own limits bound it, and strangers must not spend a tenant's notifications."""
+        if counted:
+            try:
+                self.page.tenant.take_send()
+            except SendingQuotaExceeded:
+                if required:
+                    raise
+                log.warning("subscriber %s: %s not sent, the quota is spent", self.pk, template)
+                return
         outbox.enqueue_on_commit(outbox.SEND_SUBSCRIBER_EMAIL, self.pk, template)
 
 
@@ -743,10 +752,14 @@ class DeliveryQuerySet(models.QuerySet):
 
     def within_quota(self, claimed, now):
         """Of the claimed deliveries, those their tenants' sending quotas let go now (in
-        order); the others are handed back pending until the next day, saying why."""
+        order); the others are handed back pending until the next day, saying why (their
+        attempt not counted)."""
         by_tenant = {}
         for delivery in claimed:
-            by_tenant.setdefault(delivery.event.page.tenant_id, []).append(delivery)
+            # A message counts once: on its first attempt (since it was made, or resent by
+            # staff); retries, and rows a dead worker left behind, are the same message.
+            if delivery.attempts == 1:
+                by_tenant.setdefault(delivery.event.page.tenant_id, []).append(delivery)
         held = set()
         for tenant in Tenant.objects.filter(pk__in=by_tenant):
             deliveries = by_tenant[tenant.pk]
@@ -758,6 +771,7 @@ class DeliveryQuerySet(models.QuerySet):
                 claim=None,
                 lease_until=None,
                 attempts=F("attempts") - 1,
+                last_attempt_at=None,
                 next_attempt_at=next_sending_day(now),
                 enqueued_at=None,
                 last_error=(

@@ -10,7 +10,6 @@ from django.conf import settings
 from django.core import signing
 from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -18,8 +17,7 @@ from django.views.decorators.http import require_http_methods
 from notifications.models import Channel, Subscriber, SubscriberState
 from notifications.subscribe_forms import ScopeForm, SubscribeForm
 from status.hosts import public_page
-from status.limits import RATE_WINDOW, over_limit
-from status.models import SendingQuotaExceeded, next_sending_day
+from status.limits import RATE_WINDOW, client_key, over_limit
 
 
 def rate_limited(request, page):
@@ -45,31 +43,23 @@ def subscribe(request, page):
         raise Http404("This page does not offer subscriptions.")
     form = SubscribeForm(page, request.POST if request.method == "POST" else None)
     if request.method == "POST":
-        ip = request.META.get("REMOTE_ADDR", "")
-        if over_limit(f"subscribe-ip:{ip}", settings.NOTIFICATIONS_SUBSCRIBE_PER_IP):
+        if over_limit(
+            f"subscribe-ip:{client_key(request)}", settings.NOTIFICATIONS_SUBSCRIBE_PER_IP
+        ):
             return rate_limited(request, page)
         if form.is_valid():
             address_key = f"subscribe-address:{page.pk}:{form.address}"
             if over_limit(address_key, settings.NOTIFICATIONS_SUBSCRIBE_PER_ADDRESS):
                 return rate_limited(request, page)
             data = form.cleaned_data
-            try:
-                Subscriber.objects.request(
-                    page,
-                    channel=data["channel"],
-                    email=data["email"],
-                    endpoint=data["endpoint"],
-                    components=data["components"],
-                    groups=data["groups"],
-                )
-            except SendingQuotaExceeded:
-                response = render(
-                    request, "notifications/quota_spent.html", {"page": page}, status=429
-                )
-                response["Retry-After"] = str(
-                    int((next_sending_day() - timezone.now()).total_seconds())
-                )
-                return response
+            Subscriber.objects.request(
+                page,
+                channel=data["channel"],
+                email=data["email"],
+                endpoint=data["endpoint"],
+                components=data["components"],
+                groups=data["groups"],
+            )
             return render(
                 request,
                 "notifications/subscribe_sent.html",

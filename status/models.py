@@ -331,6 +331,11 @@ class Tenant(models.Model):
         if not self.take_sends(1, now):
             raise SendingQuotaExceeded(self)
 
+    def give_back_send(self, now=None):
+        """A message counted by take_send that could not be sent after all."""
+        day = (now or timezone.now()).astimezone(UTC).date()
+        SendingDay.objects.filter(tenant=self, day=day, sent__gt=0).update(sent=F("sent") - 1)
+
 
 class SendingDay(models.Model):
     """What a tenant had sent on its behalf on one day (UTC): its sending quota's count."""

@@ -317,8 +317,10 @@ def invite_create(request, page):
         send_invitation(invitation, token)
     except (smtplib.SMTPException, OSError):
         log.exception("Sending the invitation to %s failed", invitation.email)
-        # An invitation nobody received would only block a new one to the same address.
+        # An invitation nobody received would only block a new one to the same address, and
+        # counts against nothing.
         invitation.delete()
+        page.tenant.give_back_send()
         form.add_error(None, "The invitation email could not be sent. Try again in a moment.")
         return invitations_response(request, page, invite_form=form)
     record_audit(

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_http_methods
 from django.views.static import serve
 
 from status.forms import ResetPasswordForm, SignupForm
-from status.limits import RATE_WINDOW, over_limit
+from status.limits import RATE_WINDOW, client_key, over_limit
 from status.models import Page, Role
 from status.tenancy import public_view
 
@@ -126,11 +126,14 @@ def send_signup_email(user, created, next_url):
 def account_email_limit(request, email):
     """Sign-up and password reset send email to an address anyone may type: counted per IP
     address and per email address, together. "ip" or "address" when over one, else None."""
-    ip = request.META.get("REMOTE_ADDR", "")
-    if over_limit(f"account-ip:{ip}", settings.ACCOUNT_EMAILS_PER_IP):
+    if over_limit(f"account-ip:{client_key(request)}", settings.ACCOUNT_EMAILS_PER_IP):
+        log.info("sign-up or password reset: over the limit of its IP address")
         return "ip"
     address = hashlib.sha256((email or "").strip().lower().encode()).hexdigest()
     if over_limit(f"account-address:{address}", settings.ACCOUNT_EMAILS_PER_ADDRESS):
+        # Answered as usual (nothing tells whether the address has an account); logged, for
+        # the operators of someone who says their reset email never came.
+        log.warning("sign-up or password reset: over the limit of address %s…", address[:12])
         return "address"
     return None
 

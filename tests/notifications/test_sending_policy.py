@@ -2,6 +2,7 @@
 asked, through double opt-in; and every tenant sends within a daily quota, the rest waiting."""
 
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.core import mail
@@ -205,10 +206,6 @@ def test_a_spent_quota_refuses_new_confirmations_and_invitations_with_a_clear_an
     page.allow_email_subscribers = True
     page.save()
 
-    public = client.post(f"/p/{page.slug}/subscribe/", {"channel": "email", "email": "a@b.example"})
-    assert public.status_code == 429
-    assert "Subscriptions are paused until tomorrow" in text_of(public.text)
-
     client.force_login(owner_b)
     console = client.post(new_subscriber_url(page), {"channel": "email", "email": "c@d.example"})
     assert "sent its 0 messages for today" in text_of(console.text)
@@ -228,6 +225,71 @@ def test_a_spent_quota_refuses_new_confirmations_and_invitations_with_a_clear_an
 
     assert not Subscriber.objects.exists()
     assert mail.outbox == []
+
+
+def test_strangers_subscribing_cannot_spend_a_tenants_quota(
+    client, tenant_b, django_capture_on_commit_callbacks
+):
+    """What the public subscribe form sends, its recipient asked for (and the form's limits
+    bound): it is not counted, so outsiders cannot hold back the tenant's notifications."""
+    tenant_b.daily_send_quota = 1
+    tenant_b.save()
+    page = tenant_b.page
+    page.allow_email_subscribers = True
+    page.save()
+    reader = make_subscriber(page, "reader@example.com")
+    for n in range(5):
+        with django_capture_on_commit_callbacks(execute=True):
+            asked = client.post(
+                f"/p/{page.slug}/subscribe/",
+                {"channel": "email", "email": f"visitor{n}@example.com"},
+                REMOTE_ADDR=f"198.51.100.{n}",
+            )
+        assert asked.status_code == 200
+    assert len(mail.outbox) == 5
+    mail.outbox.clear()
+
+    declare(page, django_capture_on_commit_callbacks)
+    assert [message.to for message in mail.outbox] == [[reader.email]]
+
+
+def test_a_message_counts_once_however_many_attempts_it_takes(
+    tenant_b, django_capture_on_commit_callbacks, time_machine
+):
+    time_machine.move_to(timezone.now().replace(hour=9), tick=False)
+    tenant_b.daily_send_quota = 2
+    tenant_b.save()
+    page = tenant_b.page
+    for n in range(2):
+        make_subscriber(page, f"reader{n}@example.com")
+    failing = mock.patch(
+        "django.core.mail.backends.locmem.EmailBackend.send_messages",
+        side_effect=OSError("SMTP is down"),
+    )
+    with failing:
+        declare(page, django_capture_on_commit_callbacks)
+        for _ in range(2):  # retries while our SMTP is down (after 1, then 5 minutes)
+            time_machine.shift(timedelta(minutes=10))
+            with django_capture_on_commit_callbacks(execute=True):
+                tasks.sweep()
+    assert mail.outbox == []
+    assert set(Delivery.objects.values_list("attempts", flat=True)) == {3}
+
+    time_machine.shift(timedelta(hours=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.sweep()
+    # Two messages, two counted: the failed attempts did not spend the day's quota.
+    assert len(mail.outbox) == 2
+    assert SendingDay.objects.get(tenant=tenant_b).sent == 2
+
+
+def test_an_api_webhook_needs_a_contact_email_to_be_confirmed(tenant_b):
+    refused = api_for(tenant_b).post(
+        "subscribers", {"subscriber": {"endpoint": "https://hooks.example.com/in"}}
+    )
+    assert refused.status_code == 422
+    assert "A webhook needs a contact email" in refused.json()["message"]
+    assert not Subscriber.objects.exists()
 
 
 def test_a_quarantine_notice_is_skipped_once_the_quota_is_spent(tenant_b):

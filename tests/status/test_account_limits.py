@@ -66,3 +66,14 @@ def test_password_reset_is_limited_per_ip_and_shares_the_count_with_sign_up(
     assert refused.status_code == 429
     assert "Too many requests" in refused.text
     assert len(mail.outbox) == 2
+
+
+def test_one_ipv6_network_counts_as_one_asker(client, db, settings):
+    """A subscriber line holds a whole /64: its addresses share one count."""
+    settings.ACCOUNT_EMAILS_PER_IP = 2
+    answers = [
+        signup(client, f"v{n}@example.com", n, ip=f"2001:db8:1:2::{n + 1}").status_code
+        for n in range(3)
+    ]
+    assert answers == [200, 200, 429]
+    assert signup(client, "v9@example.com", 9, ip="2001:db8:1:3::1").status_code == 200

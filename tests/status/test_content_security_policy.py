@@ -184,3 +184,10 @@ def test_only_a_page_with_something_going_on_may_run_our_own_script(client, page
         assert '<script src="/static/js/live.js" defer></script>' in live.text
         assert 'data-live-refresh="30"' in live.text
     assert live["X-Cache"] == "hit"
+
+
+def test_an_unknown_hosts_404_carries_the_policy_too(client, db):
+    response = client.get("/", HTTP_HOST="nobody.example")
+    assert response.status_code == 404
+    assert policy(response)["script-src"] == ["'self'"]
+    assert policy(response)["frame-ancestors"] == ["'none'"]
