@@ -42,7 +42,6 @@ from status.models import (
     ComponentStatus,
     Page,
     SendingQuotaExceeded,
-    Tenant,
     next_sending_day,
     snapshot,
 )
@@ -743,7 +742,7 @@ class DeliveryQuerySet(models.QuerySet):
         )
         # A batch shares its event (and its payload) and page: loaded once, not once a row.
         events = NotificationEvent.objects.select_related(
-            "page", "incident", "update", "component"
+            "page__tenant", "incident", "update", "component"
         ).in_bulk({delivery.event_id for delivery in claimed})
         for delivery in claimed:
             delivery.event = events[delivery.event_id]
@@ -759,10 +758,9 @@ class DeliveryQuerySet(models.QuerySet):
             # A message counts once: on its first attempt (since it was made, or resent by
             # staff); retries, and rows a dead worker left behind, are the same message.
             if delivery.attempts == 1:
-                by_tenant.setdefault(delivery.event.page.tenant_id, []).append(delivery)
+                by_tenant.setdefault(delivery.event.page.tenant, []).append(delivery)
         held = set()
-        for tenant in Tenant.objects.filter(pk__in=by_tenant):
-            deliveries = by_tenant[tenant.pk]
+        for tenant, deliveries in by_tenant.items():
             waiting = [d.pk for d in deliveries[tenant.take_sends(len(deliveries), now) :]]
             if not waiting:
                 continue

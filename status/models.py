@@ -264,10 +264,14 @@ class SendingQuotaExceeded(Exception):
         )
 
 
+def sending_day(now=None):
+    """The day (UTC) a message sent at `now` counts against."""
+    return (now or timezone.now()).astimezone(UTC).date()
+
+
 def next_sending_day(now=None):
     """When the next day of the sending quota starts: midnight UTC."""
-    today = (now or timezone.now()).astimezone(UTC).date()
-    return datetime.combine(today + timedelta(days=1), time.min, tzinfo=UTC)
+    return datetime.combine(sending_day(now) + timedelta(days=1), time.min, tzinfo=UTC)
 
 
 class Tenant(models.Model):
@@ -308,7 +312,7 @@ class Tenant(models.Model):
         return settings.SENDING_QUOTA_PER_DAY
 
     def sent_today(self, now=None):
-        day = (now or timezone.now()).astimezone(UTC).date()
+        day = sending_day(now)
         row = SendingDay.objects.filter(tenant=self, day=day).first()
         return row.sent if row else 0
 
@@ -317,7 +321,7 @@ class Tenant(models.Model):
         `wanted`). The rest waits for the next day (next_sending_day)."""
         if wanted <= 0:
             return 0
-        day = (now or timezone.now()).astimezone(UTC).date()
+        day = sending_day(now)
         quota = self.send_quota()
         with transaction.atomic():
             row, _ = SendingDay.objects.select_for_update().get_or_create(tenant=self, day=day)
@@ -333,7 +337,7 @@ class Tenant(models.Model):
 
     def give_back_send(self, now=None):
         """A message counted by take_send that could not be sent after all."""
-        day = (now or timezone.now()).astimezone(UTC).date()
+        day = sending_day(now)
         SendingDay.objects.filter(tenant=self, day=day, sent__gt=0).update(sent=F("sent") - 1)
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from status.templatetags.heliograph import DARK_BACKGROUNDS, LIGHT_BACKGROUNDS, contrast
+
 CSS = (Path(settings.BASE_DIR) / "static" / "css" / "heliograph.css").read_text()
 STATUSES = ["operational", "degraded", "partial", "major", "maintenance"]
 
@@ -25,15 +27,8 @@ def theme(name):
     return {**light, **custom_properties(dark.group(1))}
 
 
-def luminance(colour):
-    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
-    r, g, b = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-
-def ratio(one, other):
-    high, low = sorted([luminance(one), luminance(other)], reverse=True)
-    return (high + 0.05) / (low + 0.05)
+# WCAG's contrast ratio, as the public pages compute it for a page's own accent colour.
+ratio = contrast
 
 
 def text_pairs():
@@ -89,3 +84,11 @@ def test_the_numbers_the_issue_reported_are_fixed():
 def test_a_ratio_is_computed_as_wcag_defines_it():
     assert ratio("#000000", "#ffffff") == pytest.approx(21)
     assert ratio("#777777", "#ffffff") == pytest.approx(4.48, abs=0.01)
+
+
+def test_a_pages_accent_is_made_readable_on_the_stylesheets_own_backgrounds():
+    """status/templatetags/heliograph.py adjusts a page's accent against these colours: they
+    must be the stylesheet's --bg and --surface of each theme."""
+    for name, backgrounds in [("light", LIGHT_BACKGROUNDS), ("dark", DARK_BACKGROUNDS)]:
+        colours = theme(name)
+        assert {colours["bg"].lower(), colours["surface"].lower()} == set(backgrounds)
