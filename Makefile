@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test format bench clean
+.PHONY: run test format bench clean stack
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -40,12 +40,22 @@ format: $(STAMP)
 # the uncached render time of a 100-component page, and notification delivery (10,000 emails
 # against plain smtplib, 1,000 webhooks, fan-out to 100,000), on a throwaway PostgreSQL and Redis;
 # what a Redis or worker failure costs (posting during an outage, time to recover); and the
-# render time of the worst Markdown we know at the 100,000-character cap.
+# render time of the worst Markdown we know at the 100,000-character cap; and, on the whole stack
+# (deploy/stack.py), the page through nginx's micro-cache against nginx serving its bytes as a file.
 bench: $(STAMP)
 	$(PY) -m bench.run
+	$(PY) -m bench.writes
 	$(PY) -m bench.notifications
 	$(PY) -m bench.faults
 	$(PY) -m bench.markdown
+	$(PY) -m bench.stack
+
+# The production stack on this machine (deploy/stack.py): nginx on http://127.0.0.1:$(STACK_PORT)
+# in front of two gunicorn nodes, two Celery workers, beat, PostgreSQL, Redis (broker and
+# cache) and an SMTP sink, with the demo loaded; Ctrl-C stops it all and removes it.
+STACK_PORT ?= 8080
+stack: $(STAMP)
+	$(PY) -m deploy.stack --port $(STACK_PORT)
 
 clean:
 	rm -rf $(VENV) var

@@ -6,13 +6,15 @@
    is in a local SMTP sink (aiosmtpd), through the worker (prefork, 2 processes): fan-out,
    rendering, one SMTP connection per batch, each outcome recorded. Against it, in the same
    run, a plain smtplib loop sending the same 10,000 messages over one connection to the same
-   sink. Target: at most 1.5 times the loop.
-2. Webhooks: an update to 1,000 webhook subscribers, signed and POSTed to a local receiver;
-   against it, a plain requests loop POSTing the same bodies.
+   sink. Target: at most 1.2 times the loop.
+2. Webhooks: an update to 2,000 webhook subscribers, signed and POSTed to a local receiver by
+   a worker of ONE process (batches sent by a pool of threads), from posting it until every
+   outcome is recorded; against it, a plain requests loop POSTing the same bodies.
+   Target: at least 1,000 deliveries a second.
 3. Posting: how long Incident.declare takes on a page with 100,000 subscribers against a page
    with none (the fan-out happens in the worker; here the worker is stopped, so only the
    write and the enqueue are timed), and then how long that fan-out takes in-process.
-   Target: at most 2 times.
+   Targets: at most 2 times; the fan-out of 100,000 deliveries in at most 3 s.
 
 Everything listens on 127.0.0.1 and is stopped at the end. Exits 1 when a run did not deliver
 everything, not when a target is missed: this measures, it does not test.
@@ -29,7 +31,7 @@ from pathlib import Path
 from tests.services import postgres, redis
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-EMAIL_TARGET, POST_TARGET = 1.5, 2.0
+EMAIL_TARGET, POST_TARGET, WEBHOOK_TARGET, FAN_OUT_TARGET = 1.2, 2.0, 1000, 3.0
 POSTS = 7
 
 
@@ -40,7 +42,7 @@ def log(message):
 def main(argv):
     parser = argparse.ArgumentParser(prog="python -m bench.notifications")
     parser.add_argument("--emails", type=int, default=10_000)
-    parser.add_argument("--webhooks", type=int, default=1_000)
+    parser.add_argument("--webhooks", type=int, default=2_000)
     parser.add_argument("--subscribers", type=int, default=100_000)
     args = parser.parse_args(argv)
     with postgres() as database_url, redis() as redis_url:
@@ -89,13 +91,14 @@ class Bench:
         self.report()
         return 1 if self.failed else 0
 
-    def worker(self):
+    def worker(self, concurrency=2):
         from tests.notifications.servers import Worker
 
         return Worker(
             database_url=self.database_url,
             redis_url=self.redis_url,
             smtp_url=self.sink.url,
+            concurrency=concurrency,
             env={"DEBUG": "false", "SECURE_SSL_REDIRECT": "false", "LOG_LEVEL": "WARNING"},
         ).start()
 
@@ -183,7 +186,7 @@ class Bench:
         )  # fmt: skip
         self.rows.append(("  same messages, plain smtplib loop", loop, f"{count / loop:,.0f}/s"))
         self.rows.append(
-            ("  ratio (target ≤ 1.5)", None, f"{ours / loop:.2f}×"
+            (f"  ratio (target ≤ {EMAIL_TARGET})", None, f"{ours / loop:.2f}×"
              + ("" if ours / loop <= EMAIL_TARGET else "  MISSED"))
         )  # fmt: skip
 
@@ -193,7 +196,7 @@ class Bench:
         count = self.args.webhooks
         log(f"webhooks: {count} subscribers")
         page = self.page("hookbench", count, channel="webhook")
-        worker = self.worker()
+        worker = self.worker(concurrency=1)
         try:
             ours = self.deliver(page, count, "webhooks")
         finally:
@@ -207,14 +210,17 @@ class Bench:
                 session.post(self.receiver.url(path), data=body, headers=headers, timeout=30)
         loop = time.perf_counter() - started
         self.receiver.clear()
+        rate = count / ours
         self.rows.append(
-            (f"{count:,} webhooks, signed, to a local receiver", ours, f"{count / ours:,.0f}/s")
-        )
+            (f"{count:,} webhooks, signed, to a local receiver (1 worker process)", ours,
+             f"{rate:,.0f}/s (target ≥ {WEBHOOK_TARGET:,}/s)"
+             + ("" if rate >= WEBHOOK_TARGET else "  MISSED"))
+        )  # fmt: skip
         self.rows.append(("  same requests, plain requests loop", loop, f"{count / loop:,.0f}/s"))
 
     def posting(self):
         from incidents.models import Incident
-        from notifications import tasks
+        from notifications import outbox, tasks
         from notifications.models import NotificationEvent
 
         count = self.args.subscribers
@@ -235,25 +241,26 @@ class Bench:
             (f"post an update, page with {count:,} subscribers", timings["crowdbench"], "")
         )
         self.rows.append(
-            ("  ratio (target ≤ 2)", None,
+            (f"  ratio (target ≤ {POST_TARGET:g})", None,
              f"{ratio:.2f}×" + ("" if ratio <= POST_TARGET else "  MISSED"))
         )  # fmt: skip
 
         log(f"posting: the fan-out to {count} subscribers, in-process")
         event = NotificationEvent.objects.filter(page=crowded).latest("id")
         enqueued = []
-        real_enqueue = tasks.enqueue
-        tasks.enqueue = lambda task, *args: enqueued.append(args)
+        real_enqueue = outbox.enqueue
+        outbox.enqueue = lambda task, *args: enqueued.append(args)
         try:
             started = time.perf_counter()
             tasks.fan_out(event.pk)
             elapsed = time.perf_counter() - started
         finally:
-            tasks.enqueue = real_enqueue
+            outbox.enqueue = real_enqueue
         made = event.deliveries.count()
         self.rows.append(
             (f"  its fan-out in the worker: {made:,} deliveries, {len(enqueued):,} messages",
-             elapsed, f"{made / elapsed:,.0f}/s")
+             elapsed, f"{made / elapsed:,.0f}/s (target ≤ {FAN_OUT_TARGET:g} s)"
+             + ("" if elapsed <= FAN_OUT_TARGET else "  MISSED"))
         )  # fmt: skip
 
     def report(self):

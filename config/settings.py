@@ -5,6 +5,7 @@ project folder, local-memory cache, Celery tasks run in-process and email writte
 `var/mail/`. Production sets DATABASE_URL, REDIS_URL, SECRET_KEY, … (see README.md).
 """
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -12,6 +13,8 @@ from urllib.parse import unquote, urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from config.logging import logging_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -89,15 +92,26 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "axes",
     "csp",
+    "django_prometheus",
     "status",
     "incidents",
     "notifications",
 ]
 
 MIDDLEWARE = [
+    # Behind our own proxies, the visitor's address from X-Forwarded-For (TRUSTED_PROXIES).
+    "status.middleware.TrustedProxyMiddleware",
+    # The request id and the one log line of every request (status/requestlog.py), and
+    # django-prometheus's request counters (its After middleware is last).
+    "status.requestlog.RequestLogMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # First, so that every answer of the middleware below it (an unknown host's 404, a refused
     # request, a static file) carries the policy too.
     "csp.middleware.CSPMiddleware",
+    # /healthz and /readyz, on every host, before host routing (status/health.py).
+    "status.health.HealthCheckMiddleware",
+    # PostgreSQL unreachable: 503 with a clear message, never a 500 (status/middleware.py).
+    "status.middleware.DatabaseOutageMiddleware",
     "status.hosts.HostRoutingMiddleware",
     "status.middleware.RefuseNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -112,6 +126,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into its page (status/auth.py).
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 # Sign-in lockout (status/auth.py): this many failures for one account or from one address
@@ -156,6 +171,11 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # An unreachable server costs a request this many seconds at most, then a 503.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("DB_CONNECT_TIMEOUT", 3)
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -285,6 +305,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "advance-maintenance": {"task": "incidents.tasks.advance_maintenance", "schedule": 30.0},
+    # Alerts whose hold-down is over reach the page (incidents/alerts.py).
+    "promote-alerts": {"task": "incidents.tasks.promote_held_alerts", "schedule": 10.0},
     # Retries, expired leases, messages lost with Redis, events not fanned out.
     "sweep-notifications": {"task": "notifications.tasks.sweep", "schedule": 30.0},
     # Idempotency-Key answers (24 hours) and console form tokens (7 days) past their use.
@@ -306,8 +328,12 @@ NOTIFICATIONS_LEASE_SECONDS = env_int("NOTIFICATIONS_LEASE_SECONDS", 60)
 # (Redis flushed or restarted) and enqueued again; a second message for a row costs nothing
 # (the claim is a conditional UPDATE).
 NOTIFICATIONS_REQUEUE_AFTER_SECONDS = env_int("NOTIFICATIONS_REQUEUE_AFTER_SECONDS", 60)
-NOTIFICATIONS_FAN_OUT_CHUNK = env_int("NOTIFICATIONS_FAN_OUT_CHUNK", 1000)
+NOTIFICATIONS_FAN_OUT_CHUNK = env_int("NOTIFICATIONS_FAN_OUT_CHUNK", 10_000)
 NOTIFICATIONS_EMAIL_BATCH = env_int("NOTIFICATIONS_EMAIL_BATCH", 200)
+# Webhooks go in batches of this many per task, sent by this many threads at once (each request
+# keeps its own timeouts; one slow endpoint holds one thread, not the batch).
+NOTIFICATIONS_WEBHOOK_BATCH = env_int("NOTIFICATIONS_WEBHOOK_BATCH", 500)
+NOTIFICATIONS_WEBHOOK_THREADS = env_int("NOTIFICATIONS_WEBHOOK_THREADS", 16)
 # Public subscribe form: requests per hour from one IP address, and for one email or endpoint.
 NOTIFICATIONS_SUBSCRIBE_PER_IP = env_int("NOTIFICATIONS_SUBSCRIBE_PER_IP", 10)
 NOTIFICATIONS_SUBSCRIBE_PER_ADDRESS = env_int("NOTIFICATIONS_SUBSCRIBE_PER_ADDRESS", 3)
@@ -331,7 +357,7 @@ if env("SECURE_PROXY_SSL_HEADER"):
         "https",
     )
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 # Preloading is a promise for months (browsers ship the list): the operator makes it, once
@@ -341,8 +367,9 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
+# Off only for plain HTTP with DEBUG off (`make stack` on 127.0.0.1): never in production.
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [SITE_URL])
 X_FRAME_OPTIONS = "DENY"
@@ -385,6 +412,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name per choice set that several serializers use under the same field name.
+    "ENUM_NAME_OVERRIDES": {"ComponentStatusEnum": "status.models.ComponentStatus"},
 }
 # Management API rate limit per key: a sustained rate with bursts (a token bucket).
 API_RATE_LIMIT_PER_SECOND = float(env("API_RATE_LIMIT_PER_SECOND", "1"))
@@ -393,15 +422,28 @@ API_RATE_LIMIT_BURST = env_int("API_RATE_LIMIT_BURST", 10)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {
-        # One handler for everything: Django's own console handler would print twice.
-        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        "django.db.backends": {"level": "WARNING"},
-    },
-}
+# Logs (config/logging.py): JSON lines (LOG_FORMAT=json, the default with DEBUG off) or plain
+# text (the default with DEBUG on, as in `make run`), each with its request id.
+LOG_FORMAT = env("LOG_FORMAT", "plain" if DEBUG else "json").lower()
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}")
+LOGGING = logging_settings(json_format=LOG_FORMAT == "json", level=env("LOG_LEVEL", "INFO"))
+
+# The proxies in front of the web nodes (nginx, a load balancer), as addresses or networks:
+# requests from them carry the visitor's address in X-Forwarded-For (status/middleware.py).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+for _network in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: no network {_network!r}") from None
+
+# /metrics (status/health.py): for `Authorization: Bearer <METRICS_TOKEN>`; with no token, for
+# requests from these networks only (reached directly, not through a proxy). Otherwise 404.
+METRICS_TOKEN = env("METRICS_TOKEN")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"])
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: no network {_network!r}") from None

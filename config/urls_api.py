@@ -6,6 +6,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from incidents import api as incidents_api
+from incidents import api_integrations
 from notifications import api as notifications_api
 from status import api_pages
 from status.tenancy import public_view
@@ -56,6 +57,17 @@ urlpatterns = [
         PAGE + "incidents/<str:incident_code>/postmortem/publish",
         incidents_api.postmortem_publish,
         name="api-postmortem-publish",
+    ),
+    path(PAGE + "integrations", api_integrations.integrations, name="api-integrations"),
+    path(
+        PAGE + "integrations/<str:integration_code>",
+        api_integrations.integration,
+        name="api-integration",
+    ),
+    path(
+        PAGE + "integrations/<str:integration_code>/rotate",
+        api_integrations.integration_rotate,
+        name="api-integration-rotate",
     ),
     path(PAGE + "subscribers", notifications_api.subscribers, name="api-subscribers"),
     path(

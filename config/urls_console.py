@@ -5,6 +5,7 @@ goes through status.tenancy.page_member (another tenant's page, and every object
 through it, is 404). Areas and their views:
 - pages, page settings, components and groups: status/console.py;
 - overview, incidents, maintenance and incident templates: incidents/console.py;
+- alert integrations: incidents/console_integrations.py;
 - team (members, roles, invitations), API keys and the audit log: status/team.py; these belong
   to the page's tenant and are looked up within it;
 - subscribers and the delivery log: notifications/console.py.
@@ -16,6 +17,7 @@ Order matters where a literal segment and a code could both match: "new/", "prev
 from django.urls import path
 
 from incidents import console as incidents_console
+from incidents import console_integrations
 from notifications import console as notifications_console
 from status import console, team
 
@@ -121,6 +123,23 @@ urlpatterns = [
         PAGE + "templates/<str:code>/delete/",
         incidents_console.template_delete,
         name="template-delete",
+    ),
+    # Alert integrations (incidents/console_integrations.py)
+    path(PAGE + "integrations/", console_integrations.integrations, name="integrations"),
+    path(
+        PAGE + "integrations/<str:integration_code>/",
+        console_integrations.integration_detail,
+        name="integration-detail",
+    ),
+    path(
+        PAGE + "integrations/<str:integration_code>/rotate/",
+        console_integrations.integration_rotate,
+        name="integration-rotate",
+    ),
+    path(
+        PAGE + "integrations/<str:integration_code>/delete/",
+        console_integrations.integration_delete,
+        name="integration-delete",
     ),
     # Team, API keys and the audit log
     path(PAGE + "team/", team.team, name="team"),

@@ -3,13 +3,16 @@
 from django.urls import include, path
 
 from incidents import views as incident_views
+from status import health
 from status import views as status_views
 
 urlpatterns = [
-    path("healthz", status_views.healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("favicon.ico", incident_views.favicon, name="favicon"),
     path("media/<path:path>", status_views.media, name="media"),
     path("", include("config.urls_public")),
 ]
 
+handler500 = "status.middleware.server_error"  # 503 when the database is down
 handler404 = "status.views.page_host_not_found"

@@ -65,7 +65,12 @@ def get_incident(page, code, kind=Kind.INCIDENT):
 @require_GET
 def overview(request, page):
     incidents = Incident.objects.filter(page=page)
-    active = list(with_latest_updates(incidents.unresolved()).order_by("-started_at", "-id"))
+    active = list(
+        with_latest_updates(incidents.unresolved())
+        .prefetch_related("components")
+        .order_by("-started_at", "-id")
+    )
+    active_maintenance = list(incidents.active_maintenance().order_by("scheduled_until"))
     for incident in active:
         updates = label_updates(list(incident.updates.all()))
         incident.latest = updates[0] if updates else None
@@ -77,7 +82,9 @@ def overview(request, page):
         "statuses": ComponentStatus.choices,
         "can_edit": can_edit(page),
         "active_incidents": active,
-        "active_maintenance": incidents.active_maintenance().order_by("scheduled_until"),
+        "active_maintenance": active_maintenance,
+        # While an incident or maintenance is going on, a quick change notifies by default.
+        "notify_default": bool(active or active_maintenance),
         "upcoming_maintenance": incidents.upcoming().order_by("scheduled_for", "id"),
         "start": start_checklist(request, page),
     }

@@ -1,15 +1,20 @@
+import hmac
+import secrets
 from datetime import timedelta
 
+import re2
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Q
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from incidents import signals
 from incidents.markdown import render_markdown, validate_markdown_length
+from status import signals as status_signals
 from status.models import (
     Audited,
     CodeField,
@@ -17,6 +22,7 @@ from status.models import (
     ComponentStatus,
     Page,
     PageContent,
+    hash_secret,
     snapshot,
     worst_status,
 )
@@ -130,6 +136,10 @@ class IncidentQuerySet(models.QuerySet):
         return self.maintenances().filter(
             status__in=[IncidentStatus.IN_PROGRESS, IncidentStatus.VERIFYING]
         )
+
+    def going_on(self):
+        """Open incidents and maintenance in progress (not what is only scheduled)."""
+        return self.unresolved() | self.active_maintenance()
 
     def due_to_start(self, now):
         return self.upcoming().filter(auto_start=True, scheduled_for__lte=now)
@@ -840,3 +850,343 @@ class IncidentTemplate(Audited, models.Model):
         self.components.set(statuses)
         self.component_statuses = {c.code: str(status) for c, status in statuses.items()}
         self.save(update_fields=["component_statuses"])
+
+
+@receiver(status_signals.page_activity)
+def answer_page_activity(sender, page, **kwargs):
+    return Incident.objects.filter(page=page).going_on().exists()
+
+
+# Inbound alert integrations (incidents/alerts.py receives and applies their alerts) -----------
+
+
+class IntegrationKind(models.TextChoices):
+    ALERTMANAGER = "alertmanager", "Prometheus Alertmanager"
+    GRAFANA = "grafana", "Grafana alerting"
+    DATADOG = "datadog", "Datadog webhook"
+    GENERIC = "generic", "Generic JSON"
+
+
+HOLD_DOWN_DEFAULT = 120
+HOLD_DOWN_MAX = 86_400
+# Label matchers: how many per rule and how long their patterns may be (RE2 runs in linear time
+# whatever the pattern, and a cap keeps compiled programs small).
+RULE_MATCHERS_MAX = 20
+RULE_PATTERN_MAX = 256
+
+
+class Integration(Audited, models.Model):
+    """A source of alerts for one page: a secret hook URL (only its hash is kept; the URL is
+    shown once, at creation and on rotate), an optional bearer token, and rules mapping alerts
+    to components. Changes it makes are audited with it as the actor."""
+
+    AUDIT_NAME = "integration"
+    AUDIT_FIELDS = ("kind", "name", "hold_down_seconds")
+
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="integrations")
+    code = CodeField()
+    kind = models.CharField(max_length=16, choices=IntegrationKind.choices)
+    name = models.CharField(max_length=100)
+    hold_down_seconds = models.PositiveIntegerField(
+        default=HOLD_DOWN_DEFAULT,
+        help_text="An alert changes the page only once it has been firing this long.",
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    bearer_hash = models.CharField(max_length=64, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def audit_actor_label(self):
+        return f"Integration: {self.name}"
+
+    def new_token(self):
+        """A new secret for the hook URL (the old one stops working); returns the secret."""
+        secret = secrets.token_urlsafe(32)
+        self.token_hash = hash_secret(secret)
+        return secret
+
+    def set_bearer_token(self, token):
+        self.bearer_hash = hash_secret(token) if token else ""
+
+    def accepts_bearer(self, authorization):
+        if not self.bearer_hash:
+            return True
+        scheme, _, secret = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            return False
+        return hmac.compare_digest(self.bearer_hash, hash_secret(secret.strip()))
+
+    @classmethod
+    def for_token(cls, secret):
+        if not secret or len(secret) > 200:
+            return None
+        return (
+            cls.objects.select_related("page__tenant")
+            .filter(token_hash=hash_secret(secret))
+            .first()
+        )
+
+    @staticmethod
+    def hook_url(secret):
+        return f"{settings.SITE_URL}/hooks/{secret}/"
+
+    @classmethod
+    def create(cls, page, *, kind, name, hold_down_seconds=HOLD_DOWN_DEFAULT, bearer_token="",
+               rules=(), by=None):  # fmt: skip
+        """A new integration with its rules; returns it and its hook URL's secret (shown once)."""
+        with transaction.atomic():
+            integration = cls(page=page, kind=kind, name=name, hold_down_seconds=hold_down_seconds)
+            secret = integration.new_token()
+            integration.set_bearer_token(bearer_token)
+            integration.save()
+            integration.set_rules(rules)
+            integration.audit("create", by=by, after=integration.audit_values())
+        return integration, secret
+
+    def edit(self, *, by, rules=None, bearer_token=None, **changes):
+        """Change fields, the bearer token ("" removes it) and, when given, all the rules."""
+        with transaction.atomic():
+            before = self.stored_audit_values()
+            for name, value in changes.items():
+                setattr(self, name, value)
+            if bearer_token is not None:
+                self.set_bearer_token(bearer_token)
+            self.save()
+            if rules is not None:
+                self.set_rules(rules)
+            after = self.audit_values()
+            if before != after or bearer_token is not None:
+                self.audit("update", by=by, before=before, after=after)
+        return self
+
+    def rotate(self, *, by):
+        """A new hook URL; the old one answers 404 from now on. Returns the new secret."""
+        with transaction.atomic():
+            secret = self.new_token()
+            self.save(update_fields=["token_hash", "updated_at"])
+            self.audit("rotate", by=by)
+        return secret
+
+    def remove(self, *, by):
+        with transaction.atomic():
+            self.audit("delete", by=by, before=self.audit_values())
+            self.delete()
+
+    def audit_values(self):
+        values = super().audit_values()
+        values["bearer_token"] = bool(self.bearer_hash)
+        values["rules"] = [rule.audit_value() for rule in self.rules.all()]
+        return values
+
+    def set_rules(self, rules):
+        """Replace the rules with `rules` (dicts of AlertRule fields), each validated: a
+        ValidationError names the rule."""
+        self.rules.all().delete()
+        for position, fields in enumerate(rules):
+            rule = AlertRule(integration=self, position=position, **fields)
+            try:
+                rule.clean()
+            except ValidationError as error:
+                raise ValidationError(f"rules[{position}]: {'; '.join(error.messages)}") from None
+            rule.save()
+
+    def log_request(self, outcome, detail):
+        """One row of the integration's request log; only the latest REQUEST_LOG_SIZE stay."""
+        self.requests.create(outcome=outcome, detail=detail)
+        stale = self.requests.order_by("-received_at", "-id").values_list("id", flat=True)[
+            REQUEST_LOG_SIZE:
+        ]
+        IntegrationRequest.objects.filter(id__in=list(stale)).delete()
+
+
+def validate_matchers(match, match_re):
+    """Label matchers as rules keep them: {label: value} exact, {label: pattern} as RE2
+    regular expressions matching the whole value. Raises ValidationError with a message."""
+    for name, matchers in (("match", match), ("match_re", match_re)):
+        if not isinstance(matchers, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in matchers.items()
+        ):
+            raise ValidationError(f"{name} must be an object of label names to strings.")
+    if len(match) + len(match_re) > RULE_MATCHERS_MAX:
+        raise ValidationError(f"A rule takes at most {RULE_MATCHERS_MAX} label matchers.")
+    for label, pattern in match_re.items():
+        if len(pattern) > RULE_PATTERN_MAX:
+            raise ValidationError(
+                f"match_re.{label}: a pattern is at most {RULE_PATTERN_MAX} characters."
+            )
+        try:
+            re2.compile(pattern)
+        except re2.error as error:
+            raise ValidationError(
+                f"match_re.{label}: not a valid regular expression ({error})."
+            ) from None
+
+
+class AlertRule(models.Model):
+    """Alerts whose labels match go to a component or a group's components, with one status or
+    a status per `severity` label; optionally they open an incident (from a template)."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="rules")
+    position = models.PositiveIntegerField(default=0)
+    match = models.JSONField(default=dict, blank=True)
+    match_re = models.JSONField(default=dict, blank=True)
+    component = models.ForeignKey(
+        Component, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    group = models.ForeignKey(
+        "status.ComponentGroup", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(
+        max_length=24, choices=ComponentStatus.choices, default=ComponentStatus.MAJOR_OUTAGE
+    )
+    # {severity label value: status}; a severity not named gets `status`.
+    severity_statuses = models.JSONField(default=dict, blank=True)
+    open_incident = models.BooleanField(default=False)
+    template = models.ForeignKey(
+        "IncidentTemplate", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return f"{self.match} {self.match_re} → {self.component or self.group}"
+
+    def audit_value(self):
+        return {
+            "match": self.match,
+            "match_re": self.match_re,
+            "component": self.component.code if self.component_id else None,
+            "group": self.group.code if self.group_id else None,
+            "status": self.status,
+            "statuses": self.severity_statuses,
+            "open_incident": self.open_incident,
+            "template": self.template.code if self.template_id else None,
+        }
+
+    def clean(self):
+        validate_matchers(self.match, self.match_re)
+        if not isinstance(self.severity_statuses, dict) or len(self.severity_statuses) > 20:
+            raise ValidationError("statuses: at most 20 severities, each with a status.")
+        for severity, status in self.severity_statuses.items():
+            if status not in ComponentStatus.values:
+                raise ValidationError(f"statuses.{severity}: {status} is not a component status.")
+        if (self.component_id is None) == (self.group_id is None):
+            raise ValidationError("A rule names a component or a group (one of them).")
+        page_id = self.integration.page_id
+        if self.component_id and self.component.page_id != page_id:
+            raise ValidationError("No such component on this page.")
+        if self.group_id and self.group.page_id != page_id:
+            raise ValidationError("No such component group on this page.")
+        if self.template_id and self.template.page_id != page_id:
+            raise ValidationError("No such incident template on this page.")
+
+    def matches(self, labels):
+        for label, value in self.match.items():
+            if labels.get(label) != value:
+                return False
+        for label, pattern in self.match_re.items():
+            if label not in labels or not re2.fullmatch(pattern, labels[label]):
+                return False
+        return True
+
+    def targets(self):
+        if self.component_id:
+            return [self.component]
+        return list(self.group.components.all())
+
+    def status_for(self, labels):
+        return ComponentStatus(self.severity_statuses.get(labels.get("severity", ""), self.status))
+
+
+class AlertState(models.TextChoices):
+    PENDING = "pending", "Pending (hold-down)"
+    FIRING = "firing", "Firing"
+    RESOLVED = "resolved", "Resolved"
+
+
+class AlertQuerySet(models.QuerySet):
+    def due(self, now):
+        """Pending alerts whose hold-down is over."""
+        return self.filter(state=AlertState.PENDING, promote_at__lte=now)
+
+
+class Alert(models.Model):
+    """One alert of an integration, by its key (Alertmanager's and Grafana's fingerprint, the
+    generic form's `id`): what its latest accepted notice said. Applied alerts hold their
+    components through AlertEffect rows."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="alerts")
+    key = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, blank=True)
+    labels = models.JSONField(default=dict)
+    state = models.CharField(max_length=16, choices=AlertState.choices)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(null=True, blank=True)
+    promote_at = models.DateTimeField(null=True, blank=True)
+    incident = models.ForeignKey(
+        Incident, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AlertQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "key"], name="alert_integration_key")
+        ]
+        indexes = [
+            # The hold-down scheduler: pending alerts by when they are due.
+            models.Index(fields=["state", "promote_at"], name="alert_state_promote"),
+        ]
+
+    def __str__(self):
+        return self.name or self.key
+
+
+class AlertEffect(models.Model):
+    """A firing alert holds a component at `status`; `previous_status` is what the component
+    had before the first alert took it, where it returns when no alert or incident holds it."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="effects")
+    component = models.ForeignKey(Component, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=24, choices=ComponentStatus.choices)
+    previous_status = models.CharField(max_length=24, choices=ComponentStatus.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["alert", "component"], name="alert_effect_component")
+        ]
+
+    def __str__(self):
+        return f"{self.alert} holds {self.component} at {self.status}"
+
+
+REQUEST_LOG_SIZE = 100
+
+
+class IntegrationRequest(models.Model):
+    """One request an integration accepted: what it matched and changed, or why it changed
+    nothing. The latest REQUEST_LOG_SIZE are kept."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="requests")
+    received_at = models.DateTimeField(default=timezone.now)
+    outcome = models.CharField(max_length=200)
+    detail = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            # The request log and its pruning: an integration's requests, newest first.
+            models.Index(fields=["integration", "-received_at"], name="integration_request_log"),
+        ]
+
+    def __str__(self):
+        return f"{self.received_at:%Y-%m-%d %H:%M:%S} {self.outcome}"

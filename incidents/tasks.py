@@ -4,6 +4,7 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
+from incidents import alerts
 from incidents.models import Incident, IncidentStatus
 
 log = logging.getLogger(__name__)
@@ -49,3 +50,10 @@ def transition(incident, from_statuses, to_status):
         )
         locked.post_update(to_status, notify=notify)
     return 1
+
+
+@shared_task
+def promote_held_alerts():
+    """Alerts that have fired through their integration's hold-down take their components
+    (beat, 10 s)."""
+    return {"promoted": alerts.promote_due()}

@@ -48,7 +48,9 @@ def status_page(request, page):
         Incident.objects.filter(page=page)
         .recent(since)
         .prefetch_related(
-            Prefetch("updates", queryset=IncidentUpdate.objects.order_by("-display_at", "-id"))
+            Prefetch("updates", queryset=IncidentUpdate.objects.order_by("-display_at", "-id")),
+            # The cards name the components affected.
+            "components",
         )
         .order_by("-started_at", "-id")
     )

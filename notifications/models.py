@@ -41,8 +41,10 @@ from status.models import (
     ComponentGroup,
     ComponentStatus,
     Page,
+    SendingDay,
     SendingQuotaExceeded,
     next_sending_day,
+    sending_day,
     snapshot,
 )
 
@@ -70,6 +72,7 @@ QUARANTINE_FAILURES = 10
 QUARANTINE_WINDOW = timedelta(hours=1)
 # How long before a sweeper hands a lost fan-out message's event to another worker.
 FAN_OUT_GRACE = timedelta(minutes=1)
+FIRST_FAN_OUT_CHUNK = 1000
 
 
 class TransportError(Exception):
@@ -253,27 +256,17 @@ class NotificationEvent(models.Model):
         chunk_size = chunk_size or settings.NOTIFICATIONS_FAN_OUT_CHUNK
         self.webhook_payload()
         subscribers = self.subscribers().order_by("pk").values_list("pk", "channel")
+        insert = self.insert_chunk if connection.vendor == "postgresql" else self.create_chunk
         last = 0
+        # A small first chunk, so that the first deliveries go while the rest are made.
+        size = min(chunk_size, FIRST_FAN_OUT_CHUNK)
         while True:
-            rows = list(subscribers.filter(pk__gt=last)[:chunk_size])
-            if not rows:
-                break
-            first, last = rows[0][0], rows[-1][0]
-            now = timezone.now()
             with transaction.atomic():
-                Delivery.objects.bulk_create(
-                    [
-                        Delivery(
-                            event=self,
-                            subscriber_id=pk,
-                            channel=channel,
-                            next_attempt_at=now,
-                            enqueued_at=now,
-                        )
-                        for pk, channel in rows
-                    ],
-                    ignore_conflicts=True,
-                )
+                now = timezone.now()
+                first, last_in_chunk = insert(subscribers.filter(pk__gt=last)[:size], now)
+                if first is None:
+                    break
+                last, size = last_in_chunk, chunk_size
                 NotificationEvent.objects.filter(pk=self.pk).update(
                     fan_out_lease_until=now + lease_duration()
                 )
@@ -285,12 +278,54 @@ class NotificationEvent(models.Model):
                     subscriber_id__gte=first,
                     subscriber_id__lte=last,
                     status=DeliveryStatus.PENDING,
-                ).values_list("pk", "channel")
+                )
+                .order_by("pk")
+                .values_list("pk", "channel")
             )
         self.fanned_out_at = timezone.now()
         NotificationEvent.objects.filter(pk=self.pk).update(
             fanned_out_at=self.fanned_out_at, fan_out_lease_until=None
         )
+
+    def create_chunk(self, subscribers, now):
+        """A chunk's deliveries through the ORM (SQLite): (first, last) subscriber ids, or
+        (None, None) when no subscriber is left."""
+        rows = list(subscribers)
+        if not rows:
+            return None, None
+        Delivery.objects.bulk_create(
+            [
+                Delivery(
+                    event=self,
+                    subscriber_id=pk,
+                    channel=channel,
+                    next_attempt_at=now,
+                    enqueued_at=now,
+                    created_at=now,
+                )
+                for pk, channel in rows
+            ],
+            ignore_conflicts=True,
+        )
+        return rows[0][0], rows[-1][0]
+
+    def insert_chunk(self, subscribers, now):
+        """A chunk's deliveries on PostgreSQL in one statement, made by the server from the
+        subscribers query (ids never go to Python and back; the uuid is the server's
+        gen_random_uuid()): (first, last) subscriber ids, or (None, None) when none is left."""
+        sql, params = subscribers.query.get_compiler(using=subscribers.db).as_sql()
+        table = Delivery._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH chunk (id, channel) AS ({sql}),"  # noqa: S608 (our own SQL, bound params)
+                f" made AS (INSERT INTO {table} (event_id, subscriber_id, channel, uuid, status,"
+                " attempts, next_attempt_at, enqueued_at, last_error, created_at)"
+                " SELECT %s, id, channel, gen_random_uuid(), %s, 0, %s, %s, '', %s FROM chunk"
+                " ON CONFLICT DO NOTHING)"
+                " SELECT min(id), max(id) FROM chunk",
+                [*params, self.pk, DeliveryStatus.PENDING.value, now, now, now],
+            )
+            return cursor.fetchone()
 
 
 def kind_of_update(incident, update, first):
@@ -720,6 +755,18 @@ class DeliveryStatus(models.TextChoices):
     SKIPPED = "skipped", "Skipped (no longer subscribed)"
 
 
+UNREAD_WHEN_SENDING = [
+    "created_at",
+    "enqueued_at",
+    "sent_at",
+    "subscriber__created_at",
+    "subscriber__confirmation_sent_at",
+    "subscriber__confirmed_at",
+    "subscriber__unsubscribed_at",
+    "subscriber__quarantined_at",
+]
+
+
 class DeliveryQuerySet(models.QuerySet):
     def claim(self, ids, now=None):
         """Take the pending, due deliveries among `ids` for this worker: (claim, [Delivery]).
@@ -738,6 +785,8 @@ class DeliveryQuerySet(models.QuerySet):
         claimed = list(
             self.filter(claim=claim, status=DeliveryStatus.SENDING)
             .select_related("subscriber")
+            # Timestamps sending never reads: a batch of thousands spends less parsing them.
+            .defer(*UNREAD_WHEN_SENDING)
             .order_by("pk")
         )
         # A batch shares its event (and its payload) and page: loaded once, not once a row.
@@ -788,15 +837,63 @@ class DeliveryQuerySet(models.QuerySet):
             lease_until=now + lease_duration()
         )
 
-    def release(self, claim):
+    def release(self, claim, now=None):
         """Hand back what a claim still holds unsent (a worker stopping early): pending again,
-        the attempt not counted."""
-        return self.filter(claim=claim, status=DeliveryStatus.SENDING).update(
+        the attempt not counted, nor the message against its tenant's quota (it counts when
+        it is claimed again). Returns them as [(id, channel)]."""
+        held = list(
+            self.filter(claim=claim, status=DeliveryStatus.SENDING).values_list(
+                "pk", "channel", "attempts", "event__page__tenant_id"
+            )
+        )
+        if not held:
+            return []
+        released = self.filter(
+            pk__in=[pk for pk, *_ in held], claim=claim, status=DeliveryStatus.SENDING
+        ).update(
             status=DeliveryStatus.PENDING,
             claim=None,
             lease_until=None,
             attempts=F("attempts") - 1,
         )
+        if released == len(held):
+            first_attempts = {}
+            for _pk, _channel, attempts, tenant_id in held:
+                if attempts == 1:
+                    first_attempts[tenant_id] = first_attempts.get(tenant_id, 0) + 1
+            for tenant_id, count in first_attempts.items():
+                SendingDay.objects.filter(
+                    tenant_id=tenant_id, day=sending_day(now), sent__gte=count
+                ).update(sent=F("sent") - count)
+        return [(pk, channel) for pk, channel, *_ in held]
+
+    def record_sent_many(self, deliveries, now=None):
+        """Record claimed deliveries sent: one UPDATE per claim and response code (usually
+        one in all), each row only while its claim still holds it."""
+        if not deliveries:
+            return 0
+        now = now or timezone.now()
+        groups = {}
+        for delivery in deliveries:
+            groups.setdefault((delivery.claim, delivery.response_code), []).append(delivery.pk)
+        updated = 0
+        for (claim, response_code), ids in groups.items():
+            updated += self.filter(pk__in=ids, claim=claim).update(
+                status=DeliveryStatus.SENT,
+                sent_at=now,
+                response_code=response_code,
+                claim=None,
+                lease_until=None,
+                last_error="",
+            )
+        if updated != len(deliveries):
+            log.warning("%d deliveries lost their claim before being recorded sent",
+                        len(deliveries) - updated)  # fmt: skip
+        for delivery in deliveries:
+            delivery.status, delivery.sent_at = DeliveryStatus.SENT, now
+            delivery.claim = delivery.lease_until = None
+            delivery.last_error = ""
+        return updated
 
     def due(self, now):
         return self.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
@@ -1007,16 +1104,16 @@ def sender_domain(from_email):
 
 class SentRecorder:
     """Records the sent deliveries of a batch from a thread of its own, so that the next
-    message goes out while the last one is written.
+    message goes out while the last ones are written.
 
-    Each is written as soon as it is handed over (the queue is short): a worker dying in the
-    middle of a batch repeats at most the few messages sent and not yet written, as it would
-    the one on the wire. Only on PostgreSQL outside a transaction (a worker); elsewhere
-    (SQLite, tasks run in-process inside the caller's transaction) they are written inline.
-    Leaving the `with` block waits until everything is written.
+    What was handed over is written at once, all that waits in one UPDATE (the queue is
+    short): a worker dying in the middle of a batch repeats at most the few messages sent and
+    not yet written, as it would the one on the wire. Only on PostgreSQL outside a transaction
+    (a worker); elsewhere (SQLite, tasks run in-process inside the caller's transaction) they
+    are written inline. Leaving the `with` block waits until everything is written.
     """
 
-    QUEUE_SIZE = 4
+    QUEUE_SIZE = 16
 
     def __init__(self, threaded=True):
         self.threaded = (
@@ -1039,19 +1136,37 @@ class SentRecorder:
     def sent(self, delivery, response_code=None):
         if self.thread is None:
             return delivery.record_sent(response_code)
-        self.queue.put((delivery, response_code))
+        delivery.response_code = response_code
+        self.queue.put(delivery)
         return DeliveryStatus.SENT
 
     def run(self):
         try:
-            while (item := self.queue.get()) is not None:
-                delivery, response_code = item
+            stopping = False
+            while not stopping:
+                batch = [self.queue.get()]
+                while True:  # and whatever else is waiting
+                    try:
+                        batch.append(self.queue.get_nowait())
+                    except queue.Empty:
+                        break
+                if None in batch:
+                    stopping = True
+                    batch = [delivery for delivery in batch if delivery is not None]
                 try:
-                    delivery.record_sent(response_code)
+                    record_all_sent(batch)
                 except Exception:  # noqa: BLE001 (left "sending": released, sent again)
-                    log.exception("delivery %s: recording it sent failed", delivery.pk)
+                    log.exception("recording %d deliveries sent failed", len(batch))
         finally:
             connection.close()  # this thread's own connection
+
+
+def record_all_sent(deliveries):
+    """Record these claimed deliveries sent, together (a webhook's run of failures ends)."""
+    for delivery in deliveries:
+        if delivery.channel == Channel.WEBHOOK:
+            delivery.subscriber.note_success()
+    return Delivery.objects.record_sent_many(deliveries)
 
 
 def retry_delay(attempts):

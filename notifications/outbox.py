@@ -72,12 +72,14 @@ def enqueue_on_commit(task, *args):
 
 
 def enqueue_deliveries(rows):
-    """Enqueue deliveries given as [(id, channel)]: emails in batches (one SMTP connection
-    each), other channels one by one (one slow endpoint must not hold up others)."""
-    email_ids = [pk for pk, channel in rows if channel == EMAIL]
-    size = settings.NOTIFICATIONS_EMAIL_BATCH
-    for start in range(0, len(email_ids), size):
-        enqueue(DELIVER, email_ids[start : start + size])
+    """Enqueue deliveries given as [(id, channel)] in batches: emails over one SMTP connection
+    each (NOTIFICATIONS_EMAIL_BATCH), webhooks sent concurrently by one task each
+    (NOTIFICATIONS_WEBHOOK_BATCH; a slow endpoint holds one of its threads, not the others)."""
+    sizes = {EMAIL: settings.NOTIFICATIONS_EMAIL_BATCH}
+    by_channel = {}
     for pk, channel in rows:
-        if channel != EMAIL:
-            enqueue(DELIVER, [pk])
+        by_channel.setdefault(channel, []).append(pk)
+    for channel, ids in by_channel.items():
+        size = max(1, sizes.get(channel, settings.NOTIFICATIONS_WEBHOOK_BATCH))
+        for start in range(0, len(ids), size):
+            enqueue(DELIVER, ids[start : start + size])

@@ -7,6 +7,7 @@ the sweeper runs.
 
 import logging
 import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -15,16 +16,19 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from notifications import emails, outbox
+from notifications import emails, outbox, webhooks
 from notifications.models import (
+    Channel,
     Delivery,
+    DeliveryStatus,
     NotificationEvent,
     SentRecorder,
     Subscriber,
     SubscriberState,
     TransportError,
+    record_all_sent,
 )
-from notifications.transports import TRANSPORTS
+from notifications.transports import TRANSPORTS, WEBHOOK_TIMEOUT
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +78,9 @@ def deliver(delivery_ids):
                     delivery.record_failure(error)
                 continue
             try:
+                if channel == Channel.WEBHOOK and len(batch) > 1:
+                    sent += send_concurrently(batch, transport, lease)
+                    continue
                 with SentRecorder(threaded=len(batch) > 1) as recorder:
                     for delivery in batch:
                         lease.keep()
@@ -84,6 +91,92 @@ def deliver(delivery_ids):
         # Whatever this claim still holds (a time limit, a crash) is handed back at once.
         Delivery.objects.release(claim)
     return sent
+
+
+NOT_STARTED = object()
+
+
+def send_concurrently(batch, transport, lease):
+    """Send a batch of webhooks from NOTIFICATIONS_WEBHOOK_THREADS threads at once, each
+    request with its own timeouts; returns how many were sent.
+
+    The threads sign each body as they send it (its webhook-timestamp is when it goes) and
+    make the request; this thread records every outcome: the successes that have arrived
+    together in one UPDATE, as they arrive, so a worker killed mid-batch repeats only the
+    requests in flight and those answered but not yet written, and leaves the rest, still
+    claimed, to the sweeper. No request starts once a batch has run so long that its slowest
+    request could outlast the task's time limit: those are handed back
+    (Delivery.objects.release).
+    """
+    start_by = last_start()
+    requests = []
+    for delivery in batch:
+        if not delivery.subscriber.wants():
+            delivery.finish(DeliveryStatus.SKIPPED, error="The subscriber no longer wants it.")
+        else:
+            requests.append(delivery)
+    for event in {delivery.event_id: delivery.event for delivery in requests}.values():
+        webhooks.body_parts(event)  # built here, where the database is, before the threads
+
+    def post(delivery):
+        if time.monotonic() > start_by:
+            return NOT_STARTED
+        try:
+            return transport.post(transport.prepare(delivery))
+        except TransportError as error:
+            return error
+        except Exception as error:  # noqa: BLE001 (a bug in one message must not stop others)
+            log.exception("delivery %s failed unexpectedly", delivery.pk)
+            return TransportError(f"Internal error: {error!r}")
+
+    if not requests:
+        return 0
+    sent = 0
+    threads = max(1, min(settings.NOTIFICATIONS_WEBHOOK_THREADS, len(requests)))
+    executor = ThreadPoolExecutor(threads, thread_name_prefix="webhook")
+    try:
+        waiting = {executor.submit(post, delivery): delivery for delivery in requests}
+        while waiting:
+            done, _ = wait(waiting, timeout=5, return_when=FIRST_COMPLETED)
+            lease.keep()
+            answered = []
+            for future in done:
+                delivery, outcome = waiting.pop(future), future.result()
+                if outcome is NOT_STARTED:
+                    continue  # still claimed: released below
+                if isinstance(outcome, TransportError):
+                    record_failure(delivery, outcome)
+                else:
+                    delivery.response_code = outcome
+                    answered.append(delivery)
+            sent += record_sent(answered)
+    finally:
+        # Normally all done; after an error (a time limit), no request that has not started
+        # starts (what is still claimed is handed back).
+        executor.shutdown(wait=False, cancel_futures=True)
+    return sent
+
+
+def last_start():
+    """The monotonic time after which a batch starts no more requests: one that starts then
+    still ends (three times its timeouts) before the task's soft time limit."""
+    budget = settings.CELERY_TASK_SOFT_TIME_LIMIT - 4 * WEBHOOK_TIMEOUT
+    return time.monotonic() + max(budget, WEBHOOK_TIMEOUT)
+
+
+def record_failure(delivery, error):
+    try:
+        delivery.record_failure(error)
+    except Exception:  # noqa: BLE001 (left "sending": released and tried again)
+        log.exception("delivery %s: recording its failure failed", delivery.pk)
+
+
+def record_sent(deliveries):
+    try:
+        return record_all_sent(deliveries) if deliveries else 0
+    except Exception:  # noqa: BLE001 (left "sending": released and sent again)
+        log.exception("recording %d deliveries sent failed", len(deliveries))
+        return 0
 
 
 class Lease:

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_TIMEOUT = 30  # seconds, to connect and between bytes of the answer
 WEBHOOK_MAX_RESPONSE_BYTES = 64 * 1024
+WEBHOOK_POOLS = 100  # destinations (host and port) whose connections are kept open
 USER_AGENT = "Heliograph-Webhooks/1.0 (+https://www.standardwebhooks.com/)"
 
 
@@ -121,12 +122,26 @@ class EmailTransport(Transport):
 
 
 class WebhookTransport(Transport):
-    """POST the event in Statuspage's webhook shape, signed with the Standard Webhooks headers."""
+    """POST the event in Statuspage's webhook shape, signed with the Standard Webhooks headers.
+
+    `prepare()` (the body and its signature) runs in the worker's main thread; `post()` only
+    makes the request and reads its answer, so a batch's threads may run it at once (see
+    notifications/tasks.py)."""
+
+    def open(self):
+        http_session()  # made once, before any thread needs it
 
     def notify(self, delivery):
+        return self.post(self.prepare(delivery))
+
+    def prepare(self, delivery):
         body = webhooks.delivery_body(delivery)
         headers = signed_headers(delivery.subscriber.secret, delivery.webhook_id, body)
-        status, response_headers, content = http_post(delivery.subscriber.endpoint, body, headers)
+        return delivery.subscriber.endpoint, body, headers
+
+    def post(self, request):
+        """Make a prepared request: its response code, or TransportError. Thread-safe."""
+        status, response_headers, content = http_post(*request)
         if 200 <= status < 300:
             return status
         snippet = content[:200].decode(errors="replace")
@@ -220,6 +235,13 @@ def http_session():
         if not allow_private:
             for prefix, https in (("http://", False), ("https://", True)):
                 session.mount(prefix, PublicAddressAdapter(is_https_proto=https))
+        # Keep-alive connections for each of a batch's threads, to as many destinations as a
+        # batch usually has (urllib3 keeps 10 and 10 otherwise, and opens a new connection for
+        # every request beyond them).
+        for adapter in set(session.adapters.values()):
+            adapter.init_poolmanager(
+                WEBHOOK_POOLS, max(settings.NOTIFICATIONS_WEBHOOK_THREADS, 1)
+            )  # fmt: skip
         # No proxy or .netrc from the environment: they would bypass the address filter.
         session.trust_env = False
         _sessions[allow_private] = session

@@ -36,6 +36,7 @@ KINDS = {
     "subscriber": ("Subscribers and deliveries", ["subscriber", "delivery"]),
     "team": ("Team and invitations", ["member", "invitation"]),
     "api_key": ("API keys", ["api_key"]),
+    "integration": ("Alert integrations", ["integration"]),
 }
 
 ACTIONS = {
@@ -86,6 +87,11 @@ ACTIONS = {
     "invitation.accept": "Invitation accepted",
     "api_key.create": "API key created",
     "api_key.revoke": "API key revoked",
+    "integration.create": "Alert integration added",
+    "integration.update": "Alert integration edited",
+    "integration.rotate": "Alert integration URL rotated",
+    "integration.delete": "Alert integration deleted",
+    "integration.alert": "Alert changed a component",
 }
 # A maintenance update is named by the step it took.
 MAINTENANCE_STEPS = {
@@ -137,6 +143,8 @@ def actor_name(entry):
         return entry.actor.email or entry.actor.username
     if entry.api_key_id:
         return f"API key “{entry.api_key.name}”"
+    if entry.actor_label:
+        return entry.actor_label
     return automatic_actor()
 
 
@@ -167,7 +175,7 @@ def of_kind(entries, kind):
 def by_whom(entries, who):
     """`entries` made by `who`: "automatic", "user:<username>" or "key:<API key code>"."""
     if who == "automatic":
-        return entries.filter(actor__isnull=True, api_key__isnull=True)
+        return entries.filter(actor__isnull=True, api_key__isnull=True, actor_label="")
     kind, _, value = who.partition(":")
     if kind == "user":
         return entries.filter(actor__username=value)
@@ -376,7 +384,7 @@ def readable(entries, page):
     names.look_up()
     for entry in entries:
         entry.who = actor_name(entry)
-        entry.automatic = not (entry.actor_id or entry.api_key_id)
+        entry.automatic = not (entry.actor_id or entry.api_key_id or entry.actor_label)
         entry.what = action_words(entry)
         entry.changes = changes(entry, entry.model, names, page.tz)
     return entries

@@ -193,6 +193,8 @@ def board_context(page):
         "groups": groups,
         "statuses": ComponentStatus.choices,
         "can_edit": can_edit(page),
+        # While an incident or maintenance is going on, a quick change notifies by default.
+        "notify_default": page.has_activity(),
     }
 
 
@@ -273,7 +275,8 @@ def set_component_status(request, page, component_code):
     if status not in ComponentStatus.values:
         return HttpResponseBadRequest(f"Unknown status {status!r}.", content_type="text/plain")
     previous = component.status
-    # Subscribers hear of it only when the box beside the select is ticked (unticked by default).
+    # Subscribers hear of it only when the box beside the select is ticked (ticked by default
+    # only while an incident or maintenance is going on).
     notify = request.POST.get("notify") == "on"
     if component.set_status(status, by=request.user, notify=notify):
         # "Saved", with an Undo that posts the previous status back (the same choice to
@@ -288,6 +291,7 @@ def set_component_status(request, page, component_code):
             "component": component,
             "statuses": ComponentStatus.choices,
             "can_edit": True,
+            "notify_default": notify,
         }
         return render(request, "manage/_component_status_form.html", context)
     # The form is on more than one console page (without JavaScript): back to the one it was on.

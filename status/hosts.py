@@ -4,6 +4,11 @@ The main site (console, accounts, admin and every page under /p/<slug>/) answers
 settings.SITE_HOSTS. A page is also served at the root of its custom domain and of
 <slug>.<PUBLIC_BASE_DOMAIN>. Any other host gets a plain 404 before any other code runs, which
 is what keeps Host-header tricks (poisoned reset links, cache poisoning) out.
+
+With the database unreachable, a host or slug this process or the shared cache has seen still
+finds its page (the last answer is kept, `known_page_id`), and public_page answers GETs with the
+last good copy of the response (status/pagecache.py); only what was never seen needs the
+database, and fails (status.middleware answers 503).
 """
 
 from functools import wraps
@@ -21,15 +26,19 @@ from django.urls import reverse
 from status import pagecache
 from status.memo import LocalMemo
 from status.models import Page
+from status.pagecache import DATABASE_DOWN
 from status.signals import page_changed
 
 HOST_CACHE_SECONDS = 300
 # Bumped when any page's slug or domain changes, so every cached host mapping goes at once.
 HOSTS_GENERATION_KEY = "page-hosts:generation"
+# How long the last answer for a host or slug is kept for when the database cannot be reached.
+KNOWN_SECONDS = 86400
 
 
 def forget_hosts():
     _local_ids.clear()
+    _known_ids.clear()
     try:
         cache.incr(HOSTS_GENERATION_KEY)
     except ValueError:
@@ -44,22 +53,42 @@ def forget_changed_hosts(sender, hosts_changed=False, **kwargs):
 
 # (kind, value) -> page id, or 0 for "no page".
 _local_ids = LocalMemo()
+# (kind, value) -> page id, or 0: the last answer, for when the database cannot be reached.
+_known_ids = {}
 
 
 def cached_page_id(kind, value, find):
     """The page id for a host or slug: from this process's memory, the shared cache, or
-    `find(value)` (the database); 0 is remembered for "no page"."""
+    `find(value)` (the database); 0 is remembered for "no page". When the database cannot be
+    reached, the last answer known here or in the shared cache."""
     page_id = _local_ids.get((kind, value))
     if page_id is not None:
         return page_id or None
     generation = cache.get_or_set(HOSTS_GENERATION_KEY, 1, None)
     key = f"page-{kind}:{generation}:{value}"
+    known_key = f"page-{kind}-known:{generation}:{value}"
     page_id = cache.get(key)
     if page_id is None:
-        page_id = find(value) or 0
+        try:
+            page_id = find(value) or 0
+        except DATABASE_DOWN:
+            page_id = known_page_id(kind, value, known_key)
+            if page_id is None:
+                raise
+            return page_id or None
         cache.set(key, page_id, HOST_CACHE_SECONDS)
+        if _known_ids.get((kind, value)) != page_id:
+            cache.set(known_key, page_id, KNOWN_SECONDS)
     _local_ids.set((kind, value), page_id)
+    if len(_known_ids) > LocalMemo.LIMIT:
+        _known_ids.clear()
+    _known_ids[(kind, value)] = page_id
     return page_id or None
+
+
+def known_page_id(kind, value, known_key):
+    page_id = _known_ids.get((kind, value))
+    return page_id if page_id is not None else cache.get(known_key)
 
 
 def page_id_for_host(domain):
@@ -121,7 +150,8 @@ def public_page(view=None, *, cached=True, reads=(), framable=False):
     With `cached`, whole GET responses are kept in the cache under the page's version and
     served with ETag, Last-Modified and Cache-Control (see status/pagecache.py); a hit runs no
     SQL at all. `reads` names the query parameters the view reads: only they tell cached
-    answers apart.
+    answers apart. A miss is rendered by one request at a time (the others get the previous
+    version meanwhile), and with the database unreachable the last good copy is served.
 
     Public pages run no script at all: their Content-Security-Policy says script-src 'none',
     but for a page that refreshes itself while something is going on (it sets the
@@ -139,17 +169,41 @@ def public_page(view=None, *, cached=True, reads=(), framable=False):
             page_id = request.page_host_id if host_page else page_id_for_slug(page_slug)
             if page_id is None:
                 raise Http404("No such page")
-            if cached and request.method in ("GET", "HEAD"):
-                hit = pagecache.lookup(request, page_id, reads)
-                if hit is not None:
-                    return hit
+            if not cached or request.method not in ("GET", "HEAD"):
+                return render(request, get_object_or_404(Page, pk=page_id), *args, **kwargs)
+            try:
+                return cached_answer(request, page_id, *args, **kwargs)
+            except DATABASE_DOWN:
+                # The last good copy, as it was when the database went away.
+                stale = pagecache.previous(request, page_id, reads)
+                if stale is None:
+                    raise
+                return stale
 
-            page = get_object_or_404(Page, pk=page_id)
+        def cached_answer(request, page_id, *args, **kwargs):
+            hit = pagecache.lookup(request, page_id, reads)
+            if hit is not None:
+                return hit
+            lock = pagecache.claim_render(request, page_id, reads)
+            if lock is None:
+                # Another request is rendering this version: the previous one meanwhile.
+                stale = pagecache.previous(request, page_id, reads, keep=False)
+                if stale is not None:
+                    return stale
+            try:
+                if lock:
+                    # It may have been stored between our lookup and our lock.
+                    hit = pagecache.lookup(request, page_id, reads)
+                    if hit is not None:
+                        return hit
+                page = get_object_or_404(Page, pk=page_id)
+                return pagecache.store(request, page, render(request, page, *args, **kwargs), reads)
+            finally:
+                pagecache.release_render(lock)
+
+        def render(request, page, *args, **kwargs):
             request.page = page
-            response = view(request, page, *args, **kwargs)
-            if cached and request.method in ("GET", "HEAD"):
-                return pagecache.store(request, page, response, reads)
-            return response
+            return view(request, page, *args, **kwargs)
 
         def with_public_policy(response):
             # Read by csp.middleware.CSPMiddleware (and Django's XFrameOptionsMiddleware) on

@@ -492,7 +492,7 @@ class Page(Audited, models.Model):
         self.custom_domain = normalise_domain(self.custom_domain)
         stored = (
             Page.objects.filter(pk=self.pk)
-            .values_list("custom_domain", "domain_verified_at")
+            .values_list("custom_domain", "domain_verified_at", "time_zone")
             .first()
         )
         if stored and stored[0] != self.custom_domain and stored[1] == self.domain_verified_at:
@@ -500,7 +500,11 @@ class Page(Audited, models.Model):
             self.domain_verified_at = self.domain_checked_at = self.domain_missing_since = None
         if self.pk:
             self.version = F("version") + 1
-        super().save(*args, **kwargs)
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if stored and stored[2] != self.time_zone:
+                # The days of the uptime bars are the page's: recount them in the new zone.
+                UptimeDay.objects.rebuild(self.components.values_list("pk", flat=True))
         if self.pk and isinstance(self.version, F):
             self.refresh_from_db(fields=["version"])
         signals.page_changed.send(sender=Page, page_id=self.pk, hosts_changed=True)
@@ -645,6 +649,11 @@ class Page(Audited, models.Model):
                 f" the record again to verify it:\n\n  {record}\n"
             )
         send_mail(subject, text, None, addresses)
+
+    def has_activity(self):
+        """Whether an incident is open or a maintenance in progress at the page (incidents
+        answer the `page_activity` signal)."""
+        return any(answer for _, answer in signals.page_activity.send(sender=Page, page=self))
 
     def bump_version(self):
         """Invalidate cached renderings of the public page."""
@@ -815,9 +824,15 @@ class Component(Positioned, PageContent):
                     asked = self.position
                 self.position = self._stored_position = self.siblings().exclude(pk=self.pk).count()
             super().save(*args, **kwargs)
+            stored_start = self.__dict__.get("_stored_start")
             if adding:
                 self.status_changes.create(status=self.status, started_at=self.history_start())
-            elif regrouped:
+            elif stored_start and stored_start != (self.start_date, self.created_at):
+                # Uptime is counted from the history's start: recount the days from the new one.
+                UptimeDay.objects.rebuild([self.pk])
+            if adding or stored_start:
+                self._stored_start = (self.start_date, self.created_at)
+            if regrouped:
                 renumber(
                     Component.objects.filter(page_id=self.page_id, group_id=stored_group)
                     .exclude(pk=self.pk)
@@ -836,6 +851,8 @@ class Component(Positioned, PageContent):
         if "group_id" in field_names:
             # What save() compares with to keep positions in order when the group changes.
             component._stored_group_id = component.group_id
+        if "start_date" in field_names and "created_at" in field_names:
+            component._stored_start = (component.start_date, component.created_at)
         return component
 
     def regroup(self, group):
@@ -901,8 +918,36 @@ class Component(Positioned, PageContent):
         return True
 
 
+class ComponentStatusChangeQuerySet(models.QuerySet):
+    """History written, changed or deleted in bulk keeps its components' UptimeDays right."""
+
+    def bulk_create(self, objs, *args, **kwargs):
+        with transaction.atomic():
+            made = super().bulk_create(objs, *args, **kwargs)
+            UptimeDay.objects.rebuild({row.component_id for row in made})
+        return made
+
+    def update(self, **kwargs):
+        with transaction.atomic():
+            components = set(self.order_by().values_list("component_id", flat=True).distinct())
+            count = super().update(**kwargs)
+            UptimeDay.objects.rebuild(components)
+        return count
+
+    def delete(self):
+        with transaction.atomic():
+            components = set(self.order_by().values_list("component_id", flat=True).distinct())
+            deleted = super().delete()
+            UptimeDay.objects.rebuild(components)
+        return deleted
+
+
 class ComponentStatusChange(models.Model):
-    """One period of a component's status. History is only ever closed, never rewritten."""
+    """One period of a component's status. History is only ever closed, never rewritten.
+
+    Closing a period that is not operational (Component.set_status) recounts the UptimeDays it
+    covers, in the same transaction; so does any other save or delete of a closed period.
+    """
 
     component = models.ForeignKey(
         Component, on_delete=models.CASCADE, related_name="status_changes"
@@ -917,6 +962,8 @@ class ComponentStatusChange(models.Model):
         blank=True,
         related_name="status_changes",
     )
+
+    objects = ComponentStatusChangeQuerySet.as_manager()
 
     class Meta:
         ordering = ["component", "started_at"]
@@ -938,6 +985,161 @@ class ComponentStatusChange(models.Model):
 
     def __str__(self):
         return f"{self.component}: {self.status} from {self.started_at}"
+
+    def save(self, *args, **kwargs):
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            spans = {self.__dict__.get("_stored_span"), self.counted_span()} - {None}
+            if spans:
+                UptimeDay.objects.recount(self.component_id, spans)
+            self._stored_span = self.counted_span()
+
+    def delete(self, *args, **kwargs):
+        span = self.__dict__.get("_stored_span", self.counted_span())
+        with transaction.atomic():
+            deleted = super().delete(*args, **kwargs)
+            if span:
+                UptimeDay.objects.recount(self.component_id, [span])
+        return deleted
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        row = super().from_db(db, field_names, values)
+        row._stored_span = row.counted_span()
+        return row
+
+    def counted_span(self):
+        """(start, end) when the period counts in UptimeDays: closed, not operational."""
+        status, started_at, ended_at = (
+            self.__dict__.get(name) for name in ("status", "started_at", "ended_at")
+        )
+        if ended_at is None or started_at is None or status == ComponentStatus.OPERATIONAL:
+            return None
+        return (started_at, ended_at)
+
+
+def day_seconds(periods, tz, start):
+    """{local date: [major, partial, degraded, maintenance seconds, worst status]} of
+    `periods`, [(status, started at, ended at)] closed and not operational, counted from
+    `start` (the component's history start) and split at midnight in `tz`.
+
+    Whole seconds, as status/uptime.py counts them: every instant is truncated to its second.
+    """
+    days = {}
+    floor = int(start.timestamp())
+    for status, started_at, ended_at in periods:
+        begin, end = max(int(started_at.timestamp()), floor), int(ended_at.timestamp())
+        if begin >= end:
+            continue
+        slot = UPTIME_SLOTS[status]
+        day = datetime.fromtimestamp(begin, tz).date()
+        while begin < end:
+            midnight = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
+            cut = min(int(midnight.timestamp()), end)
+            counter = days.get(day)
+            if counter is None:
+                counter = days[day] = [0, 0, 0, 0, status]
+            counter[slot] += cut - begin
+            if STATUS_SEVERITY[status] > STATUS_SEVERITY[counter[4]]:
+                counter[4] = status
+            begin = cut
+            day += timedelta(days=1)
+    return days
+
+
+# The counter slot of each status that is not operational (see day_seconds).
+UPTIME_SLOTS = {
+    ComponentStatus.MAJOR_OUTAGE: 0,
+    ComponentStatus.PARTIAL_OUTAGE: 1,
+    ComponentStatus.DEGRADED_PERFORMANCE: 2,
+    ComponentStatus.UNDER_MAINTENANCE: 3,
+}
+
+
+class UptimeDayQuerySet(models.QuerySet):
+    def rebuild(self, component_ids):
+        """Recount all the days of these components from their whole history."""
+        self._recount(list(component_ids), None)
+
+    def recount(self, component_id, spans):
+        """Recount the days of one component that the [(start, end)] spans touch."""
+        self._recount([component_id], list(spans))
+
+    def _recount(self, component_ids, spans):
+        if not component_ids:
+            return
+        components = Component.objects.filter(pk__in=component_ids).select_related("page")
+        starts = {c.pk: (c.page.tz, c.history_start()) for c in components}
+        if not starts:
+            return  # deleted with their history
+        rows = ComponentStatusChange.objects.filter(
+            component__in=component_ids, ended_at__isnull=False
+        ).exclude(status=ComponentStatus.OPERATIONAL)
+        days = self.filter(component__in=component_ids)
+        dates = None
+        if spans:
+            (tz, _), *_ = starts.values()
+            dates = set()
+            overlap = Q()
+            for start, end in spans:
+                first, last = start.astimezone(tz).date(), end.astimezone(tz).date()
+                dates.update(first + timedelta(days=n) for n in range((last - first).days + 1))
+                # Every period of those days, not only the span's: the days are counted anew.
+                overlap |= Q(
+                    started_at__lt=datetime.combine(last + timedelta(days=1), time.min, tz),
+                    ended_at__gt=datetime.combine(first, time.min, tz),
+                )
+            rows = rows.filter(overlap)
+            days = days.filter(date__in=dates)
+        periods = {pk: [] for pk in starts}
+        for component_id, status, started_at, ended_at in rows.values_list(
+            "component_id", "status", "started_at", "ended_at"
+        ).order_by():
+            periods[component_id].append((status, started_at, ended_at))
+        days.delete()
+        self.bulk_create(
+            UptimeDay(
+                component_id=component_id,
+                date=date,
+                major_seconds=major,
+                partial_seconds=partial,
+                degraded_seconds=degraded,
+                maintenance_seconds=maintenance,
+                worst_status=worst,
+            )
+            for component_id, (tz, start) in starts.items()
+            for date, (major, partial, degraded, maintenance, worst) in day_seconds(
+                periods[component_id], tz, start
+            ).items()
+            if dates is None or date in dates
+        )
+
+
+class UptimeDay(models.Model):
+    """A component's seconds per status on one day (in its page's time zone), counted from its
+    closed history periods that are not operational (day_seconds); the open period is added
+    when read (status/uptime.py), so that the status page reads 90 rows at most per component
+    however long its history. Kept by every write of history (ComponentStatusChange), and
+    recounted when the page's time zone or the component's start changes."""
+
+    component = models.ForeignKey(Component, on_delete=models.CASCADE, related_name="uptime_days")
+    date = models.DateField()
+    major_seconds = models.PositiveIntegerField(default=0)
+    partial_seconds = models.PositiveIntegerField(default=0)
+    degraded_seconds = models.PositiveIntegerField(default=0)
+    maintenance_seconds = models.PositiveIntegerField(default=0)
+    worst_status = models.CharField(max_length=24, choices=ComponentStatus.choices)
+
+    objects = UptimeDayQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # Also the index of the status page's read: the components' days since a date.
+            models.UniqueConstraint(fields=["component", "date"], name="one_uptime_day_per_date"),
+        ]
+
+    def __str__(self):
+        return f"{self.component_id} on {self.date}: {self.worst_status}"
 
 
 class OverallStatus:
@@ -1154,6 +1356,9 @@ class AuditLogEntry(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
     )
     api_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, blank=True)
+    # Who did it when it was neither a user nor a key, e.g. "Integration: Prometheus" (an
+    # inbound alert integration, incidents/alerts.py).
+    actor_label = models.CharField(max_length=200, blank=True, default="")
     action = models.CharField(max_length=64)  # e.g. "component.update", "incident.create"
     object_type = models.CharField(max_length=32, blank=True)
     object_code = models.CharField(max_length=32, blank=True)
@@ -1174,7 +1379,7 @@ class AuditLogEntry(models.Model):
 
     @classmethod
     def record(cls, *, tenant, action, page=None, actor=None, api_key=None, obj=None,
-               before=None, after=None):  # fmt: skip
+               before=None, after=None, actor_label=""):  # fmt: skip
         if actor is not None and not actor.is_authenticated:
             actor = None
         return cls.objects.create(
@@ -1182,6 +1387,7 @@ class AuditLogEntry(models.Model):
             page=page,
             actor=actor,
             api_key=api_key,
+            actor_label=actor_label[:200],
             action=action,
             object_type=obj._meta.model_name if obj is not None else "",
             object_code=getattr(obj, "code", "") if obj is not None else "",
@@ -1193,13 +1399,16 @@ class AuditLogEntry(models.Model):
 
 def record_audit(page, action, obj=None, *, by=None, before=None, after=None, tenant=None):
     """One audit log entry. `by` is who did it: a user (console), an API key (API), or None
-    for the platform itself (the scheduler, automation)."""
-    user = by if by is not None and not isinstance(by, ApiKey) else None
+    for the platform itself (the scheduler, automation); anything else that acts names itself
+    with an `audit_actor_label` (an alert integration: "Integration: <name>")."""
+    label = getattr(by, "audit_actor_label", "")
+    user = by if by is not None and not label and not isinstance(by, ApiKey) else None
     return AuditLogEntry.record(
         tenant=tenant or page.tenant,
         page=page,
         actor=user,
         api_key=by if isinstance(by, ApiKey) else None,
+        actor_label=label,
         action=action,
         obj=obj,
         before=before,

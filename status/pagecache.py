@@ -16,6 +16,24 @@ the most recent responses (their key holds the version, so they are never served
 one). A cache hit then costs no round trip at all, and a write reaches every process within
 that second (at once in the process that made it). Redis being down or restarted only costs
 renders (config/cache.py answers a miss): it can never serve a page older than the last write.
+
+Two more things keep pages up and fast when something fails:
+
+- The last good copy. Every stored response is also kept under a key without the version
+  (`last_good_key`), for STALE_SECONDS, in the shared cache and in this process. When the
+  database cannot be reached, status.hosts.public_page answers with that copy (`previous`):
+  visitors see the page as it was when the database went away, with a 200, instead of an error.
+- One regeneration at a time. After a write, the first request for the new version takes a short
+  lock in the shared cache (`cache.add`, RENDER_LOCK_SECONDS, one per page version and request)
+  and renders; the requests that arrive meanwhile get the previous version (the last good copy,
+  with no s-maxage, so no shared cache keeps it) instead of rendering it too. So a page that
+  changes every second under load is rendered once a change, not once a waiting request, and
+  nobody waits for it. The process that made the write never gets the previous version
+  (WRITER_SECONDS): there it renders itself, so a write is visible at once where it was made.
+  A lock that cannot be read back (Redis down) is no lock: everyone renders, as before. The
+  previous version is served for as long as the render takes, never more than
+  RENDER_LOCK_SECONDS (a renderer that died, a lock left behind by a Redis call that timed out),
+  and it is the newest copy known (this process's, or the shared one when that is newer).
 """
 
 import hashlib
@@ -26,7 +44,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.dispatch import receiver
 from django.http import HttpResponse
 from django.utils.cache import get_conditional_response, patch_cache_control
@@ -34,6 +52,7 @@ from django.utils.http import http_date
 
 from status.memo import LocalMemo
 from status.models import Page
+from status.observability import count_page_cache
 from status.signals import page_changed
 
 SHARED_MAX_AGE = 5
@@ -45,11 +64,24 @@ MEMORY_VERSION_SECONDS = 2
 
 
 LOCAL_RESPONSES_BYTES = 64 * 1024 * 1024
+# How long the last good copy of each response is kept (served while the database is down).
+STALE_SECONDS = 86400
+# One regeneration at a time: how long a render may hold its lock (it is released when stored),
+# so the longest the previous version is served when a renderer dies or its lock is left behind.
+RENDER_LOCK_SECONDS = 2
+# After a write, how long the writing process renders for itself instead of serving the previous
+# version while another process regenerates.
+WRITER_SECONDS = 5
+# What psycopg raises, wrapped by Django, when PostgreSQL cannot be reached or the connection died.
+DATABASE_DOWN = (OperationalError, InterfaceError)
 
 
 _local_versions = LocalMemo()  # page id -> version
 _local_responses = OrderedDict()  # response key -> (entry, deadline), least recently used first
 _local_bytes = 0
+_last_good = OrderedDict()  # last-good key -> (version, entry), least recently stored first
+_last_good_bytes = 0
+_written_here = {}  # page id -> monotonic deadline: this process changed the page
 
 
 def version_key(page_id):
@@ -91,6 +123,7 @@ def forget_version(page_id):
 
 @receiver(page_changed)
 def forget_changed_page(sender, page_id, **kwargs):
+    _written_here[page_id] = time.monotonic() + WRITER_SECONDS
     forget_version(page_id)
     # A reader may have cached the old version before the writer's transaction commits.
     transaction.on_commit(lambda: forget_version(page_id), robust=True)
@@ -126,23 +159,46 @@ def _local_drop(key):
 
 
 def clear_local():
-    global _local_bytes
+    global _local_bytes, _last_good_bytes
     LocalMemo.clear_all()
     _local_responses.clear()
     _local_bytes = 0
+    _last_good.clear()
+    _last_good_bytes = 0
+    _written_here.clear()
 
 
 def response_key(request, page_id, version, reads=()):
     """The entry of this request's answer: its host and path, and of its query string only the
     parameters the view reads (`reads`), so that `?cb=1`, `?cb=2`, … share one entry instead
     of each filling the cache with a copy."""
+    return f"page-response:{page_id}:{version}:{_where(request, reads)}"
+
+
+def last_good_key(request, page_id, reads=()):
+    """The entry of the last good copy of this request's answer, whatever its version."""
+    return f"page-last-good:{page_id}:{_where(request, reads)}"
+
+
+def _where(request, reads):
     variant = "htmx" if request.headers.get("HX-Request") else "full"
     query = urlencode(sorted((name, request.GET.getlist(name)) for name in reads), doseq=True)
     # Hashed: the query string is the client's, of any length.
     where = hashlib.blake2b(
         f"{request.get_host()}\n{request.path}\n{query}".encode(), digest_size=16
     ).hexdigest()
-    return f"page-response:{page_id}:{version}:{variant}:{where}"
+    return f"{variant}:{where}"
+
+
+def answer_from(request, entry, cache_status):
+    body, headers, etag, last_modified = entry
+    response = HttpResponse(body)
+    for name, value in headers.items():
+        response[name] = value
+    response["X-Cache"] = cache_status
+    return get_conditional_response(
+        request, etag=etag, last_modified=last_modified, response=response
+    )
 
 
 def lookup(request, page_id, reads=()):
@@ -156,17 +212,68 @@ def lookup(request, page_id, reads=()):
         if entry is None:
             return None
         _local_set(key, entry)
-    body, headers, etag, last_modified = entry
-    response = HttpResponse(body)
-    for name, value in headers.items():
-        response[name] = value
-    response["X-Cache"] = "hit"
-    return get_conditional_response(
-        request, etag=etag, last_modified=last_modified, response=response
-    )
+    count_page_cache(hit=True)
+    return answer_from(request, entry, "hit")
+
+
+def previous(request, page_id, reads=(), *, keep=True):
+    """The last good copy of this request's answer (X-Cache: stale), or None.
+
+    With `keep`, it carries the headers it was stored with, so shared caches may keep it
+    (the database is down: it is the best there is). Without, it is the previous version while
+    the new one renders, and no shared cache may keep it."""
+    key = last_good_key(request, page_id, reads)
+    # (version, entry): this process's copy when it is the previous version (no round trip for
+    # a large page), else the newer of it and the shared one (another process may have
+    # rendered versions this one never served).
+    kept = _last_good.get(key)
+    if keep or kept is None or kept[0] < (page_version(page_id) or 0) - 1:
+        kept = max(
+            (found for found in (kept, cache.get(key)) if found is not None),
+            key=lambda found: found[0],
+            default=None,
+        )
+    if kept is None:
+        return None
+    response = answer_from(request, kept[1], "stale")
+    if not keep:
+        response["Cache-Control"] = "public, max-age=0, must-revalidate"
+        del response["CDN-Cache-Control"]
+    return response
+
+
+def wrote_here(page_id):
+    """Whether this process changed the page within WRITER_SECONDS."""
+    deadline = _written_here.get(page_id)
+    if deadline is None:
+        return False
+    if deadline <= time.monotonic():
+        _written_here.pop(page_id, None)
+        return False
+    return True
+
+
+def claim_render(request, page_id, reads=()):
+    """Ask to render this request's answer for the page's current version: the lock's key when
+    this request should render it (release it with `release_render`), "" when it should render
+    without a lock (the lock cannot be had: Redis is down), None when another request is
+    rendering it already."""
+    key = "page-render:" + response_key(request, page_id, page_version(page_id), reads)
+    if cache.add(key, 1, RENDER_LOCK_SECONDS):
+        return key
+    if wrote_here(page_id) or cache.get(key) is None:
+        # Our own write; or the lock was released in between, or the cache cannot answer.
+        return ""
+    return None
+
+
+def release_render(key):
+    if key:
+        cache.delete(key)
 
 
 def store(request, page, response, reads=()):
+    count_page_cache(hit=False)  # a miss: the page was rendered
     if response.status_code != 200 or response.streaming or response.cookies:
         return response
     body = response.content
@@ -200,7 +307,24 @@ def store(request, page, response, reads=()):
     entry = (body, headers, etag, last_modified)
     cache.set(key, entry, CACHE_SECONDS)
     _local_set(key, entry)
+    _keep_last_good(last_good_key(request, page.pk, reads), (page.version, entry))
     response["X-Cache"] = "miss"
     return get_conditional_response(
         request, etag=etag, last_modified=last_modified, response=response
     )
+
+
+def _keep_last_good(key, kept):
+    """Keep `kept`, (version, entry), as the last good copy under `key`."""
+    global _last_good_bytes
+    cache.set(key, kept, STALE_SECONDS)
+    if not settings.PAGE_CACHE_LOCAL_SECONDS:
+        return  # the cache is this process's memory already
+    old = _last_good.pop(key, None)
+    if old is not None:
+        _last_good_bytes -= len(old[1][0])
+    _last_good[key] = kept
+    _last_good_bytes += len(kept[1][0])
+    while _last_good_bytes > LOCAL_RESPONSES_BYTES and _last_good:
+        _key, dropped = _last_good.popitem(last=False)
+        _last_good_bytes -= len(dropped[1][0])

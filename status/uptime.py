@@ -14,10 +14,19 @@ import datetime
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import BigIntegerField, F, Func, Q
+from django.db.models import (
+    BigIntegerField,
+    DateField,
+    DateTimeField,
+    F,
+    Func,
+    IntegerField,
+    Q,
+    Value,
+)
 from django.utils import timezone
 
-from status.models import STATUS_SEVERITY, ComponentStatus, ComponentStatusChange
+from status.models import STATUS_SEVERITY, ComponentStatus, ComponentStatusChange, UptimeDay
 
 PARTIAL_OUTAGE_WEIGHT = 0.3
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -125,6 +134,9 @@ class Uptime:
     degraded_seconds: int = 0
     maintenance_seconds: int = 0
     counted_seconds: int = 0
+    # Equal for two Uptimes whose days show the same (dates, statuses and seconds per status),
+    # so that their bars' markup can be reused; None when unknown.
+    key: tuple | None = None
 
     def percent_over(self, last):
         """The uptime percentage over the `last` days only (all of them: `percent`)."""
@@ -148,51 +160,66 @@ def group_uptime(uptimes):
         return None
     if len(uptimes) == 1:
         return uptimes[0]
-    days = []
-    for same_day in zip(*(uptime.days for uptime in uptimes), strict=True):
-        # One pass per day, in plain loops: a large page merges thousands of days.
-        first = same_day[0]
-        worst = OPERATIONAL_SLOT + 1  # no data
-        major = partial = degraded = maintenance = counted = 0
-        shared = True
-        for day in same_day:
-            if day is not first:
-                shared = False
-            if day.status is None:
-                continue
-            slot = SLOTS[day.status]
-            if slot < worst:
-                worst = slot
-            if day.major_seconds > major:
-                major = day.major_seconds
-            if day.partial_seconds > partial:
-                partial = day.partial_seconds
-            if day.degraded_seconds > degraded:
-                degraded = day.degraded_seconds
-            if day.maintenance_seconds > maintenance:
-                maintenance = day.maintenance_seconds
-            if day.counted_seconds > counted:
-                counted = day.counted_seconds
-        if shared:
-            days.append(first)  # the shared quiet or no-data day: nothing to merge
-        elif worst > OPERATIONAL_SLOT:
-            days.append(Day(first.date, None))
-        else:
-            days.append(
-                Day(
-                    first.date,
-                    STATUSES[worst],
-                    major,
-                    partial,
-                    degraded,
-                    maintenance,
-                    counted,
-                    uptime_ratio(major, partial, counted),
-                )
-            )
+    keys = tuple(uptime.key for uptime in uptimes)
+    key = None if None in keys else keys
+    # The days before today show and count the same while the components' keys are the same.
+    days = _GROUP_DAYS.get(key) if key else None
+    if days is None:
+        days = [_merge_days(same) for same in zip(*(u.days[:-1] for u in uptimes), strict=True)]
+        if key:
+            if len(_GROUP_DAYS) > _GROUP_DAYS_LIMIT:
+                _GROUP_DAYS.clear()
+            _GROUP_DAYS[key] = days
+    days = [*days, _merge_days([uptime.days[-1] for uptime in uptimes])]
     totals = [sum(getattr(u, name) for u in uptimes) for name in _TOTALS]
     major, partial, _, _, counted = totals
-    return Uptime(days, _percent(major, partial, counted), *totals)
+    return Uptime(days, _percent(major, partial, counted), *totals, key=key)
+
+
+# Member keys -> a group's merged days but today. Bounded: cleared when it grows.
+_GROUP_DAYS = {}
+_GROUP_DAYS_LIMIT = 2_000
+
+
+def _merge_days(same_day):
+    """The group's Day from its components' Days of one date (see group_uptime)."""
+    # One pass, in plain loops: a large page merges thousands of days.
+    first = same_day[0]
+    worst = OPERATIONAL_SLOT + 1  # no data
+    major = partial = degraded = maintenance = counted = 0
+    shared = True
+    for day in same_day:
+        if day is not first:
+            shared = False
+        if day.status is None:
+            continue
+        slot = SLOTS[day.status]
+        if slot < worst:
+            worst = slot
+        if day.major_seconds > major:
+            major = day.major_seconds
+        if day.partial_seconds > partial:
+            partial = day.partial_seconds
+        if day.degraded_seconds > degraded:
+            degraded = day.degraded_seconds
+        if day.maintenance_seconds > maintenance:
+            maintenance = day.maintenance_seconds
+        if day.counted_seconds > counted:
+            counted = day.counted_seconds
+    if shared:
+        return first  # the shared quiet or no-data day: nothing to merge
+    if worst > OPERATIONAL_SLOT:
+        return Day(first.date, None)
+    return Day(
+        first.date,
+        STATUSES[worst],
+        major,
+        partial,
+        degraded,
+        maintenance,
+        counted,
+        uptime_ratio(major, partial, counted),
+    )
 
 
 _TOTALS = (
@@ -223,12 +250,15 @@ def daily_uptime(components, *, days=90, tz, now=None):
     """One Uptime per component id, for the `days` calendar days (in `tz`) ending today.
 
     The components belong to one page and `tz` is its time zone. Runs one query (none for no
-    components), reading only the history that is not operational and overlaps the window;
-    the components' pages are not read.
+    components), reading the components' UptimeDays in the window (their closed history,
+    counted per day on write) and their open periods that are not operational: the cost does
+    not grow with history. The components' pages are not read.
     """
     if days < 1:
         raise ValueError("days must be at least 1")
     components = list(components)
+    if not components:
+        return {}
     now = now or timezone.now()
     now_s = _epoch(now)
     today = now.astimezone(tz).date()
@@ -238,7 +268,9 @@ def daily_uptime(components, *, days=90, tz, now=None):
     bounds.append(_epoch(_midnight(today + datetime.timedelta(days=1), tz)))
     ends = [*bounds[1:-1], now_s]  # today ends now
     window = _Window(
+        zone=str(tz),
         dates=dates,
+        index={day: i for i, day in enumerate(dates)},
         bounds=bounds,
         ends=ends,
         now_s=now_s,
@@ -246,13 +278,54 @@ def daily_uptime(components, *, days=90, tz, now=None):
         quiet=[_day(day, bounds[i], ends[i], None) for i, day in enumerate(dates)],
     )
 
-    periods = {component.pk: [] for component in components}
-    for component_id, status, started_at, ended_at in _history(periods.keys(), midnights[0], now):
-        periods[component_id].append(_period(status, started_at, ended_at, now_s))
+    counted = {component.pk: [] for component in components}
+    open_periods = {}
+    for row in _counted_days(counted.keys(), dates[0], today):
+        component_id, day, major, partial, degraded, maintenance, status, since = row
+        if day is None:
+            open_periods[component_id] = (SLOTS[status], _epoch(since), now_s)
+        else:
+            counted[component_id].append(
+                (day, [major, partial, degraded, maintenance, SLOTS[status]])
+            )
     return {
-        component.pk: window.uptime(_epoch(_history_start(component, tz)), periods[component.pk])
+        component.pk: window.uptime(
+            _epoch(_history_start(component, tz)),
+            counted[component.pk],
+            open_periods.get(component.pk),
+        )
         for component in components
     }
+
+
+def _counted_days(component_ids, first, last):
+    """(component id, date, major, partial, degraded, maintenance seconds, worst status, None)
+    of the components' UptimeDays from `first` to `last`, and (component id, None, 0, 0, 0, 0,
+    status, started at) of their open periods that are not operational, in one query."""
+    component_ids = list(component_ids)
+    no_date, no_time, zero = (
+        Value(None, output_field=DateField()),
+        Value(None, output_field=DateTimeField()),
+        Value(0, output_field=IntegerField()),
+    )
+    counted = UptimeDay.objects.filter(
+        component__in=component_ids, date__gte=first, date__lte=last
+    ).values_list(
+        "component_id",
+        "date",
+        "major_seconds",
+        "partial_seconds",
+        "degraded_seconds",
+        "maintenance_seconds",
+        "worst_status",
+        no_time,
+    )
+    going_on = (
+        ComponentStatusChange.objects.filter(component__in=component_ids, ended_at__isnull=True)
+        .exclude(status=OPERATIONAL)
+        .values_list("component_id", no_date, zero, zero, zero, zero, "status", "started_at")
+    )
+    return counted.order_by().union(going_on.order_by(), all=True)
 
 
 def range_uptime(component, start, end, *, now=None):
@@ -294,35 +367,40 @@ class _Window:
     """The days of a daily_uptime() call, shared by all its components.
 
     `bounds` are the days' starts and the start of tomorrow, `ends` the days' ends (today's is
-    now), all in epoch seconds. `no_data` and `quiet` are each day without data and each full
-    day without events: most of a component's days are one of them.
+    now), all in epoch seconds; `index` the position of each date. `no_data` and `quiet` are
+    each day without data and each full day without events: most of a component's days are
+    one of them.
     """
 
+    zone: str
     dates: list[datetime.date]
+    index: dict[datetime.date, int]
     bounds: list[int]
     ends: list[int]
     now_s: int
     no_data: list[Day]
     quiet: list[Day]
 
-    def uptime(self, start_s, periods):
-        """The Uptime of a component starting at `start_s`, with its _period()s."""
+    def uptime(self, start_s, counted, open_period):
+        """The Uptime of a component starting at `start_s`, with its counted days [(date,
+        counter)] (a counter is [major, partial, degraded, maintenance seconds, worst slot])
+        and its open period that is not operational, as (slot, begin, end) or None."""
         bounds, now_s = self.bounds, self.now_s
         lo = max(start_s, bounds[0])
         if lo >= now_s:
             return Uptime(days=list(self.no_data), percent=None)
         first = max(bisect.bisect_right(bounds, start_s) - 1, 0)
 
-        # Day index -> counter, for the days that have events or start late. This loop is
-        # the hot path: a page runs it for each period of each of its components.
-        counters = {}
-        if start_s > bounds[first]:
+        # Day index -> counter, for the days that have events or start late.
+        index = self.index
+        counters = {index[day]: counter for day, counter in counted}
+        if start_s > bounds[first] and first not in counters:
             counters[first] = [0, 0, 0, 0, OPERATIONAL_SLOT]
-        for slot, begin, finish in periods:
+        if open_period is not None:
+            # The period going on is counted here, day by day up to now.
+            slot, begin, finish = open_period
             begin = max(begin, lo)
             finish = min(finish, now_s)
-            if begin >= finish:
-                continue
             i = bisect.bisect_right(bounds, begin) - 1
             while begin < finish:
                 cut = min(bounds[i + 1], finish)
@@ -344,15 +422,24 @@ class _Window:
             partial += counter[PARTIAL]
             degraded += counter[DEGRADED]
             maintenance += counter[MAINTENANCE]
-        counted = now_s - lo - maintenance
+        counted_seconds = now_s - lo - maintenance
+        key = (
+            self.zone,
+            dates[0],
+            len(dates),
+            lo,
+            first,
+            tuple(sorted((i, *counter) for i, counter in counters.items())),
+        )
         return Uptime(
             days=days,
-            percent=_percent(major, partial, counted),
+            percent=_percent(major, partial, counted_seconds),
             major_seconds=major,
             partial_seconds=partial,
             degraded_seconds=degraded,
             maintenance_seconds=maintenance,
-            counted_seconds=counted,
+            counted_seconds=counted_seconds,
+            key=key,
         )
 
 

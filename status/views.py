@@ -8,7 +8,6 @@ from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.mail import send_mail
-from django.db import connection
 from django.http import HttpResponseNotFound, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -37,14 +36,6 @@ def home(request):
     if request.user.is_authenticated:
         return redirect("manage:home")
     return render(request, "status/home.html")
-
-
-@public_view
-@never_cache
-def healthz(request):
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok"})
 
 
 def not_found(request, exception):

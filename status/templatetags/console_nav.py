@@ -15,6 +15,7 @@ SECTIONS = [
     ("Maintenance", "manage:maintenance", ["maintenance"]),
     ("Components", "manage:components", ["components", "component", "group"]),
     ("Templates", "manage:templates", ["templates", "template"]),
+    ("Integrations", "manage:integrations", ["integrations", "integration"]),
     ("Subscribers", "manage:subscribers", ["subscribers", "subscriber", "deliveries", "event",
                                            "delivery"]),
     ("Team", "manage:team", ["team", "member", "invite"]),

@@ -13,7 +13,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
-from incidents.models import Incident, IncidentStatus, IncidentUpdate
+from incidents.models import Incident, IncidentStatus, IncidentUpdate, Integration
 from notifications.models import Subscriber
 from status.models import Component, ComponentGroup, Page
 
@@ -25,6 +25,7 @@ WRITE_BODIES = {
     "incident_update": {"incident_update": {"body": "Taken over"}},
     "postmortem": {"postmortem": {"body_draft": "Taken over"}},
     "subscriber": {"subscriber": {"email": "intruder@example.com"}},
+    "integration": {"integration": {"kind": "generic", "name": "Taken over"}},
 }
 
 
@@ -50,6 +51,7 @@ def methods_of(callback):
 def body_for(route):
     for segment, key in [("postmortem", "postmortem"), ("incident_updates", "incident_update"),
                          ("subscribers", "subscriber"), ("component-groups", "component_group"),
+                         ("integrations", "integration"),
                          ("incidents", "incident"), ("components", "component")]:  # fmt: skip
         if segment in route:
             return WRITE_BODIES[key]
@@ -66,8 +68,10 @@ def objects_of(page, who):
     subscriber = Subscriber.objects.create_subscriber(
         page, channel="email", email=f"{who.lower()}@example.com"
     )
+    integration, _secret = Integration.create(page, kind="alertmanager", name=f"{who}'s alerts")
     return {
         "page_code": page.code,
+        "integration_code": integration.code,
         "component_code": page.components.first().code,
         "group_code": page.groups.first().code,
         "incident_code": incident.code,
@@ -107,12 +111,13 @@ def state_of(page):
         list(Incident.objects.filter(page=page).values()),
         list(IncidentUpdate.objects.filter(incident__page=page).values()),
         list(Subscriber.objects.filter(page=page).values()),
+        list(Integration.objects.filter(page=page).values()),
     )
 
 
 def test_the_matrix_sees_every_api_route():
     routes = {route for route, _ in api_routes()}
-    assert len(routes) == 17
+    assert len(routes) == 20
     assert "api/v1/pages/<str:page_code>/subscribers/<str:subscriber_code>" in routes
 
 
@@ -146,7 +151,7 @@ def test_tenant_bs_key_and_page_code_get_404_on_every_route_and_method_with_one_
                 assert response.json()["error"] == "not_found", (method, path)
             walked.add(param)
     assert walked == {"component_code", "group_code", "incident_code", "update_code",
-                      "subscriber_code"}  # fmt: skip
+                      "subscriber_code", "integration_code"}  # fmt: skip
     assert (state_of(tenant_a.page), state_of(tenant_b.page)) == before
 
 
@@ -158,7 +163,8 @@ def test_the_same_reads_with_tenant_bs_key_and_its_own_codes_succeed(api_b, obje
             response = api_b.get(fill(route, objects_b))
             assert response.status_code == 200, (route, response.content)
             reads += 1
-    assert reads == 6  # a component, its uptime, a group, an incident, its postmortem, a subscriber
+    # A component, its uptime, a group, an incident, its postmortem, a subscriber, an integration.
+    assert reads == 7
 
 
 def test_the_same_reads_with_tenant_as_key_succeed(api_a, objects_a):

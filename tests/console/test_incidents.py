@@ -98,6 +98,16 @@ def test_the_declare_form_offers_every_component_with_not_affected_and_the_five_
     assert "checked" in form.find("input", name="notify").attrs
 
 
+def test_the_declare_form_asks_for_the_message_before_the_components(editor, page, api):
+    # As Statuspage's form does: on a page with many components the message stays in sight.
+    form = parse_html(editor.get(url(page, "incidents/new/")).text).find(
+        "form", class_="console-form"
+    )
+    names = [f.attrs.get("name") for f in form.iter() if f.tag in ("input", "select", "textarea")]
+    order = [n for n in names if n in ("name", "status", "body", field(api), "notify")]
+    assert order == ["name", "status", "body", field(api), "notify"]
+
+
 def test_declaring_records_who_did_it_and_notifies_when_asked(editor, editor_a, page, api):
     declare(editor, page, notify="on", **{field(api): "major_outage"})
 

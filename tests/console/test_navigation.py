@@ -13,6 +13,7 @@ def test_the_navigation_lists_every_section_and_marks_the_current_one(client, te
         ("incidents/new/", "Incidents"),
         ("components/", "Components"),
         ("deliveries/", "Subscribers"),
+        ("integrations/", "Integrations"),
         ("api-keys/", "API keys"),
         ("audit/", "Audit log"),
     ]:
@@ -22,8 +23,8 @@ def test_the_navigation_lists_every_section_and_marks_the_current_one(client, te
         nav = visible(response).find("nav", class_="console-nav")
         links = nav.find("div", class_="console-links")
         assert [a.text for a in links.find_all("a")] == [
-            "Overview", "Incidents", "Maintenance", "Components", "Templates", "Subscribers",
-            "Team", "API keys", "Audit log", "Settings",
+            "Overview", "Incidents", "Maintenance", "Components", "Templates", "Integrations",
+            "Subscribers", "Team", "API keys", "Audit log", "Settings",
         ]  # fmt: skip
         assert [a.text for a in links.find_all("a", **{"aria-current": "page"})] == [current]
         assert f"/manage/{page.code}/audit/" in hrefs(links)

@@ -43,8 +43,27 @@ def test_active_incidents_show_with_their_latest_update_and_a_link(client, viewe
     assert "Found the cause." in card.text
     assert "Looking." not in card.text
     assert "Old one" not in body.text
+    assert [chip.text for chip in card.find("p", class_="affects").find_all(class_="chip")] == [
+        "API"
+    ]
+    # A viewer cannot post, so is not offered to.
+    assert "Post an update" not in card.text
     row = body.find("tr", id=f"component-{api.code}")
     assert row.find("span", class_="status").text == "Major outage"
+
+
+def test_an_editor_goes_from_an_active_incident_to_its_update_form_in_one_click(
+    client, editor_a, page, api
+):
+    incident = Incident.declare(page, name="API errors", body="Looking.")
+    client.force_login(editor_a)
+
+    card = overview(client, page).find("article", class_="incident-card")
+    [link] = [a for a in card.find_all("a") if a.text.startswith("Post an update")]
+    path, anchor = link.attrs["href"].split("#")
+    assert path == f"/manage/{page.code}/incidents/{incident.code}/"
+    detail = visible(client.get(path))
+    assert detail.find(id=anchor).find("form", class_="update-form") is not None
 
 
 def test_maintenance_in_progress_and_upcoming_is_listed(client, viewer_a, page, api):

@@ -1,13 +1,17 @@
 """A component's status changed in one click, in the overview and the components list: it tells
 subscribers only when staff tick "Notify subscribers", says "Saved" and offers an Undo."""
 
+from datetime import timedelta
+
 import pytest
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
+from incidents.models import Incident
 from notifications.models import Delivery, NotificationEvent
 from status.models import AuditLogEntry
-from tests.factories import make_subscriber
+from tests.factories import make_maintenance, make_resolved_incident, make_subscriber
 from tests.notifications.servers import Receiver
 
 HTMX = {"HX-Request": "true"}
@@ -42,6 +46,38 @@ def test_the_quick_status_select_offers_an_unticked_notify_box(editor, page, api
     box = f'<input type="checkbox" name="notify" value="on" id="notify-{api.code}">'
     assert box in html
     assert 'Notify subscribers<span class="visually-hidden"> of API</span>' in html
+
+
+@pytest.mark.parametrize("overview", [True, False], ids=["overview", "components list"])
+@pytest.mark.parametrize("going_on", ["incident", "maintenance", "scheduled", "resolved"])
+def test_the_notify_box_is_ticked_while_an_incident_or_maintenance_is_going_on(
+    editor, page, api, overview, going_on
+):
+    now = timezone.now()
+    if going_on == "incident":
+        Incident.declare(page, name="Slow API", body="Looking.", notify=False)
+    elif going_on == "resolved":
+        make_resolved_incident(page, "Slow API", now - timedelta(hours=2))
+    else:
+        maintenance = make_maintenance(page, now + timedelta(hours=1))
+        if going_on == "maintenance":
+            maintenance.post_update("in_progress", "Started.", notify=False)
+    path = f"/manage/{page.code}/" if overview else f"/manage/{page.code}/components/"
+    html = editor.get(path).text
+    box = f'<input type="checkbox" name="notify" value="on" id="notify-{api.code}"'
+    ticked = going_on in ("incident", "maintenance")
+    assert (box + " checked>" in html) is ticked
+    assert (box + ">" in html) is not ticked
+
+
+def test_a_quick_change_keeps_the_notify_choice_it_was_made_with(editor, page, api):
+    box = f'id="notify-{api.code}" checked>'
+    ticked = editor.post(
+        status_url(page, api), {"status": "degraded_performance", "notify": "on"}, headers=HTMX
+    )
+    assert box in ticked.text
+    unticked = editor.post(status_url(page, api), {"status": "operational"}, headers=HTMX)
+    assert box not in unticked.text
 
 
 def test_a_quick_change_without_the_box_emails_and_posts_nothing(

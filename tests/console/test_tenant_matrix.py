@@ -20,7 +20,7 @@ from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from incidents.models import Incident, IncidentStatus, IncidentTemplate
+from incidents.models import Incident, IncidentStatus, IncidentTemplate, Integration
 from notifications.models import Delivery, NotificationEvent, Subscriber
 from status.models import (
     ApiKey,
@@ -45,6 +45,7 @@ KWARGS = {
     "key_code": "api_key",
     "subscriber_code": "subscriber",
     "event_code": "event",
+    "integration_code": "integration",
     "code": {"incidents": "incident", "maintenance": "maintenance", "templates": "template"},
 }
 # The one tenant route outside a page: the user's own pages (tested at the end of this file).
@@ -226,6 +227,23 @@ ROUTES = {
         },
     ),
     "manage:template-delete": Route(Role.EDITOR),
+    # Alert integrations (incidents/console_integrations.py)
+    "manage:integrations": Route(
+        Role.EDITOR, lambda t: {"kind": "generic", "name": "Planted", "hold_down_seconds": "0"}
+    ),
+    "manage:integration-detail": Route(
+        Role.EDITOR,
+        lambda t: {
+            "name": "Taken over",
+            "hold_down_seconds": "0",
+            "rows": "1",
+            "rule-0-matchers": "alertname=Anything",
+            "rule-0-target": f"component:{t.component.code}",
+            "rule-0-status": "major_outage",
+        },
+    ),
+    "manage:integration-rotate": Route(Role.EDITOR, post_only=True),
+    "manage:integration-delete": Route(Role.EDITOR, post_only=True),
     # Team, API keys, audit log (status/team.py)
     "manage:team": Route(Role.VIEWER, writes=False),
     "manage:member-role": Route(Role.OWNER, lambda t: {"role": "owner"}, post_only=True),
@@ -405,6 +423,7 @@ def make_objects(tenant):
         tenant, f"invited@{tenant.slug}.example", Role.EDITOR, by=owner
     )
     api_key, _ = ApiKey.issue(tenant, "Deploy pipeline", by=owner)
+    integration, _ = Integration.create(page, kind="alertmanager", name="Prometheus", by=owner)
     return SimpleNamespace(
         tenant=tenant,
         page=page,
@@ -422,6 +441,7 @@ def make_objects(tenant):
         member=membership,
         invitation=invitation,
         api_key=api_key,
+        integration=integration,
     )
 
 

@@ -490,10 +490,12 @@ def best_of_three(function, *args):
 
 
 @pytest.mark.parametrize("source", WORST.values(), ids=WORST.keys())
-def test_the_worst_text_at_the_cap_renders_in_under_100_ms(source):
+def test_the_worst_text_at_the_cap_renders_without_runaway_backtracking(source):
+    # `make bench` (bench/markdown.py) measures the 100 ms target; this guard only catches
+    # a quadratic or worse regression (it took 1.5 s), without failing on a busy machine.
     assert len(source) <= CAP
     seconds = best_of_three(render_markdown, source)
-    assert seconds < 0.1, f"{seconds * 1000:.0f} ms"
+    assert seconds < 0.5, f"{seconds * 1000:.0f} ms"
     assert_safe(render_markdown(source))
 
 
@@ -530,7 +532,7 @@ def test_what_a_person_writes_stays_within_the_budget():
     assert output.count("<li>") == 1_000
     assert output.count("<tr>") == 201
     assert output.count("<blockquote>") == 10
-    assert best_of_three(render_markdown, source) < 0.1
+    assert best_of_three(render_markdown, source) < 0.5  # the 100 ms target is `make bench`'s
 
 
 def test_rendering_frees_what_cmark_allocates():

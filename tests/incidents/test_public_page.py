@@ -116,7 +116,13 @@ def test_an_active_incident_is_shown_with_its_latest_update(client, status_page)
     card = section.find("article", class_="incident-card")
     assert card.find("h3").text == "Login failures"
     assert card.find("a").attrs["href"] == f"/p/alpha/incidents/{incident.code}/"
-    assert card.find("p", class_="update-status").text.startswith("Identified – Mar 15, 2026")
+    assert card.find("p", class_="update-status").text == "Identified"
+    assert card.find("p", class_="posted").text.startswith("Posted ")
+    assert " ago · Mar 15, 2026" in card.find("p", class_="posted").text
+    # The card names what is affected, as chips.
+    assert [chip.text for chip in card.find("p", class_="affects").find_all(class_="chip")] == [
+        "API"
+    ]
     assert "A bad deploy; rolling it back." in card.text
     assert "We are looking into failed logins." not in card.text
     assert banner(body) == "Partial system outage"

@@ -92,10 +92,12 @@ class SmtpSink:
 class Receiver:
     """An HTTP server recording every request: (path, headers, body). Answers 200, or what
     `script(path, [status, …])` says for the next requests to a path (a status may be a tuple
-    (status, headers) or (status, headers, body))."""
+    (status, headers) or (status, headers, body)). Each answer waits `delay` seconds after the
+    request is recorded (a slow receiver)."""
 
     def __init__(self):
         self.requests = []
+        self.delay = 0.0
         self.scripts = {}
         self.lock = threading.Lock()
         receiver = self
@@ -115,6 +117,8 @@ class Receiver:
                     )
                     script = receiver.scripts.get(self.path)
                     answer = script.pop(0) if script else 200
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 if not isinstance(answer, tuple):
                     answer = (answer, {})
                 status, headers, *rest = answer

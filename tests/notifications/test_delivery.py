@@ -350,13 +350,15 @@ def test_the_sweeper_gives_a_dead_workers_fan_out_to_another(event, enqueued):
     assert event.claim_fan_out()
 
 
-def test_webhooks_are_enqueued_one_by_one_and_emails_in_batches(settings, enqueued):
+def test_emails_and_webhooks_are_enqueued_in_batches_of_their_own(settings, enqueued):
     settings.NOTIFICATIONS_EMAIL_BATCH = 2
+    settings.NOTIFICATIONS_WEBHOOK_BATCH = 3
     rows = [(1, "email"), (2, "webhook"), (3, "email"), (4, "email"), (5, "webhook")]
+    rows += [(6, "webhook"), (7, "webhook")]
 
     outbox.enqueue_deliveries(rows)
 
-    assert [args for _name, args in enqueued] == [([1, 3],), ([4],), ([2],), ([5],)]
+    assert [args for _name, args in enqueued] == [([1, 3],), ([4],), ([2, 5, 6],), ([7],)]
 
 
 def test_staff_resend_a_delivery_with_its_same_message_id(

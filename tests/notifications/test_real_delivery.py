@@ -187,6 +187,44 @@ def test_a_worker_killed_in_the_middle_of_a_fan_out_loses_and_repeats_nothing(pa
     assert repeats <= 2
 
 
+def test_a_worker_killed_mid_batch_of_webhooks_leaves_the_unsent_to_the_sweeper(page, real):
+    now = timezone.now()
+    Subscriber.objects.bulk_create(
+        [Subscriber(page=page, channel="webhook", email="ops@example.com",
+                    endpoint=real.receiver.url(f"/slow/{n}"), state="confirmed",
+                    confirmed_at=now) for n in range(40)]
+    )  # fmt: skip
+    real.receiver.delay = 0.25  # 4 threads: about 16 a second
+    first = real.worker(NOTIFICATIONS_WEBHOOK_BATCH=40, NOTIFICATIONS_WEBHOOK_THREADS=4)
+
+    with real.broker():
+        Incident.declare(page, name="Outage")
+    wait_for(sent(8), interval=0.005, message="8 webhooks of the batch")
+    first.kill()
+
+    recorded = set(Delivery.objects.filter(status="sent").values_list("uuid", flat=True))
+    held = Delivery.objects.filter(status="sending")
+    assert 8 <= len(recorded) < 40 and held.count() == 40 - len(recorded)
+    assert page.tenant.sent_today() == 40
+    real.receiver.delay = 0
+    # The dead worker's lease runs out: the sweeper hands its rows, and only them, on.
+    assert real.sweep(later=timedelta(minutes=5))["deliveries"] == 40 - len(recorded)
+    real.worker()
+
+    wait_for(sent(40), timeout=60, message="all 40 webhooks")
+    webhook_ids = [headers["webhook-id"] for _, headers, _ in real.receiver.requests]
+    deliveries = Delivery.objects.all()
+    assert set(webhook_ids) == {d.webhook_id for d in deliveries}
+    # What was recorded sent before the kill is never sent again; what was in flight (at most
+    # one request per thread, and as many answered but not yet written) may be, once.
+    for delivery in deliveries:
+        if delivery.uuid in recorded:
+            assert webhook_ids.count(delivery.webhook_id) == 1
+    assert len(webhook_ids) - len(set(webhook_ids)) <= 8
+    # Each message counted once against the quota, its second attempt not.
+    assert page.tenant.sent_today() == 40
+
+
 @contextmanager
 def own_redis():
     server = RedisServer().start()

@@ -1,0 +1,46 @@
+"""The hook alert sources post to: `POST /hooks/<token>/` on the main site (config/urls.py).
+
+The token in the URL finds the integration (only its hash is stored); an integration with a
+bearer token also wants `Authorization: Bearer <token>`. An unknown token or a missing or wrong
+bearer token answers 404, exactly as a URL that does not exist, and records nothing. Bodies over
+1 MiB answer 413; bodies the integration's kind cannot read answer 400 with a message. What an
+accepted body does is incidents/alerts.py's, and is kept in the integration's request log.
+"""
+
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from incidents.alerts import BODY_MAX_BYTES, PayloadError, read_body, receive
+from incidents.models import Integration
+from status.tenancy import public_view
+
+
+def error(status, name, message):
+    return JsonResponse({"error": name, "message": message}, status=status)
+
+
+@public_view
+@csrf_exempt
+@never_cache
+@require_POST
+def hook(request, token):
+    integration = Integration.for_token(token)
+    if integration is None or not integration.accepts_bearer(request.headers.get("Authorization")):
+        return error(404, "not_found", "No such hook.")
+    try:
+        length = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        return error(400, "bad_request", "Content-Length must be a number.")
+    if length > BODY_MAX_BYTES:
+        return error(413, "payload_too_large", f"Bodies are at most {BODY_MAX_BYTES} bytes.")
+    raw = request.read(BODY_MAX_BYTES + 1)
+    if len(raw) > BODY_MAX_BYTES:
+        return error(413, "payload_too_large", f"Bodies are at most {BODY_MAX_BYTES} bytes.")
+    try:
+        notices = read_body(integration, raw)
+    except PayloadError as problem:
+        return error(400, "bad_request", str(problem))
+    report = receive(integration, notices)
+    return JsonResponse(report)
