@@ -48,7 +48,10 @@ bench: $(STAMP)
 	$(PY) -m bench.notifications
 	$(PY) -m bench.faults
 	$(PY) -m bench.markdown
+	$(PY) -m bench.alerts
 	$(PY) -m bench.stack
+	$(PY) -m bench.monitors
+	$(PY) -m bench.metrics
 
 # The production stack on this machine (deploy/stack.py): nginx on http://127.0.0.1:$(STACK_PORT)
 # in front of two gunicorn nodes, two Celery workers, beat, PostgreSQL, Redis (broker and

@@ -10,60 +10,35 @@ file from the same nginx (a second server block). Prints both and their ratio ag
 target (>= 0.8). Exits 1 when wrk saw errors, not when the target is missed.
 """
 
-import re
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
+from bench.common import WRK_CONNECTIONS, WRK_THREADS, fetch, have_wrk, log, wrk
 from deploy.stack import Stack
-from tests.services import apt_install, free_port
+from tests.services import free_port
 
 TARGET = 0.8
-WRK_THREADS, WRK_CONNECTIONS = 2, 16
 WARMUP_SECONDS, RUN_SECONDS, ROUNDS = 3, 10, 2
 PAGE = "/p/acme/"
 
 
-def log(message):
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def fetch(url):
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (loopback URL)
-        return response.status, response.headers, response.read()
-
-
-def wrk(url, seconds):
-    command = ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", "--latency", url]
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    errors = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
-    )
-    return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
-        "errors": (int(bad.group(1)) if bad else 0)
-        + (sum(int(n) for n in errors.groups()) if errors else 0),
-    }
-
-
 def file_server(stack, port, files):
-    """A server block of the same nginx serving `files`, logging as the page's server does."""
+    """A server block of the same nginx serving `files`, set up as the page's server is where
+    it matters: logging alike, the same open file cache as its cached pages, no version in the
+    Server header."""
     return (
-        f"server {{ listen 127.0.0.1:{port}; root {files};"
+        f"server {{ listen 127.0.0.1:{port}; root {files}; server_tokens off;"
         f" access_log {stack.logs}/nginx-file-access.log heliograph buffer=64k flush=1s;"
-        f" location / {{ default_type text/html; }} }}"
+        f" location / {{ default_type text/html;"
+        f" open_file_cache max=10000 inactive=30s; open_file_cache_valid 5s; }} }}"
     )
 
 
 def main():
     started = time.monotonic()
-    if shutil.which("wrk") is None and not apt_install("wrk"):
-        log("wrk is not installed and could not be installed (Debian package `wrk`)")
+    if not have_wrk():
         return 1
     with tempfile.TemporaryDirectory(prefix="heliograph-bench-files-") as files:
         files = Path(files)
@@ -94,7 +69,7 @@ def main():
                     results[label].append(wrk(url, RUN_SECONDS))
     cached = max(r["rps"] for r in results["nginx cache"])
     plain = max(r["rps"] for r in results["nginx file"])
-    errors = sum(r["errors"] for rounds in results.values() for r in rounds)
+    errors = sum(r["bad"] + r["errors"] for rounds in results.values() for r in rounds)
     ratio = cached / plain
     print(
         f"\nThrough nginx (deploy/nginx.conf, 2 gunicorn nodes behind it), {PAGE} "

@@ -14,77 +14,52 @@ Exits 1 when a measurement saw errors (non-2xx answers, or socket errors, which 
 2-second timeouts), not when the target is missed.
 """
 
-import io
-import os
-import shutil
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
-from bench import run
-from bench.run import PAGE, WRK_CONNECTIONS, WRK_THREADS, fetch, grow_page, gunicorn
-from tests.services import apt_install, free_port, postgres, redis
+from bench.common import (
+    WRK_CONNECTIONS,
+    WRK_THREADS,
+    django_with_demo,
+    fetch,
+    gunicorn,
+    have_wrk,
+    logger,
+    read,
+    wrk,
+)
+from bench.run import PAGE, grow_page
 
 WARMUP_SECONDS, RUN_SECONDS = 3, 20
 CHANGE_EVERY_SECONDS = 1.0
 SAMPLE_EVERY_SECONDS = 0.05
 P99_TARGET_MS = 50
 
-
-def log(message):
-    print(f"[bench.writes] {message}", file=sys.stderr, flush=True)
+log = logger("bench.writes")
 
 
 def main():
-    if shutil.which("wrk") is None and not apt_install("wrk"):
-        log("wrk is not installed and could not be installed (Debian package `wrk`)")
+    if not have_wrk():
         return 1
-    with (
-        postgres() as database_url,
-        redis() as redis_url,
-        tempfile.TemporaryDirectory(prefix="heliograph-bench-writes-") as tmp,
-    ):
-        if not database_url or not redis_url:
-            log("PostgreSQL 15 and Redis are needed (see tests/services.py)")
+    with django_with_demo("heliograph-bench-writes-") as ready:
+        if ready is None:
             return 1
-        port = free_port()
-        os.environ.update(
-            DJANGO_SETTINGS_MODULE="config.settings",
-            DATABASE_URL=database_url,
-            REDIS_URL=redis_url,
-            SECRET_KEY="bench-" + "x" * 50,
-            DEBUG="false",
-            SECURE_SSL_REDIRECT="false",
-            ALLOWED_HOSTS="127.0.0.1",
-            SITE_URL=f"http://127.0.0.1:{port}",
-            VAR_DIR=str(Path(tmp) / "var"),
-            LOG_LEVEL="WARNING",
-        )
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        log("migrating, collecting static files, creating the demo pages")
-        call_command("migrate", verbosity=0)
-        call_command("collectstatic", verbosity=0, interactive=False)
-        call_command("demo", stdout=io.StringIO())
+        tmp, port = ready
         log(f"growing /p/{PAGE}/ as bench/run.py does")
         grow_page(PAGE)
 
         url = f"http://127.0.0.1:{port}/p/{PAGE}/"
-        with gunicorn(port, Path(tmp) / "gunicorn.log") as logfile:
+        with gunicorn(port, tmp / "gunicorn.log") as logfile:
             fetch(url)
-            run.wrk(url, WARMUP_SECONDS)
+            wrk(url, WARMUP_SECONDS)
             log(f"no changes: wrk {RUN_SECONDS} s")
-            still = run.wrk(url, RUN_SECONDS)
+            still = wrk(url, RUN_SECONDS)
             log(f"a change every {CHANGE_EVERY_SECONDS:g} s: wrk {RUN_SECONDS} s")
             with Changer(PAGE) as changer, Sampler(url) as sampler:
-                changing = run.wrk(url, RUN_SECONDS)
+                changing = wrk(url, RUN_SECONDS)
             if still["errors"] or still["bad"] or changing["errors"] or changing["bad"]:
-                log(f"wrk saw errors; gunicorn's log ends with:\n{run.read(logfile)}")
+                log(f"wrk saw errors; gunicorn's log ends with:\n{read(logfile)}")
 
     report(still, changing, changer, sampler.seen)
     failed = any(result[name] for result in (still, changing) for name in ("errors", "bad"))

@@ -307,13 +307,25 @@ CELERY_BEAT_SCHEDULE = {
     "advance-maintenance": {"task": "incidents.tasks.advance_maintenance", "schedule": 30.0},
     # Alerts whose hold-down is over reach the page (incidents/alerts.py).
     "promote-alerts": {"task": "incidents.tasks.promote_held_alerts", "schedule": 10.0},
+    # Hook requests queued (202) whose processing task was lost (incidents/alerts.py).
+    "sweep-alert-requests": {"task": "incidents.tasks.sweep_alert_requests", "schedule": 10.0},
+    # Built-in monitors: due checks sent to the workers; old results pruned (incidents/monitors.py).
+    "schedule-monitors": {"task": "incidents.tasks.schedule_monitors", "schedule": 2.0},
+    "prune-monitor-results": {"task": "incidents.tasks.prune_monitor_results", "schedule": 3600.0},
     # Retries, expired leases, messages lost with Redis, events not fanned out.
     "sweep-notifications": {"task": "notifications.tasks.sweep", "schedule": 30.0},
     # Idempotency-Key answers (24 hours) and console form tokens (7 days) past their use.
     "prune-request-records": {"task": "status.tasks.prune", "schedule": 3600.0},
     # Custom domains: verify new TXT records, notice missing ones (status/domains.py).
     "check-domains": {"task": "status.tasks.check_domains", "schedule": 3600.0},
+    # System metrics: raw points and minute roll-ups past their retention (status/metrics.py).
+    "prune-metrics": {"task": "status.metrics.prune_metrics", "schedule": 3600.0},
 }
+# System metrics (status/metrics.py): raw points are kept this many days (and the API refuses
+# older ones), minute and five-minute roll-ups this many (the day chart reads them); hour and
+# day roll-ups stay.
+METRICS_RAW_RETENTION_DAYS = env_int("METRICS_RAW_RETENTION_DAYS", 7)
+METRICS_MINUTE_RETENTION_DAYS = env_int("METRICS_MINUTE_RETENTION_DAYS", 14)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Celery's Django fixup closes the database connections around every task unless told to reuse
 # them, and a new PostgreSQL connection costs more than a delivery. They are recycled as Django
@@ -349,6 +361,9 @@ ACCOUNT_EMAILS_PER_ADDRESS = env_int("ACCOUNT_EMAILS_PER_ADDRESS", 3)
 # Webhooks to private, loopback, link-local and CGNAT addresses: only for local development
 # and tests. Off, such endpoints are refused when saved and again at connect time.
 WEBHOOKS_ALLOW_PRIVATE_IPS = env_bool("WEBHOOKS_ALLOW_PRIVATE_IPS", False)
+# Built-in monitors (incidents/monitors.py) call only public addresses too, under the same
+# setting. Their raw results are kept this many days (response times stay in the roll-ups).
+MONITOR_RESULTS_RETENTION_DAYS = env_int("MONITOR_RESULTS_RETENTION_DAYS", 30)
 
 # Behind a TLS-terminating proxy, set SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto.
 if env("SECURE_PROXY_SSL_HEADER"):
@@ -413,7 +428,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # One name per choice set that several serializers use under the same field name.
-    "ENUM_NAME_OVERRIDES": {"ComponentStatusEnum": "status.models.ComponentStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "ComponentStatusEnum": "status.models.ComponentStatus",
+        "IntegrationKindEnum": "incidents.models.IntegrationKind",
+        "MonitorKindEnum": "incidents.monitor_models.MonitorKind",
+        "IncidentDraftStateEnum": ["pending", "published", "discarded"],
+        "MonitorStateEnum": ["pending", "up", "degraded", "down", "paused"],
+    },
 }
 # Management API rate limit per key: a sustained rate with bursts (a token bucket).
 API_RATE_LIMIT_PER_SECOND = float(env("API_RATE_LIMIT_PER_SECOND", "1"))

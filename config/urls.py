@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from incidents import hooks
+from incidents import hooks, pings
 from incidents import views as incident_views
 from status import health, team
 from status import views as status_views
@@ -18,6 +18,8 @@ urlpatterns = [
     path("invitations/<str:token>/", team.accept_invitation, name="invitation-accept"),
     # Inbound alerts (incidents/hooks.py): the token in the URL is the integration's secret.
     path("hooks/<str:token>/", hooks.hook, name="hook"),
+    # Heartbeat monitors' jobs call their ping URL (incidents/pings.py).
+    path("ping/<str:token>", pings.ping, name="ping"),
     path("p/<slug:page_slug>/", include("config.urls_public")),
     path("api/v1/", include("config.urls_api")),
     path("admin/", admin.site.urls),

@@ -6,9 +6,9 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from incidents import api as incidents_api
-from incidents import api_integrations
+from incidents import api_integrations, api_monitors
 from notifications import api as notifications_api
-from status import api_pages
+from status import api_metrics, api_pages
 from status.tenancy import public_view
 
 PAGE = "pages/<str:page_code>/"
@@ -69,6 +69,25 @@ urlpatterns = [
         api_integrations.integration_rotate,
         name="api-integration-rotate",
     ),
+    # Incidents draft rules propose (incidents/api_integrations.py)
+    path(PAGE + "incident_drafts", api_integrations.incident_drafts, name="api-incident-drafts"),
+    path(
+        PAGE + "incident_drafts/<str:draft_code>",
+        api_integrations.incident_draft,
+        name="api-incident-draft",
+    ),
+    path(
+        PAGE + "incident_drafts/<str:draft_code>/publish",
+        api_integrations.incident_draft_publish,
+        name="api-incident-draft-publish",
+    ),
+    # System metrics (status/api_metrics.py); "metrics/data" before "metrics/<id>".
+    path(PAGE + "metrics", api_metrics.metrics, name="api-metrics"),
+    path(PAGE + "metrics/data", api_metrics.metrics_data, name="api-metrics-data"),
+    path(PAGE + "metrics/<str:metric_code>", api_metrics.metric, name="api-metric"),
+    path(PAGE + "metrics/<str:metric_code>/data", api_metrics.metric_data, name="api-metric-data"),
+    path(PAGE + "monitors", api_monitors.monitor_list, name="api-monitors"),
+    path(PAGE + "monitors/<str:monitor_code>", api_monitors.monitor_detail, name="api-monitor"),
     path(PAGE + "subscribers", notifications_api.subscribers, name="api-subscribers"),
     path(
         PAGE + "subscribers/<str:subscriber_code>",

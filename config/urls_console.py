@@ -6,6 +6,8 @@ through it, is 404). Areas and their views:
 - pages, page settings, components and groups: status/console.py;
 - overview, incidents, maintenance and incident templates: incidents/console.py;
 - alert integrations: incidents/console_integrations.py;
+- built-in monitors: incidents/console_monitors.py;
+- system metrics: status/console_metrics.py;
 - team (members, roles, invitations), API keys and the audit log: status/team.py; these belong
   to the page's tenant and are looked up within it;
 - subscribers and the delivery log: notifications/console.py.
@@ -17,9 +19,9 @@ Order matters where a literal segment and a code could both match: "new/", "prev
 from django.urls import path
 
 from incidents import console as incidents_console
-from incidents import console_integrations
+from incidents import console_integrations, console_monitors
 from notifications import console as notifications_console
-from status import console, team
+from status import console, console_metrics, team
 
 app_name = "manage"
 
@@ -58,6 +60,23 @@ urlpatterns = [
     path(PAGE + "groups/<str:group_code>/edit/", console.group_edit, name="group-edit"),
     path(PAGE + "groups/<str:group_code>/delete/", console.group_delete, name="group-delete"),
     path(PAGE + "groups/<str:group_code>/move/", console.group_move, name="group-move"),
+    # System metrics (status/console_metrics.py)
+    path(PAGE + "metrics/", console_metrics.metrics, name="metrics"),
+    path(PAGE + "metrics/new/", console_metrics.metric_create, name="metric-create"),
+    path(PAGE + "metrics/<str:metric_code>/edit/", console_metrics.metric_edit, name="metric-edit"),
+    path(
+        PAGE + "metrics/<str:metric_code>/display/",
+        console_metrics.metric_display,
+        name="metric-display",
+    ),
+    path(
+        PAGE + "metrics/<str:metric_code>/clear/", console_metrics.metric_clear, name="metric-clear"
+    ),
+    path(
+        PAGE + "metrics/<str:metric_code>/delete/",
+        console_metrics.metric_delete,
+        name="metric-delete",
+    ),
     # Overview, incidents, maintenance and incident templates
     path(PAGE, incidents_console.overview, name="page"),
     path(PAGE + "start/", console.start_step, name="start-step"),
@@ -124,6 +143,23 @@ urlpatterns = [
         incidents_console.template_delete,
         name="template-delete",
     ),
+    # Built-in monitors (incidents/console_monitors.py)
+    path(PAGE + "monitors/", console_monitors.monitor_list, name="monitors"),
+    path(
+        PAGE + "monitors/<str:monitor_code>/",
+        console_monitors.monitor_detail,
+        name="monitor-detail",
+    ),
+    path(
+        PAGE + "monitors/<str:monitor_code>/pause/",
+        console_monitors.monitor_pause,
+        name="monitor-pause",
+    ),
+    path(
+        PAGE + "monitors/<str:monitor_code>/delete/",
+        console_monitors.monitor_delete,
+        name="monitor-delete",
+    ),
     # Alert integrations (incidents/console_integrations.py)
     path(PAGE + "integrations/", console_integrations.integrations, name="integrations"),
     path(
@@ -140,6 +176,16 @@ urlpatterns = [
         PAGE + "integrations/<str:integration_code>/delete/",
         console_integrations.integration_delete,
         name="integration-delete",
+    ),
+    path(
+        PAGE + "incident-drafts/<str:draft_code>/publish/",
+        console_integrations.draft_publish,
+        name="incident-draft-publish",
+    ),
+    path(
+        PAGE + "incident-drafts/<str:draft_code>/discard/",
+        console_integrations.draft_discard,
+        name="incident-draft-discard",
     ),
     # Team, API keys and the audit log
     path(PAGE + "team/", team.team, name="team"),

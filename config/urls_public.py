@@ -9,6 +9,7 @@ from django.urls import path
 from incidents import api_public, badge, calendar, feeds
 from incidents import views as incident_views
 from notifications import views as notification_views
+from status import api_metrics
 
 app_name = "public"
 
@@ -24,6 +25,8 @@ urlpatterns = [
     path("api/v2/summary.json", api_public.summary, name="api-summary"),
     path("api/v2/status.json", api_public.status, name="api-status"),
     path("api/v2/components.json", api_public.components, name="api-components"),
+    # System metrics (status/api_metrics.py): the displayed metrics and their charts' data.
+    path("api/v2/metrics.json", api_metrics.public_metrics, name="api-metrics"),
     path("api/v2/incidents.json", api_public.incidents, name="api-incidents"),
     path(
         "api/v2/incidents/unresolved.json",

@@ -14,29 +14,44 @@ Correctness rules:
 - Resolved: a component goes back to the worst status the alerts still firing give it, or, when
   none does, stays as an open incident left it, or else returns to what it was before the first
   alert took it.
+- Incidents: a rule may open one published (`Incident.declare`) or as a draft (`IncidentDraft`:
+  nothing public, nobody notified, until staff publish it). Either way the alerts of one rule
+  share one incident or draft. With a draft the components follow the alert as without an
+  incident; a draft whose alerts all resolve before anyone publishes it is discarded, saying so.
+- Incident updates keep what alerts hold: `Incident.post_update` gives a component an alert
+  holds at least the alert's status (`AlertEffect.objects.held_statuses`), so resolving an
+  incident by hand does not show a component operational while its alert still fires.
 """
 
 import hashlib
 import json
+import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from incidents.models import (
     CLOSED_STATUSES,
+    REQUEST_QUEUED,
     Alert,
     AlertEffect,
     AlertState,
     ComponentImpact,
     Incident,
+    IncidentDraft,
     IncidentStatus,
     Integration,
     IntegrationKind,
+    IntegrationRequest,
 )
-from status.models import Component, ComponentStatus, worst_status
+from status.models import LATEST_MOMENT, Component, ComponentStatus, worst_status
+
+log = logging.getLogger(__name__)
 
 BODY_MAX_BYTES = 1024 * 1024
 ALERTS_MAX = 1000
@@ -83,6 +98,13 @@ def read_body(integration, raw):
     return read_generic(body, datadog=integration.kind == IntegrationKind.DATADOG)
 
 
+def refuse_nul(text, where):
+    """PostgreSQL keeps no NUL character in text or JSON: refused here, not a 500 there."""
+    if "\x00" in text:
+        raise PayloadError(f"{where} must not contain NUL characters.")
+    return text
+
+
 def read_labels(labels, where):
     if labels is None:
         return {}
@@ -98,6 +120,7 @@ def read_labels(labels, where):
                 f"{where}: label names are at most {LABEL_NAME_MAX} characters and values at"
                 f" most {LABEL_VALUE_MAX}."
             )
+        refuse_nul(name + value, f"{where}.{name[:LABEL_NAME_MAX]}")
     return labels
 
 
@@ -116,6 +139,8 @@ def read_time(value, where, *, optional=False):
         moment = moment.replace(tzinfo=UTC)
     if moment.year < 1970:
         return None if optional else timezone.now()
+    if moment >= LATEST_MOMENT:
+        raise PayloadError(f"{where} must be before the year {LATEST_MOMENT.year}.")
     return moment
 
 
@@ -148,6 +173,7 @@ def read_alertmanager(body):
             key = hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()[:16]
         if not isinstance(key, str) or not key or len(key) > KEY_MAX:
             raise PayloadError(f"{where}.fingerprint must be a string of 1 to {KEY_MAX}.")
+        refuse_nul(key, f"{where}.fingerprint")
         firing = status == "firing"
         starts_at = read_time(alert.get("startsAt"), f"{where}.startsAt")
         ends_at = read_time(alert.get("endsAt"), f"{where}.endsAt", optional=True)
@@ -193,12 +219,13 @@ def read_generic(body, *, datadog=False):
         key = item.get("id")
         if not isinstance(key, str | int) or isinstance(key, bool) or not str(key):
             raise PayloadError(f"{where}.id must be a string.")
-        key = str(key)
+        key = refuse_nul(str(key), f"{where}.id")
         if len(key) > KEY_MAX:
             raise PayloadError(f"{where}.id is at most {KEY_MAX} characters.")
         component = item.get("component", "")
         if not isinstance(component, str) or len(component) > 100:
             raise PayloadError(f"{where}.component must be a component id.")
+        refuse_nul(component, f"{where}.component")
         status = item.get("status", "")
         if status and status not in ComponentStatus.values:
             raise PayloadError(
@@ -207,6 +234,7 @@ def read_generic(body, *, datadog=False):
         summary = item.get("summary", "")
         if not isinstance(summary, str) or len(summary) > TEXT_MAX:
             raise PayloadError(f"{where}.summary must be a string of at most {TEXT_MAX}.")
+        refuse_nul(summary, f"{where}.summary")
         if "transition" in item:
             if not isinstance(item["transition"], str):
                 raise PayloadError(f"{where}.transition must be a string.")
@@ -245,20 +273,193 @@ def read_generic(body, *, datadog=False):
 
 def receive(integration, notices, now=None):
     """Apply the notices of one request, in one transaction; returns the request log's record
-    ({"outcome", "matched", "changed", "ignored"}), which is also written to the log."""
+    ({"outcome", "matched", "changed", "ignored"}), which is also written to the log. The hook
+    queues its requests instead (`enqueue`, `process_queued`); the monitors call this."""
     now = now or timezone.now()
-    report = {"alerts": len(notices), "matched": [], "changed": [], "ignored": []}
+    report = new_report(notices)
+    rules, components = rules_and_components(integration, notices)
+    if known_already(integration, rules, components, notices, report):
+        report["outcome"] = outcome_of(report)
+        integration.log_request(report["outcome"], report)
+        return report
     with transaction.atomic():
         # One request of an integration at a time: its alerts' states are read and written
         # under this lock.
-        Integration.objects.select_for_update().filter(pk=integration.pk).first()
-        rules = list(integration.rules.select_related("component", "group", "template"))
-        components = {c.code: c for c in integration.page.components.all()}
+        Integration.objects.select_for_update(no_key=True).filter(pk=integration.pk).first()
         for notice in notices:
             accept(integration, rules, components, notice, now, report)
         report["outcome"] = outcome_of(report)
         integration.log_request(report["outcome"], report)
     return report
+
+
+def new_report(notices):
+    return {"alerts": len(notices), "matched": [], "changed": [], "ignored": []}
+
+
+def rules_and_components(integration, notices):
+    rules = list(integration.rules.select_related("component", "group", "template"))
+    # The generic form may name a component without a rule; the other kinds never do.
+    named = any(notice.component for notice in notices)
+    components = {c.code: c for c in integration.page.components.all()} if named else {}
+    return rules, components
+
+
+# Accept, then apply: the hook records a request as queued (`enqueue`) and answers 202;
+# incidents.tasks.process_alert_requests applies the queued requests of one integration in the
+# order received (`process_queued`), and incidents.tasks.sweep_alert_requests picks up those
+# whose task was lost.
+
+PROCESS_BATCH = 50
+# A queued request this old (seconds) is the sweep's: its task was lost (or is far behind).
+SWEEP_AFTER_SECONDS = 10
+
+
+def pack_notices(notices):
+    """Notices as the request log keeps them while queued: compact JSON (defaults left out;
+    annotations, which nothing applies, dropped)."""
+    packed = []
+    for notice in notices:
+        item = {"k": notice.key, "l": notice.labels, "n": notice.name,
+                "s": notice.starts_at.isoformat()}  # fmt: skip
+        if notice.firing:
+            item["f"] = 1
+        if notice.ends_at is not None:
+            item["e"] = notice.ends_at.isoformat()
+        if notice.component:
+            item["c"] = notice.component
+        if notice.status:
+            item["st"] = notice.status
+        if not notice.dated:
+            item["u"] = 1
+        packed.append(item)
+    return packed
+
+
+def unpack_notices(packed):
+    return [
+        Notice(
+            key=item["k"],
+            firing=bool(item.get("f")),
+            labels=item["l"],
+            name=item["n"],
+            starts_at=datetime.fromisoformat(item["s"]),
+            ends_at=datetime.fromisoformat(item["e"]) if "e" in item else None,
+            component=item.get("c", ""),
+            status=item.get("st", ""),
+            dated=not item.get("u"),
+        )  # fmt: skip
+        for item in packed
+    ]
+
+
+def enqueue(integration, notices):
+    """Record a request the hook accepted, to be applied by `process_queued`; returns its row."""
+    return integration.requests.create(
+        outcome=REQUEST_QUEUED, detail={"alerts": len(notices), "notices": pack_notices(notices)}
+    )
+
+
+def process_queued(integration_id, batch=PROCESS_BATCH, seconds=None):
+    """Apply the integration's queued requests in the order received, `batch` per transaction
+    under the integration's lock (as `receive`); each log row gets the outcome `receive` would
+    have written. A crash leaves the rows of the unfinished batch queued for the next run.
+    Stops between batches after `seconds`, if given. Returns how many were applied."""
+    applied = 0
+    until = time.monotonic() + seconds if seconds is not None else None
+    while True:
+        with transaction.atomic():
+            # FOR NO KEY UPDATE: it excludes the other appliers of this integration, but not the
+            # hook's inserts into its request log (a foreign key takes FOR KEY SHARE on it).
+            integration = (
+                Integration.objects.select_for_update(no_key=True).filter(pk=integration_id).first()
+            )
+            if integration is None:
+                return applied
+            rows = list(integration.requests.filter(outcome=REQUEST_QUEUED).order_by("id")[:batch])
+            for row in rows:
+                apply_queued(integration, row)
+            applied += len(rows)
+            if len(rows) < batch or (until is not None and time.monotonic() > until):
+                break
+    if applied:
+        integration.prune_request_log()
+    return applied
+
+
+def apply_queued(integration, row):
+    """One queued request, applied as `receive` does (the caller holds the lock)."""
+    notices = unpack_notices(row.detail["notices"])
+    report = new_report(notices)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            rules, components = rules_and_components(integration, notices)
+            if not known_already(integration, rules, components, notices, report):
+                for notice in notices:
+                    accept(integration, rules, components, notice, now, report)
+            report["outcome"] = outcome_of(report)
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception:
+        # Not left queued: the next run would fail on it again and hold up the rest.
+        log.exception("alert request %s of integration %s failed", row.pk, integration.pk)
+        report = {**new_report(notices), "outcome": "Failed: could not be applied (logged)"}
+    row.outcome = report["outcome"]
+    row.detail = report
+    row.save(update_fields=["outcome", "detail"])
+
+
+def has_queued(integration_id):
+    return IntegrationRequest.objects.filter(
+        integration_id=integration_id, outcome=REQUEST_QUEUED
+    ).exists()
+
+
+def lost_queues(now=None):
+    """Integrations with requests queued longer than SWEEP_AFTER_SECONDS."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=SWEEP_AFTER_SECONDS)
+    queued = IntegrationRequest.objects.filter(outcome=REQUEST_QUEUED, received_at__lte=cutoff)
+    return sorted(set(queued.values_list("integration_id", flat=True)))
+
+
+def known_already(integration, rules, components, notices, report):
+    """True, with the report `accept` would write, when every notice repeats what its alert's
+    recorded state says (a firing alert with the same start, a resolved one resolved): most of
+    what Alertmanager sends, since it repeats a group's alerts on every change and every
+    repeat_interval; or a firing notice that started before the alert's recorded resolution.
+    Read without the integration's lock, and safely so: a change another request commits
+    meanwhile (the alert resolved, or firing again after a later start) leaves these notices
+    as stale as they are now, so they would change nothing under the lock either."""
+    keys = {notice.key for notice in notices}
+    alerts = {a.key: a for a in Alert.objects.filter(integration=integration, key__in=keys)}
+    whys = []
+    for notice in notices:
+        alert = alerts.get(notice.key)
+        if alert is None:
+            return False
+        if notice.firing and alert.state == AlertState.RESOLVED:
+            if not (alert.ends_at and notice.starts_at <= alert.ends_at):
+                return False
+            whys.append("it started before its recorded resolution")
+        elif notice.firing:
+            if not (alert.starts_at == notice.starts_at or not notice.dated):
+                return False
+            whys.append("already known")
+        else:
+            if alert.state != AlertState.RESOLVED:
+                return False
+            whys.append("already resolved")
+    for notice, why in zip(notices, whys, strict=True):
+        targets = targets_of(rules, components, notice)
+        if not targets:
+            report["ignored"].append({"alert": notice.key, "why": "no rule matches it"})
+            continue
+        report["matched"].append(
+            {"alert": notice.key, "components": sorted(c.code for c in targets)}
+        )
+        report["ignored"].append({"alert": notice.key, "why": why})
+    return True
 
 
 def outcome_of(report):
@@ -301,13 +502,15 @@ def accept(integration, rules, components, notice, now, report):
             report["ignored"].append({"alert": notice.key, "why": "already firing"})
             return
         promote_at = notice.starts_at + timedelta(seconds=integration.hold_down_seconds)
+        due = promote_at <= now
         values = {
             "name": notice.name,
             "labels": notice.labels,
-            "state": AlertState.PENDING,
+            # Written once in its state: firing at once when its hold-down is over already.
+            "state": AlertState.FIRING if due else AlertState.PENDING,
             "starts_at": notice.starts_at,
             "ends_at": None,
-            "promote_at": promote_at,
+            "promote_at": None if due else promote_at,
         }
         if alert is None:
             alert = Alert.objects.create(integration=integration, key=notice.key, **values)
@@ -315,7 +518,7 @@ def accept(integration, rules, components, notice, now, report):
             for name, value in values.items():
                 setattr(alert, name, value)
             alert.save()
-        if promote_at <= now:
+        if due:
             apply(alert, targets, rules, report)
         else:
             report["changed"].append(
@@ -367,24 +570,38 @@ def first_rule(rules, labels):
 def apply(alert, targets, rules, report):
     """The alert's hold-down is over: it takes its components."""
     integration = alert.integration
-    alert.state = AlertState.FIRING
-    alert.promote_at = None
-    alert.save()
+    if alert.state != AlertState.FIRING:
+        alert.state = AlertState.FIRING
+        alert.promote_at = None
+        alert.save(update_fields=["state", "promote_at", "updated_at"])
     rule = first_rule(rules, alert.labels)
-    for component, status in targets.items():
-        held = AlertEffect.objects.filter(component=component, alert__state=AlertState.FIRING)
-        earlier = held.exclude(alert=alert).first()
-        AlertEffect.objects.update_or_create(
-            alert=alert, component=component,
-            defaults={"status": status, "previous_status": earlier.previous_status
-                      if earlier else component.status},
-        )  # fmt: skip
-    if rule is not None and rule.open_incident:
+    # What the components had before the first alert still holding them took them.
+    earlier = dict(
+        AlertEffect.objects.holding()
+        .filter(component__in=list(targets))
+        .exclude(alert=alert)
+        .values_list("component_id", "previous_status")
+    )
+    AlertEffect.objects.bulk_create(
+        [
+            AlertEffect(alert=alert, component=component, status=status,
+                        previous_status=earlier.get(component.pk, component.status))
+            for component, status in targets.items()
+        ],
+        update_conflicts=True,
+        unique_fields=["alert", "component"],
+        update_fields=["status", "previous_status"],
+    )  # fmt: skip
+    linked = (alert.incident_id, alert.draft_id)
+    if rule is not None and rule.open_incident and not rule.incident_draft:
         open_incident(alert, rule, targets, report)
     else:
         for component in targets:
             set_held_status(integration, component, report, alert)
-    alert.save()
+        if rule is not None and rule.open_incident:
+            propose_incident(alert, rule, targets, report)
+    if (alert.incident_id, alert.draft_id) != linked:
+        alert.save(update_fields=["incident", "draft", "updated_at"])
 
 
 def incident_status(component):
@@ -402,14 +619,8 @@ def incident_status(component):
 
 def held_status(component):
     """The worst status the firing alerts and open incidents give the component, or None."""
-    statuses = list(
-        AlertEffect.objects.filter(component=component, alert__state=AlertState.FIRING).values_list(
-            "status", flat=True
-        )
-    )
-    by_incident = incident_status(component)
-    if by_incident is not None:
-        statuses.append(by_incident)
+    statuses = [AlertEffect.objects.held_status(component), incident_status(component)]
+    statuses = [status for status in statuses if status is not None]
     return worst_status(statuses) if statuses else None
 
 
@@ -434,8 +645,9 @@ def changed(integration, alert, component, status, report):
     )  # fmt: skip
 
 
-def open_incident(alert, rule, targets, report):
-    """Open the rule's incident, or join the one another firing alert of the rule opened."""
+def join_open_incident(alert, rule, report):
+    """Join the open incident another firing alert of the rule opened (or published from its
+    draft); False when there is none."""
     rules = list(alert.integration.rules.all())
     siblings = Alert.objects.filter(
         integration=alert.integration, state=AlertState.FIRING, incident__isnull=False
@@ -446,13 +658,27 @@ def open_incident(alert, rule, targets, report):
             report["changed"].append(
                 {"alert": alert.key, "change": f"joined incident {sibling.incident.code}"}
             )
-            return
+            return True
+    return False
+
+
+def incident_text(alert, rule):
+    """(name, body, status) of the incident a rule opens: its template's, or the alert's."""
     template = rule.template
-    component_statuses = dict(targets)
     if template is not None:
-        name, body, status = template.title, template.body, template.status
-    else:
-        name, body, status = alert.name, alert.name, IncidentStatus.INVESTIGATING
+        return template.title, template.body, template.status
+    return alert.name, alert.name, IncidentStatus.INVESTIGATING
+
+
+def open_incident(alert, rule, targets, report):
+    """Open the rule's incident, or join the one another firing alert of the rule opened (its
+    components then take the status the alert asks for, as without an incident)."""
+    if join_open_incident(alert, rule, report):
+        for component in targets:
+            set_held_status(alert.integration, component, report, alert)
+        return
+    component_statuses = dict(targets)
+    name, body, status = incident_text(alert, rule)
     incident = Incident.declare(
         alert.integration.page,
         name=name,
@@ -465,29 +691,86 @@ def open_incident(alert, rule, targets, report):
     report["changed"].append({"alert": alert.key, "change": f"opened incident {incident.code}"})
 
 
+def propose_incident(alert, rule, targets, report):
+    """A draft rule: join the incident published from the rule's draft, or the rule's pending
+    draft, or propose a new draft. Nothing public changes here and nobody is notified."""
+    if join_open_incident(alert, rule, report):
+        return
+    integration = alert.integration
+    rules = list(integration.rules.all())
+    for draft in IncidentDraft.objects.pending().filter(integration=integration):
+        firing = draft.alerts.filter(state=AlertState.FIRING).exclude(pk=alert.pk)
+        if any(first_rule(rules, sibling.labels) == rule for sibling in firing):
+            statuses = dict(draft.component_statuses)
+            for component, status in targets.items():
+                earlier = statuses.get(component.code, status)
+                statuses[component.code] = str(worst_status([status, earlier]))
+            draft.component_statuses = statuses
+            draft.save(update_fields=["component_statuses"])
+            alert.draft = draft
+            report["changed"].append({"alert": alert.key, "change": f"joined draft {draft.code}"})
+            return
+    name, body, status = incident_text(alert, rule)
+    draft = IncidentDraft.objects.create(
+        page=integration.page,
+        integration=integration,
+        rule=rule,
+        name=name[:200],
+        body=body,
+        status=status,
+        component_statuses={c.code: str(s) for c, s in targets.items()},
+    )
+    draft.audit("create", by=integration, after=draft.audit_values())
+    alert.draft = draft
+    report["changed"].append({"alert": alert.key, "change": f"proposed draft {draft.code}"})
+
+
 def release(alert, report):
     """A firing alert resolved: its components go back (see the module's docstring), and the
     incident it opened is resolved when no other alert still holds it."""
     integration = alert.integration
     effects = list(alert.effects.select_related("component"))
     alert.effects.all().delete()
-    if alert.incident_id is not None:
+    incident = Incident.objects.filter(pk=alert.incident_id).first() if alert.incident_id else None
+    if incident is not None and not incident.is_closed:
         others = Alert.objects.filter(incident_id=alert.incident_id, state=AlertState.FIRING)
-        incident = Incident.objects.get(pk=alert.incident_id)
-        if not others.exists() and incident.status not in (
-            IncidentStatus.RESOLVED,
-            IncidentStatus.POSTMORTEM,
-        ):
+        if not others.exists():
             incident.resolve(by=integration)
             report["changed"].append(
                 {"alert": alert.key, "change": f"resolved incident {incident.code}"}
             )
+            return
+        # The incident stays open for the alerts still firing: the components go back to what
+        # those alerts and the incident ask for, as below.
+        return_components(integration, alert, effects, report)
         return
+    # No incident, or one closed by hand while the alert fired (its components kept the
+    # alert's status): the components go back as without one.
+    if alert.draft_id is not None:
+        discard_unwanted_draft(alert, report)
+    return_components(integration, alert, effects, report)
+
+
+def return_components(integration, alert, effects, report):
+    """The components a resolved alert held take the worst status the alerts still firing and
+    the open incidents give them, or else what they had before the first alert took them."""
     for effect in effects:
         component = Component.objects.get(pk=effect.component_id)
         target = held_status(component) or effect.previous_status
         if component.set_status(target, by=integration, notify=True):
             changed(integration, alert, component, target, report)
+
+
+DRAFT_RESOLVED_WHY = "Its alerts all resolved before anyone published it."
+
+
+def discard_unwanted_draft(alert, report):
+    """The alert's draft, still pending, is discarded once none of its alerts fires."""
+    draft = IncidentDraft.objects.pending().filter(pk=alert.draft_id).first()
+    if draft is None or draft.alerts.filter(state=AlertState.FIRING).exists():
+        return
+    draft.discard(by=alert.integration, why=DRAFT_RESOLVED_WHY)
+    report["changed"].append({"alert": alert.key, "change": f"discarded draft {draft.code}"})
 
 
 def promote_due(now=None):
@@ -498,7 +781,7 @@ def promote_due(now=None):
         integration = Integration.objects.select_related("page").get(pk=integration_id)
         report = {"alerts": 1, "matched": [], "changed": [], "ignored": []}
         with transaction.atomic():
-            Integration.objects.select_for_update().filter(pk=integration.pk).first()
+            Integration.objects.select_for_update(no_key=True).filter(pk=integration.pk).first()
             alert = Alert.objects.filter(pk=alert_id).first()
             if alert is None or alert.state != AlertState.PENDING or alert.promote_at > now:
                 continue

@@ -1,7 +1,10 @@
 """The console's alert integrations (/manage/<page_code>/integrations/): the list, creating one
 (its hook URL shown once), its settings and rules (simple rows), rotating its URL, deleting it,
 and its last 100 requests. The rules themselves are incidents/models.py's and incidents/alerts.py's;
-the API does the same through incidents/api_integrations.py."""
+the API does the same through incidents/api_integrations.py.
+
+Incident drafts (rules whose incident is "draft") are shown on the overview, as a banner, and
+on their integration's page, each with Publish and Discard (IncidentDraft.publish / discard)."""
 
 from django import forms
 from django.contrib import messages
@@ -15,6 +18,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from incidents.models import (
     HOLD_DOWN_DEFAULT,
     HOLD_DOWN_MAX,
+    INCIDENT_DRAFT,
+    INCIDENT_NONE,
+    INCIDENT_PUBLISHED,
+    AlertRule,
+    IncidentDraft,
     IncidentTemplate,
     Integration,
     IntegrationKind,
@@ -101,7 +109,16 @@ class RuleRowForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Optional, one per line: severity=status.",
     )
-    open_incident = forms.BooleanField(required=False, label="Open an incident")
+    incident = forms.ChoiceField(
+        choices=[
+            (INCIDENT_NONE, "No incident"),
+            (INCIDENT_PUBLISHED, "Open an incident (published at once)"),
+            (INCIDENT_DRAFT, "Propose a draft incident (staff publish it)"),
+        ],
+        initial=INCIDENT_NONE,
+        required=False,
+        label="Incident",
+    )
     template = forms.ChoiceField(required=False, label="Incident template")
 
     def __init__(self, *args, page, **kwargs):
@@ -126,7 +143,7 @@ class RuleRowForm(forms.Form):
             "match_re": match_re,
             "status": data["status"],
             "severity_statuses": parse_statuses(data.get("statuses", "")),
-            "open_incident": data.get("open_incident", False),
+            **AlertRule.mode_fields(data.get("incident") or INCIDENT_NONE),
         }
         if kind == "group":
             fields["group"] = get_object_or_404(self.page.groups, code=code)
@@ -152,7 +169,7 @@ def initial_rows(integration):
                 "target": target,
                 "status": rule.status,
                 "statuses": "\n".join(f"{k}={v}" for k, v in rule.severity_statuses.items()),
-                "open_incident": rule.open_incident,
+                "incident": rule.incident_mode,
                 "template": rule.template.code if rule.template_id else "",
             }
         )
@@ -176,6 +193,7 @@ def detail_context(page, integration, **extra):
         "integration": integration,
         "can_edit": can_edit(page),
         "requests": integration.requests.all()[:100],
+        "drafts": integration.incident_drafts.select_related("incident")[:20],
         **extra,
     }
 
@@ -213,7 +231,7 @@ def integrations(request, page):
         return detail_response(request, page, integration, secret=secret)
     context = {
         "page": page,
-        "integrations": page.integrations.all(),
+        "integrations": page.integrations.filter(monitor=None),  # monitors' own are hidden
         "can_edit": can_edit(page),
         "form": form,
     }
@@ -223,7 +241,7 @@ def integrations(request, page):
 @page_member(role=Role.VIEWER)
 @require_http_methods(["GET", "POST"])
 def integration_detail(request, page, integration_code):
-    integration = get_object_or_404(Integration, page=page, code=integration_code)
+    integration = get_object_or_404(Integration, page=page, monitor=None, code=integration_code)
     if request.method == "GET":
         return detail_response(request, page, integration)
     if not can_edit(page):
@@ -256,7 +274,7 @@ def integration_detail(request, page, integration_code):
 @page_member(role=Role.EDITOR)
 @require_POST
 def integration_rotate(request, page, integration_code):
-    integration = get_object_or_404(Integration, page=page, code=integration_code)
+    integration = get_object_or_404(Integration, page=page, monitor=None, code=integration_code)
     secret = integration.rotate(by=request.user)
     return detail_response(request, page, integration, secret=secret)
 
@@ -264,8 +282,37 @@ def integration_rotate(request, page, integration_code):
 @page_member(role=Role.EDITOR)
 @require_POST
 def integration_delete(request, page, integration_code):
-    integration = get_object_or_404(Integration, page=page, code=integration_code)
+    integration = get_object_or_404(Integration, page=page, monitor=None, code=integration_code)
     name = integration.name
     integration.remove(by=request.user)
     messages.success(request, f"Integration “{name}” deleted; its URL answers 404 from now on.")
     return done(request, reverse("manage:integrations", args=[page.code]))
+
+
+# Incident drafts
+
+
+@page_member(role=Role.EDITOR)
+@require_POST
+def draft_publish(request, page, draft_code):
+    draft = get_object_or_404(IncidentDraft, page=page, code=draft_code)
+    try:
+        incident = draft.publish(by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return done(request, reverse("manage:page", args=[page.code]))
+    messages.success(request, f"Incident “{incident.name}” published; subscribers are told.")
+    return done(request, reverse("manage:incident-detail", args=[page.code, incident.code]))
+
+
+@page_member(role=Role.EDITOR)
+@require_POST
+def draft_discard(request, page, draft_code):
+    draft = get_object_or_404(IncidentDraft, page=page, code=draft_code)
+    try:
+        draft.discard(by=request.user, why=f"Discarded by {request.user.get_username()}.")
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"Draft “{draft.name}” discarded; nothing was published.")
+    return done(request, reverse("manage:page", args=[page.code]))

@@ -3,8 +3,15 @@
 The token in the URL finds the integration (only its hash is stored); an integration with a
 bearer token also wants `Authorization: Bearer <token>`. An unknown token or a missing or wrong
 bearer token answers 404, exactly as a URL that does not exist, and records nothing. Bodies over
-1 MiB answer 413; bodies the integration's kind cannot read answer 400 with a message. What an
-accepted body does is incidents/alerts.py's, and is kept in the integration's request log.
+1 MiB answer 413; bodies the integration's kind cannot read answer 400 with a message. Each of
+these records nothing.
+
+Accept, then apply (as PagerDuty's Events API does): a body that reads is recorded in the
+integration's request log as "Queued" with its notices, answered 202 with
+{"status": "accepted", "alerts": <n>, "request": <log row id>}, and applied by a Celery task
+(incidents.tasks.process_alert_requests: one queued per integration however many requests
+arrive) in the order received; its outcome replaces "Queued" in the log. With Celery eager (the
+embedded default) the task runs before the answer is sent.
 """
 
 from django.http import JsonResponse
@@ -12,8 +19,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from incidents.alerts import BODY_MAX_BYTES, PayloadError, read_body, receive
+from incidents.alerts import BODY_MAX_BYTES, PayloadError, enqueue, read_body
 from incidents.models import Integration
+from incidents.tasks import queue_alert_processing
 from status.tenancy import public_view
 
 
@@ -42,5 +50,7 @@ def hook(request, token):
         notices = read_body(integration, raw)
     except PayloadError as problem:
         return error(400, "bad_request", str(problem))
-    report = receive(integration, notices)
-    return JsonResponse(report)
+    row = enqueue(integration, notices)
+    queue_alert_processing(integration.pk)
+    return JsonResponse({"status": "accepted", "alerts": len(notices), "request": row.pk},
+                        status=202)  # fmt: skip

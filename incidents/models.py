@@ -574,7 +574,8 @@ class Incident(Audited, PageContent):
         """{component: status} for the affected components this closing update gives no status.
 
         Each goes back to operational, or, when another open incident or maintenance in
-        progress still holds it, to the worst status those last gave it.
+        progress still holds it, to the worst status those last gave it (a firing alert
+        holding it is apply_component_statuses' concern).
         """
         affected = list(self.components.exclude(pk__in=[c.pk for c in exclude]))
         if not affected:
@@ -597,9 +598,13 @@ class Incident(Audited, PageContent):
         return {c: status for c, status in targets.items() if c.status != status}
 
     def apply_component_statuses(self, update, component_statuses, at):
+        """The update's statuses, recorded as the incident's say (ComponentImpact); each
+        component takes it, except that one a firing alert holds keeps at least the alert's
+        status (the alert resolving gives it back: incidents/alerts.py)."""
         if not component_statuses:
             return
         impacts = []
+        held = AlertEffect.objects.held_statuses(component_statuses)
         for component, new_status in component_statuses.items():
             component.refresh_from_db(fields=["status"])
             impacts.append(
@@ -612,8 +617,9 @@ class Incident(Audited, PageContent):
             )
             # A backfilled incident records what happened without rewriting history.
             if not self.backfilled:
+                shown = worst_status([new_status, held.get(component, new_status)])
                 component.set_status(
-                    new_status, at=max(at, component_period_start(component)), cause=self
+                    shown, at=max(at, component_period_start(component)), cause=self
                 )
         ComponentImpact.objects.bulk_create(impacts)
         self.components.add(*component_statuses)
@@ -904,7 +910,9 @@ class Integration(Audited, models.Model):
 
     @property
     def audit_actor_label(self):
-        return f"Integration: {self.name}"
+        # A monitor's own integration (incidents/monitor_models.py) acts as the monitor.
+        monitor = getattr(self, "monitor", None)
+        return f"Monitor: {monitor.name}" if monitor else f"Integration: {self.name}"
 
     def new_token(self):
         """A new secret for the hook URL (the old one stops working); returns the secret."""
@@ -927,8 +935,10 @@ class Integration(Audited, models.Model):
     def for_token(cls, secret):
         if not secret or len(secret) > 200:
             return None
+        # One indexed query (token_hash is unique), for the fields the hook needs: the hook is
+        # the busiest path of all (bench/alerts.py).
         return (
-            cls.objects.select_related("page__tenant")
+            cls.objects.only("id", "page_id", "kind", "bearer_hash")
             .filter(token_hash=hash_secret(secret))
             .first()
         )
@@ -982,7 +992,7 @@ class Integration(Audited, models.Model):
     def audit_values(self):
         values = super().audit_values()
         values["bearer_token"] = bool(self.bearer_hash)
-        values["rules"] = [rule.audit_value() for rule in self.rules.all()]
+        values["rules"] = [rule.as_data() for rule in self.rules.all()]
         return values
 
     def set_rules(self, rules):
@@ -998,12 +1008,20 @@ class Integration(Audited, models.Model):
             rule.save()
 
     def log_request(self, outcome, detail):
-        """One row of the integration's request log; only the latest REQUEST_LOG_SIZE stay."""
-        self.requests.create(outcome=outcome, detail=detail)
-        stale = self.requests.order_by("-received_at", "-id").values_list("id", flat=True)[
-            REQUEST_LOG_SIZE:
-        ]
-        IntegrationRequest.objects.filter(id__in=list(stale)).delete()
+        """One row of the integration's request log. The log shows the latest REQUEST_LOG_SIZE;
+        older rows are pruned every REQUEST_LOG_PRUNE_EVERY rows (the hook's busiest path
+        writes one per request), so fewer than REQUEST_LOG_SIZE + REQUEST_LOG_PRUNE_EVERY are
+        kept."""
+        row = self.requests.create(outcome=outcome, detail=detail)
+        if row.pk % REQUEST_LOG_PRUNE_EVERY == 0:
+            self.prune_request_log()
+
+    def prune_request_log(self):
+        """Rows past the latest REQUEST_LOG_SIZE, except queued ones (alerts.process_queued
+        has not applied them yet)."""
+        done = self.requests.exclude(outcome=REQUEST_QUEUED)
+        stale = done.order_by("-received_at", "-id").values("id")[REQUEST_LOG_SIZE:]
+        IntegrationRequest.objects.filter(id__in=stale).delete()
 
 
 def validate_matchers(match, match_re):
@@ -1029,6 +1047,13 @@ def validate_matchers(match, match_re):
             ) from None
 
 
+# What a rule does about incidents (AlertRule.incident_mode).
+INCIDENT_NONE = "none"
+INCIDENT_PUBLISHED = "published"
+INCIDENT_DRAFT = "draft"
+INCIDENT_MODES = (INCIDENT_NONE, INCIDENT_PUBLISHED, INCIDENT_DRAFT)
+
+
 class AlertRule(models.Model):
     """Alerts whose labels match go to a component or a group's components, with one status or
     a status per `severity` label; optionally they open an incident (from a template)."""
@@ -1049,6 +1074,9 @@ class AlertRule(models.Model):
     # {severity label value: status}; a severity not named gets `status`.
     severity_statuses = models.JSONField(default=dict, blank=True)
     open_incident = models.BooleanField(default=False)
+    # With open_incident: the incident waits as an IncidentDraft (nothing public, nobody
+    # notified) until staff publish it.
+    incident_draft = models.BooleanField(default=False)
     template = models.ForeignKey(
         "IncidentTemplate", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -1059,20 +1087,39 @@ class AlertRule(models.Model):
     def __str__(self):
         return f"{self.match} {self.match_re} → {self.component or self.group}"
 
-    def audit_value(self):
+    @property
+    def incident_mode(self):
+        """What a matching alert does about incidents: "none", "published" or "draft"."""
+        if not self.open_incident:
+            return INCIDENT_NONE
+        return INCIDENT_DRAFT if self.incident_draft else INCIDENT_PUBLISHED
+
+    @staticmethod
+    def mode_fields(mode):
+        """The fields of an incident mode ("none", "published", "draft"), for the console's
+        choice and the API's `incident`."""
+        if mode not in INCIDENT_MODES:
+            raise ValidationError(f"incident must be one of {', '.join(INCIDENT_MODES)}.")
+        return {"open_incident": mode != INCIDENT_NONE, "incident_draft": mode == INCIDENT_DRAFT}
+
+    def as_data(self):
+        """The rule as the API shows it and the audit log records it (one spelling)."""
         return {
             "match": self.match,
             "match_re": self.match_re,
-            "component": self.component.code if self.component_id else None,
-            "group": self.group.code if self.group_id else None,
+            "component_id": self.component.code if self.component_id else None,
+            "group_id": self.group.code if self.group_id else None,
             "status": self.status,
             "statuses": self.severity_statuses,
             "open_incident": self.open_incident,
-            "template": self.template.code if self.template_id else None,
+            "incident": self.incident_mode,
+            "template_id": self.template.code if self.template_id else None,
         }
 
     def clean(self):
         validate_matchers(self.match, self.match_re)
+        if self.incident_draft and not self.open_incident:
+            raise ValidationError("A draft incident needs open_incident (or incident: draft).")
         if not isinstance(self.severity_statuses, dict) or len(self.severity_statuses) > 20:
             raise ValidationError("statuses: at most 20 severities, each with a status.")
         for severity, status in self.severity_statuses.items():
@@ -1134,6 +1181,10 @@ class Alert(models.Model):
     incident = models.ForeignKey(
         Incident, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The draft incident this alert proposed (or joined), while nobody has published it.
+    draft = models.ForeignKey(
+        "IncidentDraft", on_delete=models.SET_NULL, null=True, blank=True, related_name="alerts"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = AlertQuerySet.as_manager()
@@ -1151,6 +1202,29 @@ class Alert(models.Model):
         return self.name or self.key
 
 
+class AlertEffectQuerySet(models.QuerySet):
+    def holding(self):
+        """The effects of firing alerts: what holds components now."""
+        return self.filter(alert__state=AlertState.FIRING)
+
+    def held_statuses(self, components):
+        """{component: the worst status firing alerts hold it at}, for those of `components`
+        an alert holds. Incident updates keep these (Incident.post_update), and alerts.py's
+        `held_status` starts from them."""
+        by_pk = {component.pk: component for component in components}
+        if not by_pk:
+            return {}
+        found = {}
+        rows = self.holding().filter(component_id__in=by_pk).values_list("component_id", "status")
+        for component_id, status in rows:
+            found.setdefault(component_id, []).append(status)
+        return {by_pk[pk]: ComponentStatus(worst_status(s)) for pk, s in found.items()}
+
+    def held_status(self, component):
+        """The worst status firing alerts hold `component` at, or None."""
+        return self.held_statuses([component]).get(component)
+
+
 class AlertEffect(models.Model):
     """A firing alert holds a component at `status`; `previous_status` is what the component
     had before the first alert took it, where it returns when no alert or incident holds it."""
@@ -1159,6 +1233,8 @@ class AlertEffect(models.Model):
     component = models.ForeignKey(Component, on_delete=models.CASCADE, related_name="+")
     status = models.CharField(max_length=24, choices=ComponentStatus.choices)
     previous_status = models.CharField(max_length=24, choices=ComponentStatus.choices)
+
+    objects = AlertEffectQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -1170,6 +1246,10 @@ class AlertEffect(models.Model):
 
 
 REQUEST_LOG_SIZE = 100
+REQUEST_LOG_PRUNE_EVERY = 10
+# The outcome of a request the hook accepted (202) and alerts.process_queued has not applied
+# yet; `detail` holds its notices then (alerts.pack_notices).
+REQUEST_QUEUED = "Queued"
 
 
 class IntegrationRequest(models.Model):
@@ -1190,3 +1270,133 @@ class IntegrationRequest(models.Model):
 
     def __str__(self):
         return f"{self.received_at:%Y-%m-%d %H:%M:%S} {self.outcome}"
+
+
+DRAFT_PENDING = "pending"
+DRAFT_PUBLISHED = "published"
+DRAFT_DISCARDED = "discarded"
+
+
+class IncidentDraftQuerySet(models.QuerySet):
+    def pending(self):
+        """Drafts nobody has published or discarded yet: the console's banner."""
+        return self.filter(published_at__isnull=True, discarded_at__isnull=True)
+
+
+class IncidentDraft(Audited, models.Model):
+    """An incident a rule proposes (rules with `incident_draft`): not an Incident, so nothing is
+    public and nobody is notified, until staff publish it (`publish`, which declares the
+    incident through `Incident.declare`) or discard it. A draft whose alerts all resolve first
+    is discarded with that reason. `component_statuses` is {component code: status}."""
+
+    AUDIT_NAME = "incident_draft"
+    AUDIT_FIELDS = ("name", "status", "component_statuses", "published_at", "discarded_at",
+                    "discarded_why")  # fmt: skip
+
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="incident_drafts")
+    code = CodeField()
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="incident_drafts"
+    )
+    rule = models.ForeignKey(
+        AlertRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    name = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=16, choices=IncidentStatus.choices, default=IncidentStatus.INVESTIGATING
+    )
+    component_statuses = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    incident = models.ForeignKey(
+        Incident, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+    discarded_at = models.DateTimeField(null=True, blank=True)
+    discarded_why = models.CharField(max_length=200, blank=True)
+
+    objects = IncidentDraftQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The console's banner and the API: a page's drafts, newest first.
+            models.Index(fields=["page", "-created_at"], name="incident_draft_page"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def state(self):
+        if self.published_at:
+            return DRAFT_PUBLISHED
+        if self.discarded_at:
+            return DRAFT_DISCARDED
+        return DRAFT_PENDING
+
+    @property
+    def is_pending(self):
+        return self.state == DRAFT_PENDING
+
+    def statuses(self):
+        """{component: status} of the page's components the draft names."""
+        components = self.page.components.filter(code__in=list(self.component_statuses))
+        return {c: ComponentStatus(self.component_statuses[c.code]) for c in components}
+
+    def alert_names(self):
+        return sorted({alert.name or alert.key for alert in self.alerts.all()})
+
+    def locked(self):
+        """The draft re-read under its integration's lock, which alerts take too
+        (incidents/alerts.py): a publish and the last alert resolving happen one after the
+        other, never both on a stale read."""
+        Integration.objects.select_for_update().filter(pk=self.integration_id).first()
+        return IncidentDraft.objects.select_related("page", "integration").get(pk=self.pk)
+
+    def refuse_unless_pending(self):
+        if self.published_at:
+            raise ValidationError("This draft was published already.")
+        if self.discarded_at:
+            raise ValidationError(f"This draft was discarded: {self.discarded_why}")
+
+    def publish(self, *, by):
+        """Declare the incident through Incident.declare (notifying subscribers as any new
+        incident does), with `by` as its author; the alerts still firing join it, so it
+        resolves when they all have. Returns the incident; ValidationError when the draft is
+        no longer pending."""
+        with transaction.atomic():
+            draft = self.locked()
+            draft.refuse_unless_pending()
+            before = draft.audit_values()
+            incident = Incident.declare(
+                draft.page,
+                name=draft.name,
+                status=draft.status,
+                body=draft.body,
+                component_statuses=draft.statuses(),
+                by=by,
+            )
+            draft.alerts.filter(state=AlertState.FIRING).update(incident=incident)
+            draft.incident = incident
+            draft.published_at = timezone.now()
+            draft.save(update_fields=["incident", "published_at"])
+            draft.audit("publish", by=by, before=before, after=draft.audit_values())
+        self.refresh_from_db()
+        return incident
+
+    def discard(self, *, by, why="Discarded by staff."):
+        """Nothing is published; the alerts keep holding their components."""
+        with transaction.atomic():
+            draft = self.locked()
+            draft.refuse_unless_pending()
+            before = draft.audit_values()
+            draft.discarded_at = timezone.now()
+            draft.discarded_why = why[:200]
+            draft.save(update_fields=["discarded_at", "discarded_why"])
+            draft.audit("discard", by=by, before=before, after=draft.audit_values())
+        self.refresh_from_db()
+        return self
+
+
+from incidents.monitor_models import Monitor, MonitorKind, MonitorResult  # noqa: E402, F401

@@ -1,10 +1,18 @@
 """Reads that more than one outlet needs (public pages, API v2, console, webhook bodies)."""
 
+from dataclasses import dataclass
 from datetime import datetime, time
 
 from django.db.models import Prefetch, Q
 
-from incidents.models import ComponentImpact, Incident, IncidentStatus, IncidentUpdate, Kind
+from incidents.models import (
+    CLOSED_STATUSES,
+    ComponentImpact,
+    Incident,
+    IncidentStatus,
+    IncidentUpdate,
+    Kind,
+)
 from status.models import OverallStatus, worst_status
 
 
@@ -99,26 +107,47 @@ def merge_timelines(timelines, start, end):
     return merged
 
 
+@dataclass(eq=False, slots=True)
+class DayIncident:
+    """An incident as a day's popover links to it (`public_url` is set by the view)."""
+
+    pk: int
+    code: str
+    name: str
+    started_at: datetime
+    public_url: str = ""
+
+
 def incidents_by_day(page, first_day, days, tz, now):
-    """{component id: {day index: [incident]}}: the incidents and maintenance that affected
+    """{component id: {day index: [DayIncident]}}: the incidents and maintenance that affected
     each component on each of the `days` calendar days (in `tz`) from `first_day`, from their
-    start until they were resolved (or now), oldest first. Two queries, whatever the days."""
+    start until they were resolved (or now), oldest first. One query, whatever the days; rows,
+    not models (a grown page links a hundred incidents)."""
     since = datetime.combine(first_day, time.min, tzinfo=tz)
-    incidents = {
-        incident.pk: incident
-        for incident in Incident.objects.filter(page=page, started_at__lt=now)
-        .exclude(status=IncidentStatus.SCHEDULED)
-        .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gte=since))
-        .only("code", "name", "status", "started_at", "resolved_at")
-        .order_by("started_at", "id")
-    }
-    affected = Incident.components.through.objects.filter(incident_id__in=list(incidents))
-    by_component = {}
-    for incident_id, component_id in affected.values_list("incident_id", "component_id"):
-        incident = incidents[incident_id]
-        end = incident.resolved_at or (incident.started_at if incident.is_closed else now)
-        first = (incident.started_at.astimezone(tz).date() - first_day).days
-        last = (max(end, incident.started_at).astimezone(tz).date() - first_day).days
+    incidents, by_component = {}, {}
+    for component_id, pk, code, name, status, started_at, resolved_at in (
+        Incident.components.through.objects.filter(
+            incident__page=page, incident__started_at__lt=now
+        )
+        .exclude(incident__status=IncidentStatus.SCHEDULED)
+        .filter(Q(incident__resolved_at__isnull=True) | Q(incident__resolved_at__gte=since))
+        .values_list(
+            "component_id",
+            "incident_id",
+            "incident__code",
+            "incident__name",
+            "incident__status",
+            "incident__started_at",
+            "incident__resolved_at",
+        )  # fmt: skip
+    ):
+        found = incidents.get(pk)
+        if found is None:
+            end = resolved_at or (started_at if status in CLOSED_STATUSES else now)
+            first = (started_at.astimezone(tz).date() - first_day).days
+            last = (max(end, started_at).astimezone(tz).date() - first_day).days
+            found = incidents[pk] = (DayIncident(pk, code, name, started_at), first, last)
+        incident, first, last = found
         by_day = by_component.setdefault(component_id, {})
         for index in range(max(first, 0), min(last, days - 1) + 1):
             by_day.setdefault(index, []).append(incident)

@@ -28,7 +28,7 @@ from incidents.queries import (
 from status.hosts import LIVE_REFRESH_HEADER, page_reverse, public_page
 from status.models import ComponentStatus, worst_status
 from status.tenancy import public_view
-from status.uptime import daily_uptime, group_uptime
+from status.uptime import today_and_keys
 
 UPTIME_DAYS = 90
 PAST_DAYS = 14
@@ -63,25 +63,34 @@ def status_page(request, page):
         for c in components
         if not (c.only_show_if_degraded and c.status == ComponentStatus.OPERATIONAL)
     ]
-    uptimes = daily_uptime([c for c in visible if c.showcase], days=UPTIME_DAYS, tz=tz, now=now)
-    # The incidents each day's popover links to, from two queries for all the days.
+    # Today's day and the key of the finished days of each bar: the finished days' markup is
+    # kept (templatetags/component_rows.py) and read from its days only when the key is new.
+    bars = today_and_keys([c for c in visible if c.showcase], days=UPTIME_DAYS, tz=tz, now=now)
+    # The incidents each day's popover links to, from one query for all the days.
     day_incidents = (
         incidents_by_day(page, today - timedelta(days=UPTIME_DAYS - 1), UPTIME_DAYS, tz, now)
-        if uptimes
+        if bars
         else {}
     )
-    linked = {i.pk: i for by_day in day_incidents.values() for day in by_day.values() for i in day}
-    for incident in linked.values():
-        incident.public_url = page_reverse(request, page, "incident", code=incident.code)
+    if day_incidents:
+        # One reverse() for all the links: only the code differs.
+        placeholder = "0" * 12
+        head, tail = page_reverse(request, page, "incident", code=placeholder).rsplit(
+            placeholder, 1
+        )
+        linked = {
+            i.pk: i for by_day in day_incidents.values() for day in by_day.values() for i in day
+        }
+        for incident in linked.values():
+            incident.public_url = f"{head}{incident.code}{tail}"
     for component in visible:
-        component.uptime = uptimes.get(component.pk)
+        component.bars = bars.get(component.pk)
         component.day_incidents = day_incidents.get(component.pk, {})
     sections = group_sections(groups, visible)
     for group, members in sections:
         if group is not None:
             # The group's own bar: each day the worst of its components with a bar.
-            shown = [c for c in members if c.uptime is not None]
-            group.uptime = group_uptime(c.uptime for c in shown)
+            shown = [c for c in members if c.bars is not None]
             group.day_incidents = merge_incidents_by_day(c.day_incidents for c in shown)
 
     past_days = []

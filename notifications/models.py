@@ -263,36 +263,40 @@ class NotificationEvent(models.Model):
         while True:
             with transaction.atomic():
                 now = timezone.now()
-                first, last_in_chunk = insert(subscribers.filter(pk__gt=last)[:size], now)
+                first, last_in_chunk, made = insert(subscribers.filter(pk__gt=last)[:size], now)
                 if first is None:
                     break
                 last, size = last_in_chunk, chunk_size
                 NotificationEvent.objects.filter(pk=self.pk).update(
                     fan_out_lease_until=now + lease_duration()
                 )
-            # Rows an earlier, interrupted fan-out made may never have been enqueued: all of
-            # the chunk's pending rows go (a row enqueued twice is still claimed once).
-            yield list(
-                Delivery.objects.filter(
-                    event=self,
-                    subscriber_id__gte=first,
-                    subscriber_id__lte=last,
-                    status=DeliveryStatus.PENDING,
+            if made is None:
+                # Some rows were there already: an earlier, interrupted fan-out made them and
+                # may never have enqueued them, so all of the chunk's pending rows go (a row
+                # enqueued twice is still claimed once).
+                made = (
+                    Delivery.objects.filter(
+                        event=self,
+                        subscriber_id__gte=first,
+                        subscriber_id__lte=last,
+                        status=DeliveryStatus.PENDING,
+                    )
+                    .order_by("pk")
+                    .values_list("pk", "channel")
                 )
-                .order_by("pk")
-                .values_list("pk", "channel")
-            )
+            yield sorted(made)
         self.fanned_out_at = timezone.now()
         NotificationEvent.objects.filter(pk=self.pk).update(
             fanned_out_at=self.fanned_out_at, fan_out_lease_until=None
         )
 
     def create_chunk(self, subscribers, now):
-        """A chunk's deliveries through the ORM (SQLite): (first, last) subscriber ids, or
-        (None, None) when no subscriber is left."""
+        """A chunk's deliveries through the ORM (SQLite): (first, last, None), the first and
+        last subscriber ids of the chunk (None when no subscriber is left) and None for "read
+        the chunk's pending rows" (SQLite does not say which rows it made)."""
         rows = list(subscribers)
         if not rows:
-            return None, None
+            return None, None, None
         Delivery.objects.bulk_create(
             [
                 Delivery(
@@ -307,25 +311,34 @@ class NotificationEvent(models.Model):
             ],
             ignore_conflicts=True,
         )
-        return rows[0][0], rows[-1][0]
+        return rows[0][0], rows[-1][0], None
 
     def insert_chunk(self, subscribers, now):
         """A chunk's deliveries on PostgreSQL in one statement, made by the server from the
         subscribers query (ids never go to Python and back; the uuid is the server's
-        gen_random_uuid()): (first, last) subscriber ids, or (None, None) when none is left."""
+        gen_random_uuid()): (first, last, made), the first and last subscriber ids of the chunk
+        (None when no subscriber is left) and the deliveries made as [(id, channel)], or None
+        when some already existed (see fan_out)."""
         sql, params = subscribers.query.get_compiler(using=subscribers.db).as_sql()
         table = Delivery._meta.db_table
         with connection.cursor() as cursor:
+            # One row per delivery made (at least one row: the chunk's bounds and size).
             cursor.execute(
                 f"WITH chunk (id, channel) AS ({sql}),"  # noqa: S608 (our own SQL, bound params)
                 f" made AS (INSERT INTO {table} (event_id, subscriber_id, channel, uuid, status,"
                 " attempts, next_attempt_at, enqueued_at, last_error, created_at)"
                 " SELECT %s, id, channel, gen_random_uuid(), %s, 0, %s, %s, '', %s FROM chunk"
-                " ON CONFLICT DO NOTHING)"
-                " SELECT min(id), max(id) FROM chunk",
+                " ON CONFLICT DO NOTHING RETURNING id, channel),"
+                " bounds AS (SELECT min(id) AS first, max(id) AS last, count(*) AS size"
+                " FROM chunk)"
+                " SELECT bounds.first, bounds.last, bounds.size, made.id, made.channel"
+                " FROM bounds LEFT JOIN made ON true",
                 [*params, self.pk, DeliveryStatus.PENDING.value, now, now, now],
             )
-            return cursor.fetchone()
+            rows = cursor.fetchall()
+        first, last, size = rows[0][:3]
+        made = [(pk, channel) for *_, pk, channel in rows if pk is not None]
+        return first, last, made if len(made) == size else None
 
 
 def kind_of_update(incident, update, first):
@@ -938,13 +951,20 @@ class DeliveryQuerySet(models.QuerySet):
 class Delivery(models.Model):
     """One event to one subscriber: its attempts, outcome and next attempt time."""
 
+    # A fan-out writes 100,000 rows at a time, and every index costs it: neither foreign key
+    # has an index of its own (the unique constraint on event and subscriber serves the
+    # event's, the delivery log's index the subscriber's).
     event = models.ForeignKey(
-        NotificationEvent, on_delete=models.CASCADE, related_name="deliveries"
+        NotificationEvent, on_delete=models.CASCADE, related_name="deliveries", db_index=False
     )
-    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="deliveries")
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
     channel = models.CharField(max_length=10, choices=Channel.choices)
     # Stable across retries: the webhook-id a receiver deduplicates on, the email's Message-ID.
-    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # A version 4 uuid (122 random bits, from PostgreSQL's gen_random_uuid() at fan-out) is
+    # unique without an index to say so, and nothing looks a delivery up by it.
+    uuid = models.UUIDField(default=uuid.uuid4, editable=False)
     status = models.CharField(
         max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )

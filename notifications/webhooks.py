@@ -7,9 +7,7 @@ Statuspage work unchanged. The event's part is built once, at fan-out, and store
 only `meta` (the subscriber's unsubscribe link) differs between subscribers.
 """
 
-import ipaddress
 import json
-import socket
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -20,25 +18,11 @@ from django.utils import timezone
 from incidents.models import Incident
 from incidents.queries import page_overall_status
 from incidents.shapes import incident_details_json, with_details
+from status.addresses import is_public_address, resolve
 from status.shapes import timestamp
 
 DOCUMENTATION_URL = "https://www.standardwebhooks.com/"
 ALLOWED_SCHEMES = ("http", "https")
-# Beyond what ipaddress calls non-global: ranges that route to somebody's internals anyway.
-EXTRA_BLOCKED_NETWORKS = [
-    ipaddress.ip_network(net)
-    for net in (
-        "100.64.0.0/10",  # CGNAT (Alibaba's metadata service is 100.100.100.200)
-        "192.0.0.0/24",  # IETF protocol assignments
-        "192.88.99.0/24",  # 6to4 relay anycast
-        "64:ff9b::/96",  # NAT64: an IPv4 address in disguise
-        "64:ff9b:1::/48",
-        "2002::/16",  # 6to4: likewise
-        "fd00:ec2::254/128",  # AWS's IPv6 metadata service (also unique-local)
-        "::/96",  # IPv4-compatible (deprecated): [::127.0.0.1] is loopback to some stacks
-        "fec0::/10",  # site-local (deprecated, but still routed inside some networks)
-    )
-]
 
 
 def webhook_page_json(page):
@@ -141,26 +125,6 @@ def dumps(payload):
 
 
 # Which endpoints we accept.
-
-
-def is_public_address(address):
-    """Whether an IP address is on the public internet: not private, loopback, link-local
-    (169.254.169.254, the cloud metadata service), CGNAT, multicast or otherwise reserved."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return (
-        ip.is_global
-        and not ip.is_multicast
-        and not ip.is_reserved
-        and not any(ip in network for network in EXTRA_BLOCKED_NETWORKS)
-    )
-
-
-def resolve(host, port):
-    """Every address `host` resolves to (the DNS seam)."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return sorted({info[4][0] for info in infos})
 
 
 def validate_webhook_url(url):

@@ -23,7 +23,7 @@ from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from django.http import Http404
+from django.http import Http404, RawPostDataException
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
@@ -213,8 +213,13 @@ def idempotent(request, call):
             f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} printable characters."
         )
     tenant = request.auth.tenant
+    try:
+        body = request.body
+    except RawPostDataException:
+        # A form body, already parsed as one: the API reads JSON only (as without the key).
+        raise exceptions.UnsupportedMediaType(request.content_type) from None
     fingerprint = hashlib.sha256(
-        b"\n".join([request.method.encode(), request.path.encode(), request.body])
+        b"\n".join([request.method.encode(), request.path.encode(), body])
     ).hexdigest()
     with transaction.atomic():
         earlier = (

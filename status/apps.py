@@ -9,4 +9,4 @@ class StatusConfig(AppConfig):
         # The page caches listen to status.signals.page_changed, and beat names the tasks.
         # Imported here, not at the top: they import the models, which the app registry must
         # have loaded first.
-        from status import hosts, pagecache, tasks  # noqa: F401
+        from status import hosts, metrics, pagecache, tasks  # noqa: F401

@@ -36,7 +36,9 @@ KINDS = {
     "subscriber": ("Subscribers and deliveries", ["subscriber", "delivery"]),
     "team": ("Team and invitations", ["member", "invitation"]),
     "api_key": ("API keys", ["api_key"]),
-    "integration": ("Alert integrations", ["integration"]),
+    "integration": ("Alert integrations", ["integration", "incident_draft"]),
+    "monitor": ("Monitors", ["monitor"]),
+    "metric": ("System metrics", ["metric"]),
 }
 
 ACTIONS = {
@@ -92,6 +94,16 @@ ACTIONS = {
     "integration.rotate": "Alert integration URL rotated",
     "integration.delete": "Alert integration deleted",
     "integration.alert": "Alert changed a component",
+    "incident_draft.create": "Alert proposed an incident (draft)",
+    "incident_draft.publish": "Incident draft published",
+    "incident_draft.discard": "Incident draft discarded",
+    "monitor.create": "Monitor added",
+    "monitor.update": "Monitor edited",
+    "monitor.delete": "Monitor deleted",
+    "metric.create": "Metric added",
+    "metric.update": "Metric edited",
+    "metric.delete": "Metric deleted",
+    "metric.clear_data": "Metric's data cleared",
 }
 # A maintenance update is named by the step it took.
 MAINTENANCE_STEPS = {
@@ -144,6 +156,7 @@ def actor_name(entry):
     if entry.api_key_id:
         return f"API key “{entry.api_key.name}”"
     if entry.actor_label:
+        # An integration or monitor; or a person or key deleted since, named as they were.
         return entry.actor_label
     return automatic_actor()
 

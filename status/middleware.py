@@ -69,7 +69,8 @@ class RefuseNulMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        api = API_PATH.match(request.path) is not None
+        # The alert hook (incidents/hooks.py) answers JSON like the APIs, and reads its body raw.
+        api = API_PATH.match(request.path) is not None or request.path.startswith("/hooks/")
         if has_nul(request, api):
             if api:
                 return JsonResponse({"error": "bad_request", "message": NUL_MESSAGE}, status=400)

@@ -1,4 +1,5 @@
 import hashlib
+import math
 import re
 import secrets
 import string
@@ -9,8 +10,8 @@ from datetime import UTC, datetime, time, timedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
-from django.core.validators import RegexValidator
-from django.db import models, transaction
+from django.core.validators import MaxValueValidator, RegexValidator
+from django.db import connections, models, transaction
 from django.db.models import F, Q
 from django.http.request import validate_host
 from django.urls import reverse
@@ -1382,6 +1383,12 @@ class AuditLogEntry(models.Model):
                before=None, after=None, actor_label=""):  # fmt: skip
         if actor is not None and not actor.is_authenticated:
             actor = None
+        # People and keys are named as they are now, so that the entry still names them once
+        # the account or key is deleted (the link to it is then gone; the name stays).
+        if not actor_label and actor is not None:
+            actor_label = actor.email or actor.username
+        elif not actor_label and api_key is not None:
+            actor_label = f"API key “{api_key.name}”"
         return cls.objects.create(
             tenant=tenant,
             page=page,
@@ -1499,3 +1506,272 @@ def prune_request_records(now=None):
     # Sending counts are kept a month, for the admin's questions.
     days = SendingDay.objects.filter(day__lt=(now - timedelta(days=31)).date()).delete()[0]
     return {"idempotency_keys": requests, "form_tokens": forms, "sending_days": days}
+
+
+# ---------------------------------------------------------------------------------------------
+# System metrics: named series of numbers a page shows as charts (Statuspage's "system
+# metrics"), from the API or from anything else that records points (a monitor's response
+# times). Each point is kept raw for a while and folded at once into per-minute, per-hour and
+# per-day roll-ups, which is what the charts read.
+
+
+class MetricPeriod(models.TextChoices):
+    MINUTE = "minute", "Minute"
+    # What the day chart draws once a day has more points than it has room for.
+    FIVE_MINUTES = "5min", "Five minutes"
+    HOUR = "hour", "Hour"
+    DAY = "day", "Day"
+
+
+PERIOD_SECONDS = {
+    MetricPeriod.MINUTE: 60,
+    MetricPeriod.FIVE_MINUTES: 300,
+    MetricPeriod.HOUR: 3600,
+    MetricPeriod.DAY: 86400,
+}
+MAX_DECIMAL_PLACES = 4
+
+
+def period_start(at, period):
+    """The start (UTC) of the minute, five minutes, hour or day that holds `at`."""
+    seconds = PERIOD_SECONDS[MetricPeriod(period)]
+    stamp = int(at.timestamp())
+    return datetime.fromtimestamp(stamp - stamp % seconds, tz=UTC)
+
+
+# The roll-ups kept past METRICS_MINUTE_RETENTION_DAYS.
+COARSE_PERIODS = (MetricPeriod.HOUR, MetricPeriod.DAY)
+
+
+class MetricQuerySet(models.QuerySet):
+    def displayed(self):
+        return self.filter(display=True)
+
+
+class Metric(Positioned, PageContent):
+    """A named series of numbers shown on the public page as a chart."""
+
+    AUDIT_NAME = "metric"
+    AUDIT_FIELDS = (
+        "name", "suffix", "tooltip_description", "decimal_places", "y_axis_min", "y_axis_max",
+        "y_axis_hidden", "display", "position", "source",
+    )  # fmt: skip
+
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="metrics")
+    code = CodeField()
+    name = models.CharField(max_length=100, validators=[validate_no_control_characters])
+    suffix = models.CharField(
+        max_length=20, blank=True, help_text='Unit shown after values, e.g. "ms".'
+    )
+    tooltip_description = models.CharField(max_length=500, blank=True)
+    decimal_places = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(MAX_DECIMAL_PLACES)]
+    )
+    y_axis_min = models.FloatField(null=True, blank=True)
+    y_axis_max = models.FloatField(null=True, blank=True)
+    y_axis_hidden = models.BooleanField(default=False)
+    display = models.BooleanField(default=True, help_text="Show the chart on the public page.")
+    position = models.PositiveIntegerField(default=0)
+    # Where the points come from: "api" (submitted), "monitor" (a monitor's response times).
+    source = models.CharField(max_length=20, blank=True, default="api")
+    most_recent_data_at = models.DateTimeField(null=True, blank=True)
+    # The value of the point at most_recent_data_at: "latest" without reading the points.
+    most_recent_value = models.FloatField(null=True, blank=True)
+    # Bumped by every write of points and by clear_data: the charts' data changed (a key of the
+    # cached chart fragments, status/metrics.py).
+    data_version = models.PositiveBigIntegerField(default=0, editable=False)
+    # When a point last bumped the page's version (at most once a minute: record_many).
+    page_bumped_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = MetricQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return self.name
+
+    def siblings(self):
+        return Metric.objects.filter(page_id=self.page_id)
+
+    def clean(self):
+        if (
+            self.y_axis_min is not None
+            and self.y_axis_max is not None
+            and self.y_axis_min >= self.y_axis_max
+        ):
+            raise ValidationError({"y_axis_max": "The axis maximum must be above its minimum."})
+
+    def record(self, value, at=None):
+        """Record one point (`at` defaults to now). Returns the number of points recorded."""
+        return self.record_many([(at, value)])
+
+    def record_many(self, points):
+        """Record (at, value) pairs in one transaction, folding them into the roll-ups.
+
+        A value that is not a finite number raises ValueError and records nothing. Concurrent
+        writers add up (MetricRollupQuerySet.fold). Points older than METRICS_RAW_RETENTION_DAYS
+        go into the roll-ups only (a backfill), not the raw points.
+
+        The page's version is bumped (the public page regenerates) when the metric is displayed,
+        as the database says under the metric's row lock, and at most once per UTC minute per
+        metric: the first write of each minute bumps; the points written later in the same
+        minute show with the next bump (the next minute's first point, or any other change of
+        the page). The charts' finest bucket is a minute, so they lose nothing.
+        """
+        now = timezone.now()
+        rows = []
+        for at, value in points:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{value!r} is not a number")
+            if not math.isfinite(value):
+                raise ValueError(f"{value!r} is not a finite number")
+            rows.append(MetricPoint(metric=self, at=at or now, value=float(value)))
+        if not rows:
+            return 0
+        oldest_raw = now - timedelta(days=settings.METRICS_RAW_RETENTION_DAYS)
+        with transaction.atomic():
+            # The row lock orders concurrent writers (and clear_data) of this metric, and makes
+            # what it says (display, the latest point, the last bump) true until commit.
+            display, recent_at, bumped_at = (
+                Metric.objects.select_for_update()
+                .filter(pk=self.pk)
+                .values_list("display", "most_recent_data_at", "page_bumped_at")
+                .get()
+            )
+            MetricPoint.objects.bulk_create([row for row in rows if row.at >= oldest_raw])
+            MetricRollup.objects.fold(self, rows, now=now)
+            changes = {"data_version": F("data_version") + 1}
+            # The last given of the newest points is the latest value, unless a newer one is
+            # stored already (a backfill, or a concurrent writer).
+            latest = max(reversed(rows), key=lambda row: row.at)
+            if recent_at is None or recent_at <= latest.at:
+                changes.update(most_recent_data_at=latest.at, most_recent_value=latest.value)
+                self.most_recent_data_at, self.most_recent_value = latest.at, latest.value
+            bump = display and (
+                bumped_at is None or bumped_at < period_start(now, MetricPeriod.MINUTE)
+            )
+            if bump:
+                changes["page_bumped_at"] = now
+            Metric.objects.filter(pk=self.pk).update(**changes)
+            self.display = display
+            if bump:
+                self.page.bump_version()
+        return len(rows)
+
+    def clear_data(self, *, by):
+        """Delete every point and roll-up of the metric."""
+        with transaction.atomic():
+            Metric.objects.select_for_update().get(pk=self.pk)
+            points = self.points.all().delete()[0]
+            self.rollups.all().delete()
+            Metric.objects.filter(pk=self.pk).update(
+                most_recent_data_at=None, most_recent_value=None, data_version=F("data_version") + 1
+            )
+            self.most_recent_data_at = self.most_recent_value = None
+            self.page.bump_version()
+            self.audit("clear_data", by=by, before={"points": points})
+        return points
+
+
+class MetricPoint(models.Model):
+    """One submitted value, kept METRICS_RAW_RETENTION_DAYS (the roll-ups keep the rest)."""
+
+    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="points")
+    at = models.DateTimeField()
+    value = models.FloatField()
+
+    class Meta:
+        indexes = [
+            # A metric's latest point; pruning by age.
+            models.Index(fields=["metric", "at"], name="metric_point_by_time"),
+            models.Index(fields=["at"], name="metric_point_at"),
+        ]
+
+    def __str__(self):
+        return f"{self.metric}: {self.value} at {self.at}"
+
+
+class MetricRollupQuerySet(models.QuerySet):
+    # At most this many roll-ups per statement (7 parameters each: under SQLite's 32,766).
+    FOLD_ROWS = 1000
+
+    def fold(self, metric, points, now=None):
+        """Add `points` (MetricPoints of `metric`) to its roll-ups of every period (minute and
+        five-minute ones only for points within METRICS_MINUTE_RETENTION_DAYS of `now`): one
+        INSERT … ON CONFLICT DO UPDATE per FOLD_ROWS roll-ups, adding to the stored count and sum
+        and widening the stored minimum and maximum in the database, so that concurrent writers
+        add up (the ORM cannot say this; PostgreSQL and SQLite both accept the statement)."""
+        wanted = {}
+        oldest_minute = (now or timezone.now()) - timedelta(
+            days=settings.METRICS_MINUTE_RETENTION_DAYS
+        )
+        for point in points:
+            for period in MetricPeriod if point.at >= oldest_minute else COARSE_PERIODS:
+                key = (period.value, period_start(point.at, period))
+                wanted.setdefault(key, []).append(point.value)
+        connection = connections[self.db]
+        quote = connection.ops.quote_name
+        table = quote(MetricRollup._meta.db_table)
+        rows = [
+            (metric.pk, period, connection.ops.adapt_datetimefield_value(start), len(values),
+             math.fsum(values), min(values), max(values))
+            for (period, start), values in sorted(wanted.items())
+        ]  # fmt: skip
+        columns = ", ".join(
+            quote(name)
+            for name in ("metric_id", "period", "start", "count", "total", "minimum", "maximum")
+        )
+        count, total, minimum, maximum = (quote(n) for n in ("count", "total", "minimum",
+                                                               "maximum"))  # fmt: skip
+        with connection.cursor() as cursor:
+            for first in range(0, len(rows), self.FOLD_ROWS):
+                chunk = rows[first : first + self.FOLD_ROWS]
+                values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
+                cursor.execute(
+                    f"INSERT INTO {table} ({columns}) VALUES {values}"  # noqa: S608 (our names)
+                    f" ON CONFLICT ({quote('metric_id')}, {quote('period')}, {quote('start')})"
+                    f" DO UPDATE SET {count} = {table}.{count} + excluded.{count},"
+                    f" {total} = {table}.{total} + excluded.{total},"
+                    f" {minimum} = CASE WHEN excluded.{minimum} < {table}.{minimum}"
+                    f" THEN excluded.{minimum} ELSE {table}.{minimum} END,"
+                    f" {maximum} = CASE WHEN excluded.{maximum} > {table}.{maximum}"
+                    f" THEN excluded.{maximum} ELSE {table}.{maximum} END",
+                    [value for row in chunk for value in row],
+                )
+
+
+class MetricRollup(models.Model):
+    """Count, sum, minimum and maximum of a metric's points in one minute, five minutes, hour or
+    day (UTC)."""
+
+    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="rollups")
+    period = models.CharField(max_length=6, choices=MetricPeriod.choices)
+    start = models.DateTimeField()
+    count = models.PositiveIntegerField()
+    total = models.FloatField()
+    minimum = models.FloatField()
+    maximum = models.FloatField()
+
+    objects = MetricRollupQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["metric", "period", "start"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["metric", "period", "start"], name="one_rollup_per_metric_period"
+            )
+        ]
+        indexes = [
+            # Pruning minute and five-minute roll-ups by age.
+            models.Index(fields=["period", "start"], name="metric_rollup_by_period"),
+        ]
+
+    def __str__(self):
+        return f"{self.metric} {self.period} {self.start}: {self.count} points"
+
+    @property
+    def average(self):
+        return self.total / self.count

@@ -41,6 +41,7 @@ import time
 from collections import OrderedDict
 from urllib.parse import urlencode
 
+import xxhash
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
@@ -277,7 +278,9 @@ def store(request, page, response, reads=()):
     if response.status_code != 200 or response.streaming or response.cookies:
         return response
     body = response.content
-    etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+    # xxh3 (not a cryptographic hash: an ETag only tells versions apart) reads a 1.7 MB page
+    # in a tenth of a millisecond, where blake2b took three.
+    etag = '"' + xxhash.xxh3_128_hexdigest(body) + '"'
     # Pages change with time too (relative times, today's bar), so this is when it was
     # rendered, not when the page was last written.
     last_modified = int(time.time())

@@ -16,14 +16,20 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import (
     BigIntegerField,
+    CharField,
+    Count,
     DateField,
     DateTimeField,
     F,
     Func,
     IntegerField,
+    Max,
+    Min,
     Q,
+    Sum,
     Value,
 )
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from status.models import STATUS_SEVERITY, ComponentStatus, ComponentStatusChange, UptimeDay
@@ -512,3 +518,144 @@ def _epoch(moment):
 
 def _from_epoch(seconds):
     return datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class TodayAndKey:
+    """What a status page needs of a component's bar without reading its finished days: today's
+    Day, and `key`, equal for two calls exactly when the finished days (all but today) show
+    the same, so that their markup can be kept (templatetags/component_rows.py)."""
+
+    today: Day
+    key: tuple
+
+
+def today_and_keys(components, *, days=90, tz, now=None):
+    """One TodayAndKey per component id, for the `days` calendar days (in `tz`) ending today.
+
+    One query whatever the history: per component the count and the highest id of its
+    UptimeDays on the finished days, today's UptimeDay, and its open period if not
+    operational. UptimeDays are only ever deleted and inserted (UptimeDayQuerySet._recount), so
+    inserting makes the highest id grow and deleting alone makes the count shrink: a pair seen
+    once never comes back, and any recount of a finished day (a backfill, an edited or
+    deleted period, a new start date or time zone) changes the key. What the finished days
+    also depend on, the history start, an open period begun before today and the window
+    itself, is in the key too. daily_uptime() gives the finished days themselves.
+    """
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    components = list(components)
+    if not components:
+        return {}
+    now = now or timezone.now()
+    now_s = _epoch(now)
+    today = now.astimezone(tz).date()
+    first = today - datetime.timedelta(days=days - 1)
+    window_start = _epoch(_midnight(first, tz))
+    midnight = _epoch(_midnight(today, tz))
+    ids = [component.pk for component in components]
+
+    signatures, counters, open_periods = {}, {}, {}
+    for component_id, kind, *values, status, since in _keys_and_today(ids, first, today):
+        if kind == _SIGNATURE:
+            signatures[component_id] = tuple(values)
+        elif kind == _TODAY:
+            counters[component_id] = [*values[2:6], SLOTS[status]]
+        else:
+            open_periods[component_id] = (SLOTS[status], _epoch(since))
+
+    found = {}
+    for component in components:
+        start_s = _epoch(_history_start(component, tz))
+        lo = max(start_s, window_start)
+        counter = counters.get(component.pk)
+        open_period = open_periods.get(component.pk)
+        began = None
+        if open_period is not None:
+            slot, begin = open_period
+            begin = max(begin, lo)
+            if begin < midnight:
+                began = (slot, begin)  # it colours finished days too
+            cut = max(begin, midnight, start_s)
+            if cut < now_s:
+                counter = list(counter) if counter else [0, 0, 0, 0, OPERATIONAL_SLOT]
+                counter[slot] += now_s - cut
+                counter[4] = min(counter[4], slot)
+        today_day = _day(today, max(midnight, start_s), now_s, counter)
+        key = (str(tz), first, days, lo, tuple(signatures.get(component.pk, ())), began)
+        found[component.pk] = TodayAndKey(today_day, key)
+    return found
+
+
+_SIGNATURE, _TODAY, _OPEN = 0, 1, 2
+
+
+def _keys_and_today(component_ids, first, today):
+    """Rows of (component id, kind, count, highest id, major, partial, degraded, maintenance
+    seconds, earliest date, latest date, status, started at), in one query: per component
+    (_SIGNATURE) the aggregates of its UptimeDays from `first` to the day before `today` (the
+    sums and dates only make a collision even less likely: ids reused after the rollback of a
+    test database, a database restored under a shared cache that outlived it); its UptimeDay
+    of `today` (_TODAY); its open period if it is not operational (_OPEN)."""
+    # Typed NULLs: PostgreSQL types an untyped one as text when two of them meet in a UNION.
+    no_date, no_time, no_status = (
+        Cast(Value(None), DateField()),
+        Cast(Value(None), DateTimeField()),
+        Cast(Value(None), CharField()),
+    )
+
+    def number(n):
+        return Value(n, output_field=IntegerField())
+
+    signatures = (
+        UptimeDay.objects.filter(component__in=component_ids, date__gte=first, date__lt=today)
+        .order_by()
+        .values("component_id")
+        .values_list(
+            "component_id",
+            number(_SIGNATURE),
+            Count("id"),
+            Max("id"),
+            Sum("major_seconds"),
+            Sum("partial_seconds"),
+            Sum("degraded_seconds"),
+            Sum("maintenance_seconds"),
+            Min("date"),
+            Max("date"),
+            no_status,
+            no_time,
+        )
+    )
+    todays = (
+        UptimeDay.objects.filter(component__in=component_ids, date=today)
+        .order_by()
+        .values_list(
+            "component_id",
+            number(_TODAY),
+            number(0),
+            number(0),
+            "major_seconds",
+            "partial_seconds",
+            "degraded_seconds",
+            "maintenance_seconds",
+            "date",
+            no_date,
+            "worst_status",
+            no_time,
+        )  # fmt: skip
+    )
+    going_on = (
+        ComponentStatusChange.objects.filter(component__in=component_ids, ended_at__isnull=True)
+        .exclude(status=OPERATIONAL)
+        .order_by()
+        .values_list(
+            "component_id",
+            number(_OPEN),
+            *[number(0)] * 6,
+            no_date,
+            no_date,
+            "status",
+            "started_at",
+        )  # fmt: skip
+    )
+    return signatures.union(todays, going_on, all=True)

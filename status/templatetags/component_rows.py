@@ -1,24 +1,48 @@
-"""The status page's component rows, built in Python (templates/public/_components.html).
+"""The status page's component rows and group bars, built in Python
+(templates/public/_components.html).
 
-A grown page has 100 components of 90 days each: as a template loop their rows were a third of
-an uncached render. Here each row is one f-string, and a component's bars are reused from an
-earlier render while its days show the same (Uptime.key: the counted days, unchanged for
-finished days) with the same incident links: an uncached render after a write to one
-component rebuilds that component's bars only. The markup is heliograph's uptime_bars' and
+A grown page has 100 components of 90 days each, and all but today of those days are finished:
+they show the same until a write changes them. So the markup of a bar's finished days is built
+once and kept, in this process and in the shared cache, under a key made of what it shows
+(status.uptime.today_and_keys: the counted days, the history start, an open period begun before
+today, the window and time zone) with its label, its incident links and the language; only
+today's day and the percentages are rendered on each request. The key changing is what
+refreshes a kept bar: a backfill, an edited or deleted period, a rename, a new incident link
+all make a new key, and the old entry is never read again. The markup is uptime_bars' and
 uptime_legend's, byte for byte (tests/status/test_uptime_render.py).
 """
 
+import hashlib
+from pathlib import Path
+
 from django import template
+from django.core.cache import cache
+from django.utils import translation
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from status.templatetags.heliograph import status_label, uptime_bars, uptime_legend
+from status import models as status_models
+from status import uptime
+from status.templatetags import heliograph
+from status.templatetags.heliograph import PHONE_RANGES, day_parts, legend_markup, status_label
+from status.uptime import _merge_days, _percent, daily_uptime
 
 register = template.Library()
 
-# (label, Uptime.key, links) -> the bars' markup. Bounded: cleared when it grows.
-_BARS_MEMO = {}
-_BARS_MEMO_LIMIT = 5_000
+# Finished days' key -> (their markup, their sums), see prepare_uptime_bars(). Bounded: cleared
+# when it grows.
+_FINISHED = {}
+_FINISHED_LIMIT = 5_000
+# How long the shared cache keeps a bar's finished days: its key names the day, so it is not
+# read after the next midnight anyway.
+FINISHED_SECONDS = 2 * 86400
+# The code that writes the markup is part of the key too: after a deploy that changes it, the
+# shared cache's old markup is not read again.
+MARKUP_CODE = hashlib.blake2b(
+    b"".join(Path(module.__file__).read_bytes() for module in (heliograph, status_models, uptime))
+    + Path(__file__).read_bytes(),
+    digest_size=8,
+).hexdigest()
 
 
 def _links_key(incidents):
@@ -30,24 +54,157 @@ def _links_key(incidents):
     )
 
 
+def forget_finished():
+    """Forget this process's finished days (the benchmark's cold render; tests)."""
+    _FINISHED.clear()
+
+
+def _ranges(total):
+    return [total] + [days for days in PHONE_RANGES if days < total]
+
+
+def _sums(days, total):
+    """{range: [major, partial, counted seconds]} of `days` (the finished ones) within each
+    range of the legend, counted back from today."""
+    sums = {}
+    for length in _ranges(total):
+        major = partial = counted = 0
+        for day in days[len(days) - (length - 1) :] if length > 1 else ():
+            major += day.major_seconds
+            partial += day.partial_seconds
+            counted += day.counted_seconds
+        sums[length] = [major, partial, counted]
+    return sums
+
+
+def _finished_entry(context, days, links, total):
+    """(markup of the finished `days`, their sums) for the kept fragment."""
+    return "".join(day_parts(context, days, links)), _sums(days, total)
+
+
+def _cache_key(key):
+    digest = hashlib.blake2b(repr(key).encode(), digest_size=16).hexdigest()
+    return f"uptime-finished:{MARKUP_CODE}:{digest}"
+
+
 @register.simple_tag(takes_context=True)
-def remembered_uptime_bars(context, uptime, label, incidents=None):
-    """uptime_bars(), remembered across renders for the same days, label and links."""
-    if uptime.key is None:
-        return uptime_bars(context, uptime, label, incidents)
-    key = (label, uptime.key, _links_key(incidents))
-    markup = _BARS_MEMO.get(key)
-    if markup is None:
-        if len(_BARS_MEMO) > _BARS_MEMO_LIMIT:
-            _BARS_MEMO.clear()
-        markup = _BARS_MEMO[key] = uptime_bars(context, uptime, label, incidents)
-    return markup
+def prepare_uptime_bars(context, sections):
+    """Give each component and group of `sections` with a bar its markup (`bars_html`): the
+    finished days' markup kept (this process, else one round trip to the shared cache for all
+    of them, else built from daily_uptime() in one query) followed by today's."""
+    days_total = context["uptime_days"]
+    now = context["now"]
+    tz = context["page"].tz
+    language = translation.get_language()
+    last = days_total - 1
+    keep = context.render_context.setdefault("uptime_keep", [])  # Days' ids stay unique
+
+    wanted = {}  # key -> (kind, item)
+    for group, members in sections:
+        shown = [c for c in members if getattr(c, "bars", None) is not None]
+        for component in shown:
+            finished = {i: listed for i, listed in component.day_incidents.items() if i < last}
+            component.finished_key = (
+                "component", language, component.name, component.bars.key, _links_key(finished)
+            )  # fmt: skip
+            wanted[component.finished_key] = ("component", component)
+        if group is not None and shown:
+            group.shown = shown
+            finished = {i: listed for i, listed in group.day_incidents.items() if i < last}
+            group.finished_key = (
+                "group", language, group.name, tuple(c.bars.key for c in shown),
+                _links_key(finished),
+            )  # fmt: skip
+            wanted[group.finished_key] = ("group", group)
+    if not wanted:
+        return ""
+
+    found = {key: _FINISHED[key] for key in wanted if key in _FINISHED}
+    missing = [key for key in wanted if key not in found]
+    if missing:
+        names = {_cache_key(key): key for key in missing}
+        for name, entry in cache.get_many(list(names)).items():
+            found[names[name]] = _FINISHED[names[name]] = entry
+        missing = [key for key in missing if key not in found]
+    if missing:
+        built = _build(context, [wanted[key] for key in missing], days_total, tz, now, keep)
+        if len(_FINISHED) + len(built) > _FINISHED_LIMIT:
+            _FINISHED.clear()
+        _FINISHED.update(built)
+        found.update(built)
+        cache.set_many({_cache_key(key): entry for key, entry in built.items()}, FINISHED_SECONDS)
+
+    for key, (kind, item) in wanted.items():
+        markup, sums = found[key]
+        if kind == "component":
+            today = item.bars.today
+            label = f"{item.name} uptime, one bar per day"
+            links = item.day_incidents
+            totals = {
+                length: [sums[length][0] + today.major_seconds,
+                         sums[length][1] + today.partial_seconds,
+                         sums[length][2] + today.counted_seconds]
+                for length in sums
+            }  # fmt: skip
+        else:
+            members = item.shown
+            today = _merge_days([c.bars.today for c in members])
+            label = f"{item.name} uptime, the worst of its components each day"
+            links = item.day_incidents
+            totals = {
+                length: [sums[length][0] + today.major_seconds,
+                         sums[length][1] + today.partial_seconds,
+                         sums[length][2] + today.counted_seconds]
+                for length in sums
+            }  # fmt: skip
+            # All the days: the components' own totals, weighed by their counted seconds
+            # (status.uptime.group_uptime), not the merged days'.
+            totals[days_total] = [
+                sum(
+                    found[c.finished_key][1][days_total][n] + getattr(c.bars.today, field)
+                    for c in members
+                )
+                for n, field in enumerate(("major_seconds", "partial_seconds", "counted_seconds"))
+            ]
+        keep.append(today)
+        today_links = {0: links[last]} if last in links else None
+        (today_markup,) = day_parts(context, [today], today_links)
+        item.bars_html = mark_safe(  # noqa: S308 (escaped label, and markup built as uptime_bars')
+            f'<ol class="uptime-days" aria-label="{escape(label)}">{markup}{today_markup}</ol>'
+        )
+        item.legend_html = legend_markup(
+            [(length, _percent(*totals[length])) for length in _ranges(days_total)]
+        )
+    return ""
+
+
+def _build(context, items, days_total, tz, now, keep):
+    """{finished key: (markup, sums)} of `items` [(kind, component or group)], from their days
+    (one query for all the components involved)."""
+    components = {}
+    for kind, item in items:
+        for component in [item] if kind == "component" else item.shown:
+            components[component.pk] = component
+    uptimes = daily_uptime(components.values(), days=days_total, tz=tz, now=now)
+    keep.append(uptimes)
+    last = days_total - 1
+    built = {}
+    for kind, item in items:
+        if kind == "component":
+            days = uptimes[item.pk].days[:last]
+        else:
+            member_days = [uptimes[c.pk].days[:last] for c in item.shown]
+            days = [_merge_days(same) for same in zip(*member_days, strict=True)]
+            keep.append(days)
+        finished = {i: listed for i, listed in item.day_incidents.items() if i < last}
+        built[item.finished_key] = _finished_entry(context, days, finished, days_total)
+    return built
 
 
 @register.simple_tag(takes_context=True)
 def component_rows(context, components):
     """The <li> of each component: name, description, status, and its bars and legend when it
-    has an uptime, as the template loop this replaces wrote them (whitespace included)."""
+    has them, as the template loop this replaces wrote them (whitespace included)."""
     rows = []
     for component in components:
         description = (
@@ -55,15 +212,12 @@ def component_rows(context, components):
             if component.description
             else ""
         )
-        uptime = getattr(component, "uptime", None)
         bars = ""
-        if uptime:
-            label = f"{component.name} uptime, one bar per day"
-            incidents = getattr(component, "day_incidents", None)
+        if getattr(component, "bars_html", None) is not None:  # prepare_uptime_bars() set it
             bars = (
                 '\n  <div class="uptime">\n    '
-                f"{remembered_uptime_bars(context, uptime, label, incidents)}\n    "
-                f"{uptime_legend(uptime)}\n  </div>\n  "
+                f"{component.bars_html}\n    "
+                f"{component.legend_html}\n  </div>\n  "
             )
         rows.append(
             '\n<li class="component">\n  <div class="component-head">\n    <span class="name">'

@@ -16,6 +16,8 @@ SECTIONS = [
     ("Components", "manage:components", ["components", "component", "group"]),
     ("Templates", "manage:templates", ["templates", "template"]),
     ("Integrations", "manage:integrations", ["integrations", "integration"]),
+    ("Monitors", "manage:monitors", ["monitors", "monitor"]),
+    ("Metrics", "manage:metrics", ["metrics", "metric"]),
     ("Subscribers", "manage:subscribers", ["subscribers", "subscriber", "deliveries", "event",
                                            "delivery"]),
     ("Team", "manage:team", ["team", "member", "invite"]),

@@ -203,9 +203,18 @@ def uptime_bars(context, uptime, label, incidents=None):
     without events are shared objects (status.uptime), so within one render their markup is
     found by identity, cheaper than hashing the day.
     """
+    parts = day_parts(context, uptime.days, incidents)
+    return mark_safe(  # noqa: S308 (our class names and labels, and escaped text only)
+        f'<ol class="uptime-days" aria-label="{escape(label)}">{"".join(parts)}</ol>'
+    )
+
+
+def day_parts(context, days, incidents=None):
+    """The markup of each of `days` (a list of Days), with the links of `incidents`, {index in
+    `days`: [incident]}: the <li>s of uptime_bars()."""
     by_id = context.render_context.setdefault("uptime_bars", {})
     parts = []
-    for day in uptime.days:
+    for day in days:
         markup = by_id.get(id(day))
         if markup is None:
             markup = by_id[id(day)] = _day_markup(day)
@@ -214,11 +223,9 @@ def uptime_bars(context, uptime, label, incidents=None):
         links = context.render_context.setdefault("uptime_links", {})
         for i, listed in incidents.items():
             if i < len(parts):
-                head = by_id[id(uptime.days[i])][0]
+                head = by_id[id(days[i])][0]
                 parts[i] = f"{head}{_incident_links(listed, links)}{_DAY_END}"
-    return mark_safe(  # noqa: S308 (our class names and labels, and escaped text only)
-        f'<ol class="uptime-days" aria-label="{escape(label)}">{"".join(parts)}</ol>'
-    )
+    return parts
 
 
 @register.simple_tag
@@ -229,6 +236,11 @@ def uptime_legend(uptime):
     ranges = [(total, uptime.percent)] + [
         (days, uptime.percent_over(days)) for days in PHONE_RANGES if days < total
     ]
+    return legend_markup(ranges)
+
+
+def legend_markup(ranges):
+    """uptime_legend()'s markup for [(days, uptime percentage or None)], all days first."""
     ago = "".join(f'<span class="range-{days}">{days} days ago</span>' for days, _ in ranges)
     uptimes = "".join(
         f'<span class="range-{days}">'

@@ -68,6 +68,7 @@ def test_create_answers_201_with_rules_and_the_url_once(api_a, api_component, cl
             "status": "major_outage",
             "statuses": {},
             "open_incident": False,
+            "incident": "none",
             "template_id": None,
         }
     ]
@@ -75,7 +76,7 @@ def test_create_answers_201_with_rules_and_the_url_once(api_a, api_component, cl
     hooked = client.post(
         hook_path(data["url"]), json.dumps(FIRING), content_type="application/json"
     )
-    assert hooked.status_code == 200
+    assert hooked.status_code == 202
     api_component.refresh_from_db()
     assert api_component.status == ComponentStatus.MAJOR_OUTAGE
     assert "url" not in api_a.get(f"integrations/{data['id']}").json()
@@ -120,7 +121,7 @@ def test_rotate_gives_a_new_url_and_the_old_one_stops(api_a, api_component, clie
     post = lambda url: client.post(hook_path(url), json.dumps(FIRING),  # noqa: E731
                                    content_type="application/json")  # fmt: skip
     assert post(created["url"]).status_code == 404
-    assert post(rotated.json()["url"]).status_code == 200
+    assert post(rotated.json()["url"]).status_code == 202
 
 
 def test_delete_removes_it_and_its_url(api_a, api_component, client):

@@ -16,9 +16,10 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from incidents.models import Incident, IncidentStatus
+from incidents import monitors
+from incidents.models import Incident, IncidentDraft, IncidentStatus, Integration
 from notifications.models import Channel, Subscriber
-from status.models import ApiKey, ComponentStatus
+from status.models import ApiKey, ComponentStatus, Metric
 
 schema = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=None, public=True))
 schema.app = get_wsgi_application()
@@ -82,6 +83,7 @@ def keep_connection():
 @pytest.fixture
 def fuzz_key(tenant_a, settings):
     settings.SITE_HOSTS = [*settings.SITE_HOSTS, "localhost"]
+    settings.WEBHOOKS_ALLOW_PRIVATE_IPS = True  # monitors' fuzzed URLs: no DNS look-ups
     return ApiKey.issue(tenant_a, "Fuzzer")[1]
 
 
@@ -101,6 +103,10 @@ def objects(tenant_a):
     subscriber = Subscriber.objects.create_subscriber(
         page, channel=Channel.EMAIL, email="ops@example.com", skip_confirmation=True
     )
+    integration, _secret = Integration.create(page, kind="generic", name="Alerts")
+    draft = IncidentDraft.objects.create(
+        page=page, integration=integration, name="Errors", component_statuses={}
+    )
     return {
         "page_code": page.code,
         "component_code": component.code,
@@ -108,6 +114,11 @@ def objects(tenant_a):
         "incident_code": incident.code,
         "update_code": incident.updates.first().code,
         "subscriber_code": subscriber.code,
+        "draft_code": draft.code,
+        "monitor_code": monitors.create(
+            page, kind="heartbeat", name="Cron", component=component
+        ).code,
+        "metric_code": Metric.add(by=None, page=page, name="Latency", suffix="ms").code,
     }
 
 

@@ -13,9 +13,17 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
-from incidents.models import Incident, IncidentStatus, IncidentUpdate, Integration
+from incidents import monitors
+from incidents.models import (
+    Incident,
+    IncidentDraft,
+    IncidentStatus,
+    IncidentUpdate,
+    Integration,
+    Monitor,
+)
 from notifications.models import Subscriber
-from status.models import Component, ComponentGroup, Page
+from status.models import Component, ComponentGroup, Metric, MetricPoint, Page
 
 WRITE_BODIES = {
     "page": {"page": {"name": "Taken over"}},
@@ -26,6 +34,8 @@ WRITE_BODIES = {
     "postmortem": {"postmortem": {"body_draft": "Taken over"}},
     "subscriber": {"subscriber": {"email": "intruder@example.com"}},
     "integration": {"integration": {"kind": "generic", "name": "Taken over"}},
+    "monitor": {"monitor": {"name": "Taken over", "enabled": False}},
+    "metric": {"metric": {"name": "Taken over", "display": False}},
 }
 
 
@@ -51,7 +61,8 @@ def methods_of(callback):
 def body_for(route):
     for segment, key in [("postmortem", "postmortem"), ("incident_updates", "incident_update"),
                          ("subscribers", "subscriber"), ("component-groups", "component_group"),
-                         ("integrations", "integration"),
+                         ("integrations", "integration"), ("monitors", "monitor"),
+                         ("metrics", "metric"),
                          ("incidents", "incident"), ("components", "component")]:  # fmt: skip
         if segment in route:
             return WRITE_BODIES[key]
@@ -69,9 +80,17 @@ def objects_of(page, who):
         page, channel="email", email=f"{who.lower()}@example.com"
     )
     integration, _secret = Integration.create(page, kind="alertmanager", name=f"{who}'s alerts")
+    draft = IncidentDraft.objects.create(page=page, integration=integration, name=f"{who}'s draft")
+    monitor = monitors.create(page, kind="heartbeat", name=f"{who}'s cron",
+                              component=page.components.first())  # fmt: skip
+    metric = Metric.add(by=None, page=page, name=f"{who}'s latency")
+    metric.record(12.5)
     return {
         "page_code": page.code,
         "integration_code": integration.code,
+        "metric_code": metric.code,
+        "draft_code": draft.code,
+        "monitor_code": monitor.code,
         "component_code": page.components.first().code,
         "group_code": page.groups.first().code,
         "incident_code": incident.code,
@@ -112,12 +131,16 @@ def state_of(page):
         list(IncidentUpdate.objects.filter(incident__page=page).values()),
         list(Subscriber.objects.filter(page=page).values()),
         list(Integration.objects.filter(page=page).values()),
+        list(IncidentDraft.objects.filter(page=page).values()),
+        list(Monitor.objects.filter(page=page).values()),
+        list(Metric.objects.filter(page=page).values()),
+        list(MetricPoint.objects.filter(metric__page=page).values()),
     )
 
 
 def test_the_matrix_sees_every_api_route():
     routes = {route for route, _ in api_routes()}
-    assert len(routes) == 20
+    assert len(routes) == 29
     assert "api/v1/pages/<str:page_code>/subscribers/<str:subscriber_code>" in routes
 
 
@@ -151,7 +174,8 @@ def test_tenant_bs_key_and_page_code_get_404_on_every_route_and_method_with_one_
                 assert response.json()["error"] == "not_found", (method, path)
             walked.add(param)
     assert walked == {"component_code", "group_code", "incident_code", "update_code",
-                      "subscriber_code", "integration_code"}  # fmt: skip
+                      "subscriber_code", "integration_code", "monitor_code",
+                      "draft_code", "metric_code"}  # fmt: skip
     assert (state_of(tenant_a.page), state_of(tenant_b.page)) == before
 
 
@@ -163,8 +187,9 @@ def test_the_same_reads_with_tenant_bs_key_and_its_own_codes_succeed(api_b, obje
             response = api_b.get(fill(route, objects_b))
             assert response.status_code == 200, (route, response.content)
             reads += 1
-    # A component, its uptime, a group, an incident, its postmortem, a subscriber, an integration.
-    assert reads == 7
+    # A component, its uptime, a group, an incident, its postmortem, a subscriber, an integration,
+    # a monitor, an incident draft, a metric.
+    assert reads == 10
 
 
 def test_the_same_reads_with_tenant_as_key_succeed(api_a, objects_a):

@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 
 import time_machine
 
-from incidents.models import Incident
+from incidents.models import Incident, Monitor
 from incidents.tasks import advance_maintenance
-from status.models import ApiKey, AuditLogEntry, Role
+from status.models import ApiKey, AuditLogEntry, Metric, Role
 from tests.factories import make_page, make_user
 from tests.html import visible
 
@@ -305,3 +305,37 @@ def test_the_page_without_entries_says_so(client, tenant_a, owner_a):
     assert "Nothing matches these filters." in (
         client.get(audit_url(tenant_a.page, "?kind=incident")).text
     )
+
+
+def test_a_deleted_account_or_key_is_still_named_not_shown_as_automatic(client, tenant_a, owner_a):
+    leaver = make_user("leaver")
+    key, _ = ApiKey.issue(tenant_a, "Old pipeline")
+    AuditLogEntry.record(tenant=tenant_a, page=tenant_a.page, action="page.update", actor=leaver)
+    AuditLogEntry.record(tenant=tenant_a, page=tenant_a.page, action="page.update", api_key=key)
+    leaver.delete()
+    key.delete()
+
+    client.force_login(owner_a)
+    who = [entry["who"] for entry in entries_in(client.get(audit_url(tenant_a.page)))]
+    assert who == ["API key “Old pipeline”", "leaver@example.com"]
+    automatic = entries_in(client.get(audit_url(tenant_a.page, "?who=automatic")))
+    assert automatic == []
+
+
+def test_monitors_and_metrics_are_named_in_words_under_their_own_filters(client, tenant_a, owner_a):
+    api = tenant_a.page.components.get(name="API")
+    monitor = Monitor.create(
+        tenant_a.page, by=owner_a, kind="tcp", name="Database port", component=api,
+        host="db.example.com", port=5432,
+    )  # fmt: skip
+    monitor.edit(by=owner_a, enabled=False)
+    metric = Metric.objects.create(page=tenant_a.page, name="Queue depth")
+    metric.clear_data(by=owner_a)
+
+    client.force_login(owner_a)
+    words = {
+        kind: [entry["what"] for entry in entries_in(client.get(audit_url(tenant_a.page, query)))]
+        for kind, query in (("monitor", "?kind=monitor"), ("metric", "?kind=metric"))
+    }
+    assert words["monitor"] == ["Monitor edited", "Monitor added"]
+    assert words["metric"] == ["Metric's data cleared"]

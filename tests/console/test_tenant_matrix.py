@@ -20,7 +20,14 @@ from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from incidents.models import Incident, IncidentStatus, IncidentTemplate, Integration
+from incidents import monitors
+from incidents.models import (
+    Incident,
+    IncidentDraft,
+    IncidentStatus,
+    IncidentTemplate,
+    Integration,
+)
 from notifications.models import Delivery, NotificationEvent, Subscriber
 from status.models import (
     ApiKey,
@@ -28,6 +35,7 @@ from status.models import (
     Component,
     ComponentGroup,
     Invitation,
+    Metric,
     Page,
     Role,
     Tenant,
@@ -46,6 +54,9 @@ KWARGS = {
     "subscriber_code": "subscriber",
     "event_code": "event",
     "integration_code": "integration",
+    "monitor_code": "monitor",
+    "draft_code": "draft",
+    "metric_code": "metric",
     "code": {"incidents": "incident", "maintenance": "maintenance", "templates": "template"},
 }
 # The one tenant route outside a page: the user's own pages (tested at the end of this file).
@@ -84,6 +95,15 @@ def current_statuses(page):
         data[f"component-{component.code}"] = component.status
         data[f"initial-component-{component.code}"] = component.status
     return data
+
+
+def monitor_form(t, name, **extra):
+    """What the monitor forms post for a heartbeat (no DNS look-up)."""
+    return {"name": name, "component": t.component.code, "method": "GET",
+            "expected_status_min": "200", "expected_status_max": "299", "timeout_seconds": "10",
+            "heartbeat_period_seconds": "3600", "heartbeat_grace_seconds": "300",
+            "interval_seconds": "60", "failures_to_trip": "3", "successes_to_recover": "3",
+            "status_on_failure": "major_outage", "hold_down_seconds": "120", **extra}  # fmt: skip
 
 
 ROUTES = {
@@ -243,7 +263,25 @@ ROUTES = {
         },
     ),
     "manage:integration-rotate": Route(Role.EDITOR, post_only=True),
+    # Built-in monitors (incidents/console_monitors.py)
+    "manage:monitors": Route(Role.EDITOR, lambda t: monitor_form(t, "Planted", kind="heartbeat")),
+    "manage:monitor-detail": Route(Role.EDITOR, lambda t: monitor_form(t, "Taken over")),
+    "manage:monitor-pause": Route(Role.EDITOR, post_only=True),
+    "manage:monitor-delete": Route(Role.EDITOR, post_only=True),
+    # System metrics (status/console_metrics.py)
+    "manage:metrics": Route(Role.VIEWER, writes=False, get_only=True),
+    "manage:metric-create": Route(
+        Role.EDITOR, lambda t: {"name": "Planted", "decimal_places": "0"}
+    ),
+    "manage:metric-edit": Route(
+        Role.EDITOR, lambda t: {"name": "Taken over", "decimal_places": "1", "display": "on"}
+    ),
+    "manage:metric-display": Route(Role.EDITOR, lambda t: {}, post_only=True),
+    "manage:metric-clear": Route(Role.EDITOR),
+    "manage:metric-delete": Route(Role.EDITOR),
     "manage:integration-delete": Route(Role.EDITOR, post_only=True),
+    "manage:incident-draft-publish": Route(Role.EDITOR, post_only=True),
+    "manage:incident-draft-discard": Route(Role.EDITOR, post_only=True),
     # Team, API keys, audit log (status/team.py)
     "manage:team": Route(Role.VIEWER, writes=False),
     "manage:member-role": Route(Role.OWNER, lambda t: {"role": "owner"}, post_only=True),
@@ -424,6 +462,20 @@ def make_objects(tenant):
     )
     api_key, _ = ApiKey.issue(tenant, "Deploy pipeline", by=owner)
     integration, _ = Integration.create(page, kind="alertmanager", name="Prometheus", by=owner)
+    monitor = monitors.create(
+        page, kind="heartbeat", name="Nightly backup", component=api, by=owner
+    )
+    # An incident an alert rule proposes (incidents/models.py's IncidentDraft).
+    draft = IncidentDraft.objects.create(
+        page=page,
+        integration=integration,
+        name="Errors",
+        component_statuses={api.code: "major_outage"},
+    )
+    # A metric with a day of data, so the status page shows its charts.
+    metric = Metric.add(by=owner, page=page, name="API response time", suffix="ms")
+    now = timezone.now()
+    metric.record_many([(now - timedelta(minutes=m * 47), 80.0 + m % 7 * 9) for m in range(40)])
     return SimpleNamespace(
         tenant=tenant,
         page=page,
@@ -442,6 +494,9 @@ def make_objects(tenant):
         invitation=invitation,
         api_key=api_key,
         integration=integration,
+        monitor=monitor,
+        draft=draft,
+        metric=metric,
     )
 
 

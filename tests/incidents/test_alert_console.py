@@ -60,7 +60,7 @@ def test_creating_shows_the_url_once_and_it_works(signed_in, tenant_a):
     # Not on the list or the detail page afterwards.
     assert hook not in signed_in.get(url(page, "integrations")).content.decode()
     assert hook not in signed_in.get(url(page, "integration-detail", integration)).content.decode()
-    assert post_alert(signed_in, hook).status_code == 200  # no rule yet: logged as ignored
+    assert post_alert(signed_in, hook).status_code == 202  # no rule yet: logged as ignored
     detail = signed_in.get(url(page, "integration-detail", integration)).content.decode()
     assert "Ignored: no rule matches it" in detail
 
@@ -82,7 +82,7 @@ def test_rules_are_saved_from_rows_and_drive_the_page(signed_in, tenant_a, clien
     rule = AlertRule.objects.get()
     assert rule.match == {"alertname": "DiskFull"} and rule.match_re == {"service": "web-[0-9]+"}
     assert rule.severity_statuses == {"critical": "major_outage"}
-    assert post_alert(client, f"/hooks/{secret}/").status_code == 200
+    assert post_alert(client, f"/hooks/{secret}/").status_code == 202
     website.refresh_from_db()
     assert website.status == ComponentStatus.PARTIAL_OUTAGE
     # The rows show the saved rule again.
@@ -116,7 +116,7 @@ def test_rotate_shows_a_new_url_and_the_old_stops(signed_in, tenant_a, client):
     assert response.status_code == 200
     new = hook_url_in(response)
     assert post_alert(client, f"/hooks/{secret}/").status_code == 404
-    assert post_alert(client, new).status_code == 200
+    assert post_alert(client, new).status_code == 202
 
 
 def test_delete_removes_it(signed_in, tenant_a, client):
@@ -150,7 +150,7 @@ def test_the_audit_log_reads_integration_as_who(signed_in, tenant_a, client):
         hold_down_seconds=0,
         rules=[{"match": {"alertname": "DiskFull"}, "component": api}],
     )
-    assert post_alert(client, f"/hooks/{secret}/").status_code == 200
+    assert post_alert(client, f"/hooks/{secret}/").status_code == 202
     audit = signed_in.get(reverse("manage:audit", kwargs={"page_code": page.code}))
     assert audit.status_code == 200
     assert "Integration: Prometheus" in audit.content.decode()

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from incidents import alerts
 from incidents.models import (
+    REQUEST_LOG_PRUNE_EVERY,
     REQUEST_LOG_SIZE,
     Alert,
     AlertState,
@@ -72,6 +73,13 @@ def alertmanager(tenant_a, api):
     )
 
 
+def logged(response):
+    """What the request log says of a request the hook accepted (202): its outcome, matched,
+    changed and ignored, once applied."""
+    assert response.status_code == 202, response.content
+    return IntegrationRequest.objects.get(pk=response.json()["request"]).detail
+
+
 def status_of(component):
     return Component.objects.get(pk=component.pk).status
 
@@ -91,7 +99,7 @@ def test_alertmanager_firing_sets_the_worst_status_and_resolved_restores_it(
 ):
     integration, secret = alertmanager
     response = post(client, secret, fixture("alertmanager_firing"))
-    assert response.status_code == 200, response.content
+    assert response.status_code == 202, response.content
     # Two alerts on the API: critical (major outage) and warning; the worst wins.
     assert status_of(api) == ComponentStatus.MAJOR_OUTAGE
     assert status_of(website) == ComponentStatus.OPERATIONAL
@@ -136,9 +144,9 @@ def test_the_same_payload_twice_changes_nothing_more(client, alertmanager, tenan
     post(client, secret, fixture("alertmanager_firing"))
     components, changes, *_ = state(tenant_a.page)
     response = post(client, secret, fixture("alertmanager_firing"))
-    assert response.status_code == 200
-    assert response.json()["changed"] == []
-    assert {i["why"] for i in response.json()["ignored"]} == {"already known"}
+    assert response.status_code == 202
+    assert logged(response)["changed"] == []
+    assert {i["why"] for i in logged(response)["ignored"]} == {"already known"}
     assert state(tenant_a.page)[:2] == (components, changes)
 
 
@@ -146,8 +154,8 @@ def test_resolved_arriving_before_firing_ends_resolved(client, alertmanager, api
     integration, secret = alertmanager
     post(client, secret, fixture("alertmanager_resolved"))
     response = post(client, secret, fixture("alertmanager_firing"))
-    assert response.status_code == 200
-    assert {i["why"] for i in response.json()["ignored"]} == {
+    assert response.status_code == 202
+    assert {i["why"] for i in logged(response)["ignored"]} == {
         "it started before its recorded resolution"
     }
     assert status_of(api) == ComponentStatus.OPERATIONAL
@@ -199,7 +207,7 @@ def test_hold_down_keeps_a_new_alert_off_the_page_until_the_scheduler_promotes_i
     for alert in body["alerts"]:
         alert["startsAt"] = now.isoformat()
     response = post(client, secret, body)
-    assert response.status_code == 200
+    assert response.status_code == 202
     assert status_of(api) == ComponentStatus.OPERATIONAL
     assert set(Alert.objects.values_list("state", flat=True)) == {AlertState.PENDING}
     assert promote_held_alerts() == {"promoted": 0}
@@ -265,7 +273,7 @@ def test_grafana_payloads_drive_a_group_by_regex(client, tenant_a, api, website)
 def test_an_alert_no_rule_matches_is_logged_as_ignored(client, alertmanager, api):
     integration, secret = alertmanager
     response = post(client, secret, fixture("grafana_firing"))
-    assert response.status_code == 200
+    assert response.status_code == 202
     assert status_of(api) == ComponentStatus.OPERATIONAL
     logged = integration.requests.get()
     assert logged.outcome == "Ignored: no rule matches it"
@@ -279,10 +287,10 @@ def test_the_generic_form_names_its_component_and_status(client, tenant_a, websi
         "COMPONENT", website.code))  # fmt: skip
     resolved = json.loads((FIXTURES / "generic_resolved.json").read_text().replace(
         "COMPONENT", website.code))  # fmt: skip
-    assert post(client, secret, firing).status_code == 200
+    assert post(client, secret, firing).status_code == 202
     assert status_of(website) == ComponentStatus.DEGRADED_PERFORMANCE
-    assert post(client, secret, firing).json()["changed"] == []
-    assert post(client, secret, resolved).status_code == 200
+    assert logged(post(client, secret, firing))["changed"] == []
+    assert post(client, secret, resolved).status_code == 202
     assert status_of(website) == ComponentStatus.OPERATIONAL
 
 
@@ -337,6 +345,33 @@ def test_a_rule_can_open_an_incident_from_a_template_and_resolve_it(client, tena
     assert status_of(api) == ComponentStatus.OPERATIONAL
 
 
+def test_a_worse_alert_joining_the_rules_incident_still_sets_its_status(client, tenant_a, api):
+    integration, secret = Integration.create(
+        tenant_a.page,
+        kind="generic",
+        name="Checks",
+        hold_down_seconds=0,
+        rules=[{"match": {"team": "api"}, "component": api, "status": "partial_outage",
+                "open_incident": True}],
+    )  # fmt: skip
+
+    def firing(key, status):
+        return {"id": key, "component": api.code, "status": status, "summary": key,
+                "labels": {"team": "api"}, "resolved": False}  # fmt: skip
+
+    post(client, secret, firing("api-slow", "degraded_performance"))
+    assert status_of(api) == ComponentStatus.DEGRADED_PERFORMANCE
+    post(client, secret, firing("api-down", "major_outage"))
+    (incident,) = Incident.objects.filter(page=tenant_a.page)
+    assert Alert.objects.filter(incident=incident).count() == 2
+    assert status_of(api) == ComponentStatus.MAJOR_OUTAGE
+
+    post(client, secret, {**firing("api-down", "major_outage"), "resolved": True})
+    assert status_of(api) == ComponentStatus.DEGRADED_PERFORMANCE
+    incident.refresh_from_db()
+    assert incident.status == IncidentStatus.INVESTIGATING
+
+
 # Tokens and bad input ---------------------------------------------------------------------------
 
 
@@ -357,7 +392,7 @@ def test_a_bearer_token_when_set_is_required(client, alertmanager, tenant_a, api
     assert state(tenant_a.page) == before
     response = post(client, secret, fixture("alertmanager_firing"),
                     Authorization="Bearer s3cret-bearer")  # fmt: skip
-    assert response.status_code == 200
+    assert response.status_code == 202
     assert status_of(api) == ComponentStatus.MAJOR_OUTAGE
 
 
@@ -365,7 +400,7 @@ def test_a_rotated_token_stops_the_old_url(client, alertmanager, api):
     integration, secret = alertmanager
     new = integration.rotate(by=None)
     assert post(client, secret, fixture("alertmanager_firing")).status_code == 404
-    assert post(client, new, fixture("alertmanager_firing")).status_code == 200
+    assert post(client, new, fixture("alertmanager_firing")).status_code == 202
     assert AuditLogEntry.objects.filter(action="integration.rotate").exists()
 
 
@@ -451,8 +486,10 @@ def test_the_request_log_keeps_the_latest_hundred(client, alertmanager):
         body["alerts"] = body["alerts"][:1]
         body["alerts"][0]["fingerprint"] = f"f{n}"
         post(client, secret, body)
-    assert integration.requests.count() == 100
-    fingerprints = [r.detail["matched"][0]["alert"] for r in integration.requests.all()]
+    # Pruned every REQUEST_LOG_PRUNE_EVERY rows: fewer than 110 kept, the latest 100 shown.
+    assert 100 <= integration.requests.count() < 100 + REQUEST_LOG_PRUNE_EVERY
+    shown = integration.requests.all()[:REQUEST_LOG_SIZE]
+    fingerprints = [r.detail["matched"][0]["alert"] for r in shown]
     assert fingerprints[0] == "f104" and fingerprints[-1] == "f5"
 
 
@@ -471,7 +508,7 @@ def test_a_generic_alert_repeated_within_hold_down_is_promoted_on_time(client, t
     start = timezone.now()
     post(client, secret, body)
     with time_machine.travel(start + timedelta(seconds=60), tick=False):
-        assert post(client, secret, body).json()["ignored"][0]["why"] == "already known"
+        assert logged(post(client, secret, body))["ignored"][0]["why"] == "already known"
     with time_machine.travel(start + timedelta(seconds=125), tick=False):
         assert promote_held_alerts() == {"promoted": 1}
     assert status_of(website) == ComponentStatus.MAJOR_OUTAGE

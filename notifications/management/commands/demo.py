@@ -14,7 +14,17 @@ from django.utils import timezone
 
 from incidents.models import Incident, IncidentStatus
 from notifications.models import Channel, Subscriber, SubscriberState
-from status.models import Component, ComponentGroup, ComponentStatus, Membership, Page, Role, Tenant
+from status.metrics import BACKFILL_DAYS
+from status.models import (
+    Component,
+    ComponentGroup,
+    ComponentStatus,
+    Membership,
+    Metric,
+    Page,
+    Role,
+    Tenant,
+)
 
 ACME_GROUPS = {
     "Web": ["Website", "Dashboard", "Login", "Docs"],
@@ -86,6 +96,7 @@ class Command(BaseCommand):
             pages = [jelou, acme]
             for page in pages:
                 self.subscribers(page)
+            self.metrics(acme)
         for page in pages:
             self.stdout.write(f"Demo page {page.name}: {settings.SITE_URL}/p/{page.slug}/")
         if settings.DEBUG:
@@ -241,6 +252,32 @@ class Command(BaseCommand):
                 display_at=at + length,
                 notify=False,
             )
+
+    def metrics(self, page):
+        """Sample system metrics, BACKFILL_DAYS of a point every five minutes (one record_many
+        per metric: the roll-ups are written in bulk), so that the page shows charts."""
+        if page.metrics.exists():
+            return
+        now = timezone.now()
+        rng = random.Random(14)
+        samples = [
+            # name, unit, decimal places, description, value at (hours into the UTC day, noise)
+            ("API response time", "ms", 0, "Median of REST API requests, every five minutes",
+             lambda hour, noise: 120 + 60 * max(0.0, 1 - abs(hour - 15) / 6) + noise * 25),
+            ("Error rate", "%", 2, "Share of REST API requests answered 5xx",
+             lambda hour, noise: max(0.0, 0.05 + noise * 0.03)),
+        ]  # fmt: skip
+        for name, suffix, places, description, value in samples:
+            metric = Metric.add(
+                by=None, page=page, name=name, suffix=suffix, decimal_places=places,
+                tooltip_description=description,
+            )  # fmt: skip
+            points = []
+            for step in range(BACKFILL_DAYS * 288 - 1, -1, -1):
+                at = now - timedelta(minutes=5 * step)
+                hour = at.hour + at.minute / 60
+                points.append((at, round(value(hour, rng.random()), 4)))
+            metric.record_many(points)
 
     def subscribers(self, page):
         for address, components, groups in DEMO_SUBSCRIBERS[page.slug]:
