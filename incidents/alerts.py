@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -353,11 +353,27 @@ def unpack_notices(packed):
     ]
 
 
+# The high half of the PostgreSQL advisory lock that orders one integration's queue (the low
+# half is its id).
+QUEUE_LOCK = 0x6865_6C69  # "heli"
+
+
 def enqueue(integration, notices):
-    """Record a request the hook accepted, to be applied by `process_queued`; returns its row."""
-    return integration.requests.create(
-        outcome=REQUEST_QUEUED, detail={"alerts": len(notices), "notices": pack_notices(notices)}
-    )
+    """Record a request the hook accepted, to be applied by `process_queued`; returns its row.
+
+    The rows of one integration are committed in the order of their ids (an advisory lock per
+    integration, held until the commit, on PostgreSQL; SQLite has one writer anyway), so the
+    applier, which reads them by id, never applies a later request before an earlier one that
+    had not committed yet. The applier does not take this lock."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                key = QUEUE_LOCK << 32 | integration.pk
+                cursor.execute("SELECT pg_advisory_xact_lock(%s::bigint)", [key])
+        return integration.requests.create(
+            outcome=REQUEST_QUEUED,
+            detail={"alerts": len(notices), "notices": pack_notices(notices)},
+        )
 
 
 def process_queued(integration_id, batch=PROCESS_BATCH, seconds=None):

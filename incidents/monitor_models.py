@@ -161,10 +161,15 @@ class Monitor(Audited, models.Model):
             return "pending"
         return "up"
 
+    def check_seconds(self):
+        """The longest one check may take (its connect and read timeouts, and a margin); a
+        check still running then is a failure (monitors.run_batch)."""
+        return 2 * self.timeout_seconds + 5
+
     def lease_seconds(self):
         """How long a claimed check may run before the scheduler takes it as lost: the check's
-        connect and read timeouts, and a margin for the queue and the recording."""
-        return 2 * self.timeout_seconds + 60
+        longest time, and a margin for the queue and the recording."""
+        return self.check_seconds() + 55
 
     def clean(self):
         errors = {}

@@ -22,7 +22,7 @@
 import logging
 import socket
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -293,11 +293,28 @@ def run_batch(batch):
         started[monitor.id] = timezone.now()
         return probe(monitor, started[monitor.id])
 
-    if len(monitors) > 1:
-        with ThreadPoolExecutor(min(len(monitors), BATCH_THREADS)) as pool:
-            outcomes = list(pool.map(timed, monitors))
-    else:
-        outcomes = [timed(m) for m in monitors]
+    outcomes = []
+    if monitors:
+        # Each check's timeouts bound each wait on its socket, not the whole check (a server may
+        # trickle its answer a byte at a time): the batch waits for the checks at most their
+        # lease's check time, and a check still running then is a failure. Its thread is left
+        # to end with its connection; nothing it finds is recorded.
+        pool = ThreadPoolExecutor(min(len(monitors), BATCH_THREADS))
+        futures = [pool.submit(timed, monitor) for monitor in monitors]
+        wait(futures, timeout=max(m.check_seconds() for m in monitors))
+        pool.shutdown(wait=False, cancel_futures=True)
+        for monitor, future in zip(monitors, futures, strict=True):
+            if future.done() and not future.cancelled() and future.exception() is None:
+                outcomes.append(future.result())
+            else:
+                if future.done() and not future.cancelled():
+                    log.error("monitor %s: the check failed", monitor.code,
+                              exc_info=future.exception())  # fmt: skip
+                started.setdefault(monitor.id, timezone.now())
+                outcomes.append(Outcome(False, error=(
+                    f"The check did not finish within {monitor.check_seconds()} s (the answer"
+                    " came too slowly)."
+                )))  # fmt: skip
     record_batch(
         [(monitor, outcome, started[monitor.id], due[monitor.id])
          for monitor, outcome in zip(monitors, outcomes, strict=True)]
@@ -332,12 +349,14 @@ def record_batch(checks):
             MonitorResult(monitor_id=monitor.pk, at=at, due_at=due_at, ok=outcome.ok,
                           latency_ms=outcome.latency_ms, status_code=outcome.status_code,
                           error=outcome.error[:ERROR_MAX])
-            for monitor, outcome, at, due_at in checks if monitor.pk in locked
+            for monitor, outcome, at, due_at in checks
+            if monitor.pk in locked and locked[monitor.pk].enabled
         )  # fmt: skip
         saved = []
         for monitor, outcome, at, _due_at in checks:
             current = locked.get(monitor.pk)
-            if current is None:
+            if current is None or not current.enabled:
+                # Deleted, or paused while its check ran (pausing gave its component back).
                 continue
             current.last_checked_at = at
             current.last_ok = outcome.ok
@@ -353,8 +372,10 @@ def record_batch(checks):
                     receive(current.integration, notices, now=now)
             saved.append(current)
             # In the batch's transaction: one commit for the whole batch.
-            if outcome.latency_ms is not None and monitor.metric_id:
-                monitor.metric.record(round(outcome.latency_ms, 3), at=at)
+            # The metric as the locked row names it (deleting a metric clears that link,
+            # which waits for this lock).
+            if outcome.latency_ms is not None and current.metric_id:
+                current.metric.record(round(outcome.latency_ms, 3), at=at)
         Monitor.objects.bulk_update(saved, RECORDED_FIELDS)
     return saved
 

@@ -18,7 +18,6 @@ Also the public API v2's `/api/v2/metrics.json` (no key; cached like the other p
 the page's displayed metrics with their day, week and month summaries and points.
 """
 
-import math
 from datetime import UTC, datetime
 
 from django.db import transaction
@@ -43,15 +42,16 @@ from status.metrics import (
     point_json,
     public_metric_json,
 )
-from status.models import MAX_DECIMAL_PLACES, Metric
+from status.models import MAX_DECIMAL_PLACES, Metric, metric_value_problem
 from status.shapes import page_json
 
 
 class FiniteFloatField(serializers.FloatField):
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
-        if not math.isfinite(value):
-            raise serializers.ValidationError("Enter a finite number.")
+        problem = metric_value_problem(value)
+        if problem:
+            raise serializers.ValidationError(f"This {problem}.")
         return value
 
 
@@ -192,11 +192,11 @@ def parse_point(raw, where, now):
     if not isinstance(raw, dict) or set(raw) != {"timestamp", "value"}:
         raise Unprocessable(f'{where}: give an object with "timestamp" and "value" only.')
     stamp, value = raw["timestamp"], raw["value"]
-    for name, number in (("timestamp", stamp), ("value", value)):
-        if isinstance(number, bool) or not isinstance(number, int | float):
-            raise Unprocessable(f"{where}.{name}: must be a number.")
-        if not math.isfinite(number):
-            raise Unprocessable(f"{where}.{name}: must be a finite number.")
+    if isinstance(stamp, bool) or not isinstance(stamp, int | float):
+        raise Unprocessable(f"{where}.timestamp: must be a number.")
+    problem = metric_value_problem(value)
+    if problem:
+        raise Unprocessable(f"{where}.value: {problem}.")
     try:
         at = datetime.fromtimestamp(stamp, tz=UTC)
     except (OverflowError, OSError, ValueError):

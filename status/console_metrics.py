@@ -6,6 +6,7 @@ status/api_metrics.py, where data points are sent."""
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -129,7 +130,11 @@ def metric_clear(request, page, metric_code):
 def metric_delete(request, page, metric_code):
     metric = get_object_or_404(Metric, page=page, code=metric_code)
     if request.method == "POST":
-        metric.remove(by=request.user)
+        try:
+            metric.remove(by=request.user)
+        except ValidationError as refusal:
+            messages.error(request, " ".join(refusal.messages))
+            return done(request, metrics_url(page, f"metric-{metric.code}"))
         messages.success(request, f"{metric.name} is deleted.")
         return done(request, metrics_url(page))
     return confirm(

@@ -230,7 +230,7 @@ def y_bounds(metric, series):
     if high is None:
         high = series.maximum if series.maximum is not None else 1.0
     if high <= low:
-        high = low + 1.0
+        high = low + max(1.0, abs(low))
     return low, high
 
 
@@ -241,7 +241,7 @@ def svg_path(metric, series):
     origin = series.start.timestamp()
     half, gap_seconds = series.bucket_seconds / 2, 2 * series.bucket_seconds
     x_scale = WIDTH / ((series.end - series.start).total_seconds() or 1.0)
-    y_scale = HEIGHT / (high - low)
+    y_scale = HEIGHT / ((high - low) or 1.0)
     parts, previous = [], None
     for stamp, count, total, _, _ in series.buckets:
         x = min(max((stamp + half - origin) * x_scale, 0.0), float(WIDTH))

@@ -1548,6 +1548,24 @@ class MetricQuerySet(models.QuerySet):
         return self.filter(display=True)
 
 
+# The largest magnitude a metric's value or axis limit may have: far beyond any response time,
+# rate or count, and small enough that sums of many points stay finite.
+METRIC_VALUE_LIMIT = 1e15
+
+
+def metric_value_problem(value):
+    """Why `value` cannot be a metric's value or axis limit, or "" when it can."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "must be a number"
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        finite = False
+    if not finite or abs(value) > METRIC_VALUE_LIMIT:
+        return f"must be a finite number from -{METRIC_VALUE_LIMIT:g} to {METRIC_VALUE_LIMIT:g}"
+    return ""
+
+
 class Metric(Positioned, PageContent):
     """A named series of numbers shown on the public page as a chart."""
 
@@ -1597,12 +1615,25 @@ class Metric(Positioned, PageContent):
         return Metric.objects.filter(page_id=self.page_id)
 
     def clean(self):
+        for name in ("y_axis_min", "y_axis_max"):
+            value = getattr(self, name)
+            if value is not None and metric_value_problem(value):
+                raise ValidationError({name: f"The axis limit {metric_value_problem(value)}."})
         if (
             self.y_axis_min is not None
             and self.y_axis_max is not None
             and self.y_axis_min >= self.y_axis_max
         ):
             raise ValidationError({"y_axis_max": "The axis maximum must be above its minimum."})
+
+    def remove(self, *, by, before=None):
+        """Delete it (console and API); a monitor's response times go with their monitor."""
+        if self.source == "monitor":
+            raise ValidationError(
+                "This metric holds a monitor's response times: it is deleted with its monitor."
+                " Hide it to take it off the public page."
+            )
+        super().remove(by=by, before=before)
 
     def record(self, value, at=None):
         """Record one point (`at` defaults to now). Returns the number of points recorded."""
@@ -1611,7 +1642,8 @@ class Metric(Positioned, PageContent):
     def record_many(self, points):
         """Record (at, value) pairs in one transaction, folding them into the roll-ups.
 
-        A value that is not a finite number raises ValueError and records nothing. Concurrent
+        A value that is not a finite number within METRIC_VALUE_LIMIT raises ValueError and
+        records nothing. Concurrent
         writers add up (MetricRollupQuerySet.fold). Points older than METRICS_RAW_RETENTION_DAYS
         go into the roll-ups only (a backfill), not the raw points.
 
@@ -1624,10 +1656,9 @@ class Metric(Positioned, PageContent):
         now = timezone.now()
         rows = []
         for at, value in points:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"{value!r} is not a number")
-            if not math.isfinite(value):
-                raise ValueError(f"{value!r} is not a finite number")
+            problem = metric_value_problem(value)
+            if problem:
+                raise ValueError(f"{value!r}: {problem}")
             rows.append(MetricPoint(metric=self, at=at or now, value=float(value)))
         if not rows:
             return 0

@@ -6,8 +6,6 @@ import threading
 from dnslib import QTYPE, RCODE, RR, TXT
 from dnslib.server import BaseResolver, DNSServer
 
-from tests.services import free_port
-
 
 class Records(BaseResolver):
     def __init__(self):
@@ -32,8 +30,10 @@ class Records(BaseResolver):
 class LocalDns:
     def __init__(self):
         self.records = Records()
-        self.port = free_port()
-        self.server = DNSServer(self.records, address="127.0.0.1", port=self.port)
+        # Port 0: the kernel picks a UDP port no socket holds (a TCP-free port may be a UDP one
+        # still bound, and dnslib binds with SO_REUSEADDR: the queries could go to that socket).
+        self.server = DNSServer(self.records, address="127.0.0.1", port=0)
+        self.port = self.server.server.server_address[1]
 
     @property
     def address(self):
@@ -53,3 +53,5 @@ class LocalDns:
 
     def stop(self):
         self.server.stop()
+        # dnslib's stop() leaves the socket open; close it so that its port is free again.
+        self.server.server.server_close()

@@ -124,6 +124,10 @@ BAD_POINTS = [
     ({"timestamp": 10**30, "value": 1}, "in the future"),
     ({"timestamp": 1e300, "value": 1}, "in the future"),
     ({"timestamp": -1e300, "value": 1}, "in the future"),
+    ({"timestamp": 10**400, "value": 1}, "in the future"),
+    ({"timestamp": 1, "value": 10**400}, "value: must be a finite number from -1e+15 to 1e+15"),
+    ({"timestamp": 1, "value": 1e308}, "value: must be a finite number from -1e+15 to 1e+15"),
+    ({"timestamp": 1, "value": -2e15}, "value: must be a finite number from -1e+15 to 1e+15"),
 ]
 
 
@@ -214,7 +218,8 @@ def test_too_many_points_in_one_request_are_refused(api_a, metric_a):
     "body",
     [{"metric": {"suffix": "ms"}}, {"metric": {"name": "x", "decimal_places": 9}},
      {"metric": {"name": "x", "y_axis_min": 10, "y_axis_max": 5}},
-     {"metric": {"name": "x", "y_axis_max": "lots"}}, {"metric": "x"}, {"name": "x"}],
+     {"metric": {"name": "x", "y_axis_max": "lots"}}, {"metric": "x"}, {"name": "x"},
+     {"metric": {"name": "x", "y_axis_min": 1e17}}],
 )  # fmt: skip
 def test_a_bad_metric_is_a_4xx_with_a_message_and_creates_nothing(api_a, body):
     response = api_a.post("metrics", body)
@@ -253,3 +258,11 @@ def test_a_retried_batch_with_its_idempotency_key_is_recorded_once(api_a, metric
     assert response["Idempotent-Replayed"] == "true"
     assert MetricPoint.objects.filter(metric=metric_a).count() == 1
     assert MetricRollup.objects.get(metric=metric_a, period="day").count == 1
+
+
+def test_a_monitors_metric_is_deleted_with_its_monitor_not_on_its_own(api_a, tenant_a):
+    metric = Metric.add(by=None, page=tenant_a.page, name="Check response time", source="monitor")
+    response = api_a.delete(f"metrics/{metric.code}")
+    assert response.status_code == 422, response.content
+    assert "deleted with its monitor" in response.json()["message"]
+    assert Metric.objects.filter(pk=metric.pk).exists()

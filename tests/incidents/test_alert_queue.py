@@ -8,6 +8,8 @@ import itertools
 import json
 import os
 import re
+import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import pytest
 import redis as redis_client
 import time_machine
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from incidents import alerts
@@ -354,3 +356,39 @@ def test_with_the_broker_down_the_request_is_accepted_and_the_sweep_applies_it(c
     with time_machine.travel(later, tick=False):
         assert sweep_alert_requests() == {"applied": 1}
     assert status_of(api) == ComponentStatus.MAJOR_OUTAGE
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_requests_of_one_integration_commit_in_the_order_of_their_ids(tenant_a):
+    """Two hook requests at once: the second waits for the first to commit, so the applier,
+    reading by id, can never see the later one without the earlier."""
+    integration, _ = Integration.create(tenant_a.page, kind="generic", name="G", rules=[])
+    notices = alerts.read_body(integration, json.dumps({"id": "x", "component": "c",
+                                                       "resolved": False}).encode())  # fmt: skip
+    first_inside, order = threading.Event(), []
+
+    def first():
+        try:
+            with transaction.atomic():
+                order.append(("first", alerts.enqueue(integration, notices).pk))
+                first_inside.set()
+                time.sleep(1)
+                order.append(("first committed", None))
+        finally:
+            connections.close_all()
+
+    def second():
+        try:
+            first_inside.wait(10)
+            order.append(("second", alerts.enqueue(integration, notices).pk))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert [step for step, _ in order] == ["first", "first committed", "second"]
+    assert order[0][1] < order[2][1]

@@ -216,7 +216,8 @@ def test_an_overrunning_check_is_skipped_not_queued_twice(
     monitor.refresh_from_db()
     assert len(sent) == 1 and monitor.skipped_checks == 1
     assert monitor.next_due_at == first_due + timedelta(seconds=60)
-    # Past its lease (2 × timeout + 60 s) it is taken as lost, and sent again.
+    # Past its lease (2 × timeout + 5 s for the check, 55 s more) it is taken as lost, and
+    # sent again.
     with time_machine.travel(start + timedelta(seconds=91), tick=False):
         assert monitors.schedule_due(send=sent.extend)["claimed"] == 1
 
@@ -317,3 +318,46 @@ def test_the_embedded_scheduler_runs_due_checks_and_rolls_up_response_times(
 )  # fmt: skip
 def test_which_addresses_monitors_call(address, public):
     assert monitors.is_public_address(address) is public
+
+
+def test_a_server_trickling_its_answer_fails_the_check_at_its_deadline(page, api):
+    """Each read gets a byte before the timeout, so no socket timeout ever fires: the batch
+    still ends at the check's deadline (2 × timeout + 5 s) and records a failure."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle():
+        connection, _ = listener.accept()
+        with connection:
+            connection.sendall(b"HTTP/1.1 200 OK\r\n")
+            while not stop.wait(0.3):
+                try:
+                    connection.sendall(b"X")
+                except OSError:
+                    return
+
+    threading.Thread(target=trickle, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    monitor = http_monitor(page, api, url, timeout_seconds=1, failures_to_trip=1)
+    started = time.monotonic()
+    try:
+        monitor = check(monitor)
+    finally:
+        stop.set()
+        listener.close()
+    assert time.monotonic() - started < 2 * 1 + 5 + 3
+    result = monitor.results.get()
+    assert result.ok is False and "did not finish within 7 s" in result.error
+    assert status_of(api) == ComponentStatus.MAJOR_OUTAGE
+
+
+def test_a_check_that_ends_after_its_monitor_was_paused_changes_nothing(page, api, service):
+    monitor = http_monitor(page, api, service.url(), failures_to_trip=1)
+    as_read_by_the_batch = Monitor.objects.get(pk=monitor.pk)
+    monitors.edit(Monitor.objects.get(pk=monitor.pk), by=None, enabled=False)
+    monitors.record_batch(
+        [(as_read_by_the_batch, monitors.Outcome(False, error="HTTP 503"), timezone.now(), None)]
+    )
+    assert status_of(api) == ComponentStatus.OPERATIONAL
+    assert not MonitorResult.objects.exists()
+    assert Monitor.objects.get(pk=monitor.pk).state == "paused"

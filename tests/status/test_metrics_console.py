@@ -101,3 +101,13 @@ def test_another_tenants_owner_gets_404(client, tenant_a, tenant_b):
     path = url("metric-delete", tenant_b.page, metric_code=metric.code)
     assert client.post(path).status_code == 404
     assert Metric.objects.filter(pk=metric.pk).exists()
+
+
+def test_a_monitors_metric_cannot_be_deleted_on_its_own(client, tenant_a, editor_a):
+    metric = Metric.add(by=None, page=tenant_a.page, name="Check response time", source="monitor")
+    client.force_login(editor_a)
+    response = client.post(f"/manage/{tenant_a.page.code}/metrics/{metric.code}/delete/",
+                           follow=True)  # fmt: skip
+    assert response.status_code == 200
+    assert "it is deleted with its monitor" in response.text
+    assert Metric.objects.filter(pk=metric.pk).exists()

@@ -221,3 +221,15 @@ def test_the_pages_queries_do_not_grow_with_its_metrics(client, page, latency):
         Metric.add(by=None, page=page, name=f"Metric {i}").record(float(i))
     assert queries_for_the_page() == one
     assert visible(client.get("/p/alpha/")).text.count("Last week:") == 7
+
+
+@pytest.mark.parametrize("low", [1e15, -1e15, 1e17])
+def test_an_axis_minimum_at_any_magnitude_still_draws_the_chart(client, latency, low):
+    # 1e17 is past what the console and the API accept (their limit is 1e15); stored anyway
+    # (an older row, a script), the page must still draw rather than fail.
+    Metric.objects.filter(pk=latency.pk).update(y_axis_min=low, y_axis_max=None)
+    latency.page.bump_version()
+    response = client.get("/p/alpha/")
+    assert response.status_code == 200
+    card = metric_card(visible(response), "API response time")
+    assert chart(card, "day").find("svg") is not None
