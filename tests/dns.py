@@ -43,6 +43,10 @@ class LocalDns:
         with self.records.lock:
             self.records.txt.setdefault(name.lower(), []).append(value)
 
+    def clear(self):
+        with self.records.lock:
+            self.records.txt.clear()
+
     def withdraw(self, name):
         with self.records.lock:
             self.records.txt.pop(name.lower(), None)
