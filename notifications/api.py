@@ -1,6 +1,7 @@
 """The management API v1 for subscribers: list, search, create (a webhook's signing secret is
-answered once, on create), scope and unsubscribe. The plumbing it shares with the other API
-modules is in status/api.py, the URLs in config/urls_api.py."""
+answered once, on create), scope, events and unsubscribe. `mode` is Statuspage's name for the
+channel: email, webhook, slack, teams, and ours (discord, google_chat). The plumbing it
+shares with the other API modules is in status/api.py, the URLs in config/urls_api.py."""
 
 from django.db import IntegrityError, transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -8,7 +9,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from notifications.api_schema import SubscriberCreatedSchema, SubscriberSchema
-from notifications.models import Channel, Subscriber
+from notifications.models import CHAT_CHANNELS, Channel, EventChoice, Subscriber
 from status.api import (
     PAGING,
     Unprocessable,
@@ -24,9 +25,19 @@ from status.shapes import timestamp
 
 
 class SubscriberInput(serializers.Serializer):
+    mode = serializers.ChoiceField(
+        choices=Channel.choices,
+        required=False,
+        help_text="The channel; without it, webhook when an endpoint is given, else email.",
+    )
     email = serializers.EmailField(required=False, allow_blank=True)
     endpoint = serializers.URLField(required=False, allow_blank=True, max_length=2000)
     component_ids = serializers.ListField(child=serializers.CharField(), required=False)
+    events = serializers.MultipleChoiceField(
+        choices=EventChoice.choices,
+        required=False,
+        help_text="Which events it hears about; all when not given.",
+    )
     skip_confirmation_notification = serializers.BooleanField(required=False)
 
 
@@ -37,6 +48,7 @@ def subscriber_data(subscriber):
         "email": subscriber.email or None,
         "endpoint": subscriber.endpoint or None,
         "state": subscriber.state,
+        "events": subscriber.events,
         "components": [c.code for c in subscriber.components.all()],
         "created_at": timestamp(subscriber.created_at),
         "confirmed_at": timestamp(subscriber.confirmed_at),
@@ -72,18 +84,22 @@ def subscribers(request, page_code):
             queryset = queryset.search(q)
         return Response([subscriber_data(s) for s in paginate(request, queryset)])
     data = unwrap(request, "subscriber", SubscriberInput)
-    if bool(data.get("email")) == bool(data.get("endpoint")) and not data.get("endpoint"):
+    channel = data.get("mode") or (Channel.WEBHOOK if data.get("endpoint") else Channel.EMAIL)
+    if channel == Channel.EMAIL and not data.get("email"):
         raise Unprocessable("Give an email, or an endpoint for a webhook.")
-    channel = Channel.WEBHOOK if data.get("endpoint") else Channel.EMAIL
+    if channel in (Channel.WEBHOOK, *CHAT_CHANNELS) and not data.get("endpoint"):
+        raise Unprocessable(f"A {Channel(channel).label} subscriber needs an endpoint URL.")
     components = components_by_code(page, data.get("component_ids") or [])
+    events = data.get("events")
     try:
         subscriber = Subscriber.objects.create_subscriber(
             page,
             channel=channel,
             email=data.get("email", ""),
-            endpoint=data.get("endpoint", ""),
+            endpoint=data.get("endpoint", "") if channel != Channel.EMAIL else "",
             components=components,
             skip_confirmation=data.get("skip_confirmation_notification", False),
+            events=None if events is None else set(events),
             by=request.auth,
         )
     except IntegrityError as error:
@@ -119,4 +135,6 @@ def subscriber(request, page_code, subscriber_code):
         if "component_ids" in data:
             components = components_by_code(page, data["component_ids"])
             subscriber.set_scope(components=components, by=request.auth)
+        if "events" in data:
+            subscriber.choose_events(set(data["events"]), by=request.auth)
     return Response(subscriber_data(subscriber))

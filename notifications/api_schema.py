@@ -4,7 +4,7 @@
 
 from rest_framework import serializers
 
-from notifications.models import Channel, SubscriberState
+from notifications.models import Channel, EventChoice, SubscriberState
 from status.api_schema import EnumField, nullable
 
 
@@ -14,6 +14,7 @@ class SubscriberSchema(serializers.Serializer):
     email = nullable(serializers.EmailField)
     endpoint = nullable(serializers.URLField)
     state = EnumField("SubscriberState", SubscriberState.choices)
+    events = serializers.ListField(child=EnumField("SubscriberEvents", EventChoice.choices))
     components = serializers.ListField(child=serializers.CharField())
     created_at = serializers.DateTimeField()
     confirmed_at = nullable(serializers.DateTimeField)

@@ -18,10 +18,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from notifications.forms import DUPLICATE, SubscriberCreateForm, SubscriberFilterForm
 from notifications.models import (
+    Channel,
     Delivery,
     DeliveryStatus,
     Subscriber,
-    SubscriberState,
 )
 from status.htmx import can_edit, confirm, done, render_form
 from status.models import Role, SendingQuotaExceeded, record_audit, snapshot
@@ -39,8 +39,6 @@ SHORT_STATUS_LABELS = {
     DeliveryStatus.DEAD: "gave up",
     DeliveryStatus.SKIPPED: "skipped",
 }
-# States staff may bring a subscriber back from.
-REACTIVATABLE = {SubscriberState.QUARANTINED, SubscriberState.DISABLED}
 EXPORT_COLUMNS = [
     "code", "channel", "email", "endpoint", "state", "components", "created_at", "confirmed_at",
 ]  # fmt: skip
@@ -174,20 +172,23 @@ def subscriber_create(request, page):
                 components=fields["components"],
                 groups=fields["groups"],
                 skip_confirmation=fields["skip_confirmation"],
+                events=set(fields["events"]),
                 by=request.user,
             )
         except IntegrityError:
             # Added by someone else since the form was checked.
-            form.add_error("endpoint" if fields["channel"] == "webhook" else "email", DUPLICATE)
+            field = "email" if fields["channel"] == Channel.EMAIL else "endpoint"
+            form.add_error(field, DUPLICATE)
         except (ValidationError, SendingQuotaExceeded) as error:
             form.add_error(None, error.messages if hasattr(error, "messages") else str(error))
         else:
             if subscriber.is_confirmed:
                 messages.success(request, f"{subscriber} is subscribed.")
             else:
+                sent = "message in its channel" if subscriber.is_chat else "email"
                 messages.success(
                     request,
-                    f"{subscriber} is added and sent a confirmation email; "
+                    f"{subscriber} is added and sent a confirmation {sent}; "
                     "it is notified once it confirms.",
                 )
             if subscriber.is_webhook:
@@ -240,7 +241,7 @@ def subscriber_detail(request, page, subscriber_code):
             # The signing secret is for those who may set the subscriber up.
             "show_secret": editable and subscriber.is_webhook,
             "new_secret": new_secret and editable,
-            "can_reactivate": editable and subscriber.state in REACTIVATABLE,
+            "can_reactivate": editable and subscriber.staff_may_activate,
             "back": request.get_full_path(),
         },
     )
@@ -252,7 +253,7 @@ def subscriber_reactivate(request, page, subscriber_code):
     subscriber = get_object_or_404(Subscriber, page=page, code=subscriber_code)
     with transaction.atomic():
         subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
-        if subscriber.state in REACTIVATABLE:
+        if subscriber.staff_may_activate:
             before = snapshot(subscriber, ["state", "consecutive_failures", "quarantined_at"])
             subscriber.reactivate()
             after = snapshot(subscriber, ["state", "consecutive_failures", "quarantined_at"])
@@ -262,7 +263,8 @@ def subscriber_reactivate(request, page, subscriber_code):
             messages.error(
                 request,
                 f"{subscriber} is {subscriber.get_state_display().lower()}: "
-                "only quarantined or disabled subscribers are reactivated.",
+                "only quarantined or disabled subscribers, and chats waiting for "
+                "confirmation, are activated by staff.",
             )
     return done(request, subscriber_url(page, subscriber))
 

@@ -3,12 +3,13 @@
 from django import forms
 
 from notifications.models import (
+    HTTP_CHANNELS,
     SKIP_CONFIRMATION_REFUSED,
     Channel,
     SubscriberState,
     normalise_email,
 )
-from notifications.subscribe_forms import ScopeForm, check_address
+from notifications.subscribe_forms import EventsField, ScopeForm, check_address, clean_events
 
 DUPLICATE = "This address is already a subscriber of this page."
 
@@ -56,15 +57,17 @@ class SubscriberCreateForm(ScopeForm):
     email = forms.EmailField(
         label="Email address",
         required=False,
-        help_text="For a webhook: the contact told about failures.",
+        help_text="For a webhook or a chat: the contact told about failures (optional for a chat).",
     )
     endpoint = forms.URLField(
-        label="Webhook URL",
+        label="Webhook or chat URL",
         required=False,
         max_length=2000,
         assume_scheme="https",
-        help_text="Each notification is POSTed here as signed JSON (Standard Webhooks).",
+        help_text="A webhook: each notification is POSTed here as signed JSON (Standard "
+        "Webhooks). Slack, Teams, Discord, Google Chat: the channel's incoming-webhook URL.",
     )
+    events = EventsField()
     skip_confirmation = forms.BooleanField(
         label="Skip confirmation",
         required=False,
@@ -72,7 +75,18 @@ class SubscriberCreateForm(ScopeForm):
         "Otherwise a confirmation email is sent and nothing else until it is confirmed.",
     )
 
-    field_order = ["channel", "email", "endpoint", "groups", "components", "skip_confirmation"]
+    field_order = [
+        "channel",
+        "email",
+        "endpoint",
+        "events",
+        "groups",
+        "components",
+        "skip_confirmation",
+    ]
+
+    def clean_events(self):
+        return clean_events(self)
 
     def __init__(self, page, *args, **kwargs):
         super().__init__(page, *args, **kwargs)
@@ -90,7 +104,7 @@ class SubscriberCreateForm(ScopeForm):
 
     def refuse_duplicate(self, data):
         channel = data.get("channel")
-        if channel == Channel.WEBHOOK:
+        if channel in HTTP_CHANNELS:
             field, lookup = "endpoint", {"endpoint": data.get("endpoint")}
         else:
             field, lookup = "email", {"email": normalise_email(data.get("email"))}

@@ -33,7 +33,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from incidents.models import Incident, IncidentStatus, IncidentUpdate
-from notifications import outbox, webhooks
+from notifications import chat, outbox, webhooks
 from status.models import (
     Audited,
     CodeField,
@@ -70,6 +70,9 @@ MAX_RETRY_AFTER = timedelta(hours=24)
 # A webhook subscriber failing this many times in a row within the window is quarantined.
 QUARANTINE_FAILURES = 10
 QUARANTINE_WINDOW = timedelta(hours=1)
+# The task that posts a chat subscription's confirmation message to its channel (named, as in
+# outbox.py, so that the models need not import the tasks).
+SEND_CHAT_CONFIRMATION = "notifications.tasks.send_chat_confirmation"
 # How long before a sweeper hands a lost fan-out message's event to another worker.
 FAN_OUT_GRACE = timedelta(minutes=1)
 FIRST_FAN_OUT_CHUNK = 1000
@@ -212,14 +215,13 @@ class NotificationEvent(models.Model):
         return components or None
 
     def subscribers(self):
-        """The confirmed subscribers this event goes to, on the channels the page allows."""
+        """The confirmed subscribers this event goes to, on the channels the page allows, who
+        chose to hear about this kind of event."""
         page = self.page
-        channels = []
-        if page.allow_email_subscribers:
-            channels.append(Channel.EMAIL)
-        if page.allow_webhook_subscribers:
-            channels.append(Channel.WEBHOOK)
-        subscribers = Subscriber.objects.confirmed().filter(page=page, channel__in=channels)
+        subscribers = Subscriber.objects.confirmed().filter(
+            page=page, channel__in=allowed_channels(page)
+        )
+        subscribers = subscribers.filter(**{EVENT_CHOICE_FIELDS[event_choice(self.kind)]: True})
         components = self.affected_components()
         if components is not None:
             subscribers = subscribers.for_components(components)
@@ -359,6 +361,53 @@ def kind_of_update(incident, update, first):
 class Channel(models.TextChoices):
     EMAIL = "email", "Email"
     WEBHOOK = "webhook", "Webhook"
+    SLACK = "slack", "Slack"
+    TEAMS = "teams", "Microsoft Teams"
+    DISCORD = "discord", "Discord"
+    GOOGLE_CHAT = "google_chat", "Google Chat"
+
+
+# Channels that post to a chat's incoming-webhook URL (the subscriber's endpoint).
+CHAT_CHANNELS = (Channel.SLACK, Channel.TEAMS, Channel.DISCORD, Channel.GOOGLE_CHAT)
+# Channels that POST to the subscriber's endpoint, whose failures count towards quarantine.
+HTTP_CHANNELS = (Channel.WEBHOOK, *CHAT_CHANNELS)
+
+
+def allowed_channels(page):
+    """The channels `page` offers subscribers: email when it allows email subscribers; webhooks
+    and the chat channels (which are incoming webhooks of a chat service) when it allows
+    webhook subscribers."""
+    channels = []
+    if page.allow_email_subscribers:
+        channels.append(Channel.EMAIL)
+    if page.allow_webhook_subscribers:
+        channels += [Channel.WEBHOOK, *CHAT_CHANNELS]
+    return channels
+
+
+class EventChoice(models.TextChoices):
+    """The kinds of events a subscriber chooses to hear about (all, unless they choose)."""
+
+    INCIDENTS = "incidents", "Incidents"
+    MAINTENANCE = "maintenance", "Maintenance"
+    COMPONENT_CHANGES = "component_changes", "Component status changes outside incidents"
+
+
+# The Subscriber field that holds each choice.
+EVENT_CHOICE_FIELDS = {
+    EventChoice.INCIDENTS: "notify_incidents",
+    EventChoice.MAINTENANCE: "notify_maintenance",
+    EventChoice.COMPONENT_CHANGES: "notify_component_changes",
+}
+
+
+def event_choice(kind):
+    """Which of a subscriber's choices an event of `kind` falls under."""
+    if kind == EventKind.COMPONENT_STATUS:
+        return EventChoice.COMPONENT_CHANGES
+    if kind.startswith("maintenance_"):
+        return EventChoice.MAINTENANCE
+    return EventChoice.INCIDENTS
 
 
 class SubscriberState(models.TextChoices):
@@ -403,13 +452,15 @@ class SubscriberQuerySet(models.QuerySet):
     def search(self, text):
         return self.filter(models.Q(email__icontains=text) | models.Q(endpoint__icontains=text))
 
-    def request(self, page, *, channel, email, endpoint="", components=(), groups=()):
+    def request(self, page, *, channel, email, endpoint="", components=(), groups=(), events=None):
         """A public subscription request: what the subscribe form does, whoever is asking.
 
         A new address (or one that unsubscribed, or a failing webhook) is left waiting for
-        confirmation and sent a confirmation email; a confirmed one is sent its manage link
-        and changes nothing. The caller answers the same either way, so that the form does not
-        tell who is subscribed. Returns the subscriber.
+        confirmation and sent a confirmation email (a chat: a message to its channel carrying
+        the confirmation link, so nobody subscribes someone else's channel unseen); a confirmed
+        one is sent its manage link (when it has an email) and changes nothing. The caller
+        answers the same either way, so that the form does not tell who is subscribed. `events`:
+        the EventChoice values it hears about (None: all). Returns the subscriber.
         """
         email = normalise_email(email)
         lookup = {"email": email} if channel == Channel.EMAIL else {"endpoint": endpoint}
@@ -443,10 +494,12 @@ class SubscriberQuerySet(models.QuerySet):
                     subscriber.state = SubscriberState.PENDING
                     subscriber.email = email
                     subscriber.confirmation_sent_at = timezone.now()
+                    if events is not None:
+                        subscriber.set_events(events)
                     subscriber.save()
                     subscriber.components.set(components)
                     subscriber.groups.set(groups)
-                    subscriber.send_email_on_commit("confirm", counted=False)
+                    subscriber.send_confirmation_on_commit(counted=False)
                     return subscriber
             except IntegrityError:
                 # Someone subscribed the same address at the same moment: go again, finding it.
@@ -463,6 +516,7 @@ class SubscriberQuerySet(models.QuerySet):
         components=(),
         groups=(),
         skip_confirmation=False,
+        events=None,
         by=None,
     ):
         """A subscriber added by staff (console or API), recorded as "subscriber.create".
@@ -470,9 +524,10 @@ class SubscriberQuerySet(models.QuerySet):
         With `skip_confirmation` it is confirmed at once (staff vouch for the address), which
         only a tenant the platform trusts may do (ValidationError otherwise); else it waits for
         confirmation like a public subscription and is sent the confirmation email, counted
-        against the tenant's sending quota (SendingQuotaExceeded). Webhook endpoints are
-        validated (ValidationError). Raises IntegrityError when the address or endpoint is
-        already a subscriber of the page.
+        against the tenant's sending quota (SendingQuotaExceeded); a chat's confirmation is a
+        message to its channel. Webhook and chat endpoints are validated (ValidationError).
+        `events`: the EventChoice values it hears about (None: all). Raises IntegrityError when
+        the address or endpoint is already a subscriber of the page.
         """
         if skip_confirmation and not page.tenant.trusted:
             raise ValidationError(SKIP_CONFIRMATION_REFUSED, code="untrusted")
@@ -484,24 +539,29 @@ class SubscriberQuerySet(models.QuerySet):
             )
         if channel == Channel.WEBHOOK:
             webhooks.validate_webhook_url(endpoint)
+        elif channel in CHAT_CHANNELS:
+            chat.validate_chat_url(channel, endpoint)
         now = timezone.now()
         with transaction.atomic():
-            subscriber = self.create(
+            subscriber = Subscriber(
                 page=page,
                 channel=channel,
                 email=normalise_email(email),
-                endpoint=endpoint if channel == Channel.WEBHOOK else "",
+                endpoint=endpoint if channel in HTTP_CHANNELS else "",
                 state=SubscriberState.CONFIRMED if skip_confirmation else SubscriberState.PENDING,
                 confirmed_at=now if skip_confirmation else None,
                 confirmation_sent_at=None if skip_confirmation else now,
             )
+            if events is not None:
+                subscriber.set_events(events)
+            subscriber.save(force_insert=True)
             subscriber.components.set(components)
             subscriber.groups.set(groups)
             after = subscriber.audit_values()
             after["skip_confirmation"] = skip_confirmation
             subscriber.audit("create", by=by, after=after)
             if not skip_confirmation:
-                subscriber.send_email_on_commit("confirm")
+                subscriber.send_confirmation_on_commit()
         return subscriber
 
 
@@ -525,14 +585,28 @@ class Subscriber(Audited, models.Model):
     """
 
     AUDIT_NAME = "subscriber"
-    AUDIT_FIELDS = ("channel", "email", "endpoint", "state")
+    AUDIT_FIELDS = (
+        "channel",
+        "email",
+        "endpoint",
+        "state",
+        "notify_incidents",
+        "notify_maintenance",
+        "notify_component_changes",
+    )
 
     page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="subscribers")
     code = CodeField()
-    channel = models.CharField(max_length=10, choices=Channel.choices)
-    # The address for email subscribers; for webhooks, where failure notices go.
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    # The address for email subscribers; for webhooks and chats, where notices go (optional
+    # for chats, whose confirmation goes to the channel itself).
     email = models.EmailField(blank=True)
+    # A webhook's URL, or a chat's incoming-webhook URL.
     endpoint = models.URLField(max_length=2000, blank=True)
+    # Which events the subscriber hears about (EventChoice); everything unless they choose.
+    notify_incidents = models.BooleanField(default=True)
+    notify_maintenance = models.BooleanField(default=True)
+    notify_component_changes = models.BooleanField(default=True)
     components = models.ManyToManyField(Component, blank=True, related_name="subscribers")
     # A group stands for its components, including those added to it later.
     groups = models.ManyToManyField(ComponentGroup, blank=True, related_name="subscribers")
@@ -565,6 +639,11 @@ class Subscriber(Audited, models.Model):
                 condition=models.Q(channel="webhook"),
                 name="one_webhook_subscriber_per_endpoint",
             ),
+            models.UniqueConstraint(
+                fields=["page", "channel", "endpoint"],
+                condition=models.Q(channel__in=["slack", "teams", "discord", "google_chat"]),
+                name="one_chat_subscriber_per_endpoint",
+            ),
         ]
         indexes = [
             # Fan-out: a page's confirmed subscribers.
@@ -583,16 +662,26 @@ class Subscriber(Audited, models.Model):
         return self.channel == Channel.WEBHOOK
 
     @property
+    def is_chat(self):
+        return self.channel in CHAT_CHANNELS
+
+    @property
+    def events(self):
+        """The EventChoice values the subscriber hears about."""
+        return [choice for choice, field in EVENT_CHOICE_FIELDS.items() if getattr(self, field)]
+
+    def set_events(self, events):
+        """Hear about `events` (EventChoice values) only; saved by the caller."""
+        for choice, field in EVENT_CHOICE_FIELDS.items():
+            setattr(self, field, choice in events)
+
+    @property
     def is_confirmed(self):
         return self.state == SubscriberState.CONFIRMED
 
     def wants(self):
         """Whether a notification may go to this subscriber now."""
-        page = self.page
-        allowed = (
-            page.allow_webhook_subscribers if self.is_webhook else page.allow_email_subscribers
-        )
-        return self.is_confirmed and allowed
+        return self.is_confirmed and self.channel in allowed_channels(self.page)
 
     # Links, absolute, on the page's own host when it has one.
 
@@ -660,6 +749,15 @@ class Subscriber(Audited, models.Model):
             self.state, self.unsubscribed_at = SubscriberState.UNSUBSCRIBED, now
         return bool(changed)
 
+    @property
+    def staff_may_activate(self):
+        """Whether staff may (re)activate it: a quarantined or disabled one, or a chat waiting
+        for confirmation (whoever holds a chat's webhook URL can post there anyway, so staff
+        vouching for it lets nobody reach a channel they could not)."""
+        return self.state in (SubscriberState.QUARANTINED, SubscriberState.DISABLED) or (
+            self.is_chat and self.state == SubscriberState.PENDING
+        )
+
     def reactivate(self):
         """Staff bring back a quarantined or disabled webhook (or a pending subscriber they
         vouch for): it is confirmed and its failure count starts again."""
@@ -691,6 +789,16 @@ class Subscriber(Audited, models.Model):
             before = self.audit_values()
             self.components.set(components)
             self.groups.set(groups)
+            if by is not None:
+                self.audit("update", by=by, before=before, after=self.audit_values())
+
+    def choose_events(self, events, *, by=None):
+        """Hear about `events` (EventChoice values) only; staff's changes (`by` a user or a
+        key) are audited as "subscriber.update"."""
+        with transaction.atomic():
+            before = self.audit_values()
+            self.set_events(events)
+            self.save(update_fields=list(EVENT_CHOICE_FIELDS.values()))
             if by is not None:
                 self.audit("update", by=by, before=before, after=self.audit_values())
 
@@ -738,9 +846,28 @@ class Subscriber(Audited, models.Model):
         return quarantine
 
     def disable(self):
-        """The endpoint answered 410 Gone: no more deliveries until staff reactivate it."""
-        Subscriber.objects.filter(pk=self.pk).update(state=SubscriberState.DISABLED)
+        """The endpoint answered 410 Gone (a chat: its channel or app is gone): no more
+        deliveries until staff reactivate it. A chat subscriber's contact is told."""
+        changed = (
+            Subscriber.objects.filter(pk=self.pk)
+            .exclude(state=SubscriberState.DISABLED)
+            .update(state=SubscriberState.DISABLED)
+        )
         self.state = SubscriberState.DISABLED
+        if changed and self.is_chat and self.email:
+            # A notice, not worth failing over: skipped once the quota is spent.
+            self.send_email_on_commit("chat_disabled", required=False)
+
+    def send_confirmation_on_commit(self, counted=True):
+        """Ask the subscriber to confirm: by email, or for a chat by a message to its channel
+        (the same confirmation link), once the transaction commits. `counted` as in
+        send_email_on_commit."""
+        if not self.is_chat:
+            self.send_email_on_commit("confirm", counted=counted)
+            return
+        if counted:
+            self.page.tenant.take_send()
+        outbox.enqueue_on_commit(SEND_CHAT_CONFIRMATION, self.pk)
 
     def send_email_on_commit(self, template, required=True, counted=True):
         """Enqueue one of the subscriber's own emails (confirm, already_subscribed,
@@ -960,7 +1087,7 @@ class Delivery(models.Model):
     subscriber = models.ForeignKey(
         Subscriber, on_delete=models.CASCADE, related_name="deliveries", db_index=False
     )
-    channel = models.CharField(max_length=10, choices=Channel.choices)
+    channel = models.CharField(max_length=16, choices=Channel.choices)
     # Stable across retries: the webhook-id a receiver deduplicates on, the email's Message-ID.
     # A version 4 uuid (122 random bits, from PostgreSQL's gen_random_uuid() at fan-out) is
     # unique without an index to say so, and nothing looks a delivery up by it.
@@ -1048,7 +1175,7 @@ class Delivery(models.Model):
         return status
 
     def record_sent(self, response_code=None):
-        if self.channel == Channel.WEBHOOK:
+        if self.channel in HTTP_CHANNELS:
             self.subscriber.note_success()
         return self.write_sent(response_code)
 
@@ -1083,7 +1210,7 @@ class Delivery(models.Model):
         now = timezone.now()
         if error.gone:
             self.subscriber.disable()
-        elif self.channel == Channel.WEBHOOK and error.retry_after is None:
+        elif self.channel in HTTP_CHANNELS and error.retry_after is None:
             # Being told to slow down (429) is not a failing endpoint.
             self.subscriber.note_failure(now)
         if error.permanent or self.attempts >= MAX_ATTEMPTS:
@@ -1184,7 +1311,7 @@ class SentRecorder:
 def record_all_sent(deliveries):
     """Record these claimed deliveries sent, together (a webhook's run of failures ends)."""
     for delivery in deliveries:
-        if delivery.channel == Channel.WEBHOOK:
+        if delivery.channel in HTTP_CHANNELS:
             delivery.subscriber.note_success()
     return Delivery.objects.record_sent_many(deliveries)
 

@@ -3,23 +3,39 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from notifications.models import Channel
+from notifications.chat import URL_INSTRUCTIONS, validate_chat_url
+from notifications.models import (
+    CHAT_CHANNELS,
+    HTTP_CHANNELS,
+    Channel,
+    EventChoice,
+    allowed_channels,
+)
 from notifications.webhooks import validate_webhook_url
 
 
 def check_address(form, data, *, missing_email):
-    """The address of a subscription form (public or staff): an email always (for a webhook,
-    its contact), and for a webhook an endpoint we may send to."""
+    """The address of a subscription form (public or staff): an email for email and webhook
+    subscribers (for a webhook, its contact; optional for a chat, whose confirmation goes to
+    the channel), and for a webhook or a chat an endpoint we may send to."""
     channel = data.get("channel")
-    if channel and not data.get("email") and "email" not in form.errors:
+    if (
+        channel
+        and channel not in CHAT_CHANNELS
+        and not data.get("email")
+        and "email" not in form.errors
+    ):
         form.add_error("email", missing_email)
-    if channel == Channel.WEBHOOK:
+    if channel in HTTP_CHANNELS:
         endpoint = data.get("endpoint")
         if not endpoint and "endpoint" not in form.errors:
             form.add_error("endpoint", "Enter the URL to send notifications to.")
         elif endpoint:
             try:
-                validate_webhook_url(endpoint)
+                if channel == Channel.WEBHOOK:
+                    validate_webhook_url(endpoint)
+                else:
+                    validate_chat_url(channel, endpoint)
             except ValidationError as error:
                 form.add_error("endpoint", error)
     else:
@@ -68,6 +84,41 @@ class ScopeForm(forms.Form):
         return [section for section in sections if section[2] or section[0]]
 
 
+class EventsField(forms.MultipleChoiceField):
+    """Which events a subscriber hears about. A form that shows the checkboxes also posts
+    `events_shown`: none ticked there is an error; a post without them (an older form, a
+    script) means every event."""
+
+    widget = forms.CheckboxSelectMultiple
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            label="Tell me about",
+            choices=EventChoice.choices,
+            initial=list(EventChoice.values),
+            required=False,
+            **kwargs,
+        )
+
+
+def clean_events(form):
+    events = form.cleaned_data.get("events") or []
+    if not events:
+        if form.data.get("events_shown"):
+            raise ValidationError("Choose at least one kind of event.")
+        return list(EventChoice.values)
+    return events
+
+
+class ManageForm(ScopeForm):
+    """What a subscriber changes on its manage page: its events, components and groups."""
+
+    events = EventsField()
+
+    def clean_events(self):
+        return clean_events(self)
+
+
 class SubscribeForm(ScopeForm):
     channel = forms.ChoiceField(
         label="How",
@@ -79,25 +130,37 @@ class SubscribeForm(ScopeForm):
     email = forms.EmailField(
         label="Email address",
         required=False,
-        help_text="For a webhook: where we send the confirmation and failure notices.",
+        help_text="For a webhook: where we send the confirmation and failure notices. For a "
+        "chat (optional): where we tell you if the channel stops taking our messages.",
     )
     endpoint = forms.URLField(
         label="Webhook URL",
         required=False,
         max_length=2000,
         assume_scheme="https",
-        help_text="We POST each notification here as JSON, signed (Standard Webhooks).",
+        help_text="A webhook: we POST each notification here as JSON, signed (Standard "
+        "Webhooks). A chat: the channel's incoming-webhook URL; we post a message there with "
+        "the confirmation link.",
     )
+    events = EventsField()
+
+    def clean_events(self):
+        return clean_events(self)
 
     def __init__(self, page, *args, **kwargs):
         super().__init__(page, *args, **kwargs)
-        channels = []
-        if page.allow_email_subscribers:
-            channels.append((Channel.EMAIL, "Email"))
-        if page.allow_webhook_subscribers:
-            channels.append((Channel.WEBHOOK, "Webhook"))
+        channels = [(channel, Channel(channel).label) for channel in allowed_channels(page)]
         self.fields["channel"].choices = channels
         self.fields["channel"].initial = channels[0][0] if channels else None
+
+    def chat_instructions(self):
+        """[(channel label, how to get its URL)] for the chat channels the page offers."""
+        offered = {value for value, _label in self.fields["channel"].choices}
+        return [
+            (Channel(channel).label, URL_INSTRUCTIONS[channel])
+            for channel in CHAT_CHANNELS
+            if channel in offered
+        ]
 
     def clean(self):
         data = super().clean()
@@ -108,6 +171,6 @@ class SubscribeForm(ScopeForm):
     def address(self):
         """The address the request is about, for the per-address rate limit."""
         data = self.cleaned_data
-        if data.get("channel") == Channel.WEBHOOK:
+        if data.get("channel") in HTTP_CHANNELS:
             return data.get("endpoint", "")
         return data.get("email", "").lower()

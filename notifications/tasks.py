@@ -16,9 +16,9 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from notifications import emails, outbox, webhooks
+from notifications import chat, emails, outbox, webhooks
 from notifications.models import (
-    Channel,
+    HTTP_CHANNELS,
     Delivery,
     DeliveryStatus,
     NotificationEvent,
@@ -28,7 +28,7 @@ from notifications.models import (
     TransportError,
     record_all_sent,
 )
-from notifications.transports import TRANSPORTS, WEBHOOK_TIMEOUT
+from notifications.transports import TRANSPORTS, WEBHOOK_TIMEOUT, ChatTransport
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def deliver(delivery_ids):
                     delivery.record_failure(error)
                 continue
             try:
-                if channel == Channel.WEBHOOK and len(batch) > 1:
+                if channel in HTTP_CHANNELS and len(batch) > 1:
                     sent += send_concurrently(batch, transport, lease)
                     continue
                 with SentRecorder(threaded=len(batch) > 1) as recorder:
@@ -116,7 +116,11 @@ def send_concurrently(batch, transport, lease):
         else:
             requests.append(delivery)
     for event in {delivery.event_id: delivery.event for delivery in requests}.values():
-        webhooks.body_parts(event)  # built here, where the database is, before the threads
+        # Built here, where the database is, before the threads.
+        if isinstance(transport, ChatTransport):
+            transport.ready(event)
+        else:
+            webhooks.body_parts(event)
 
     def post(delivery):
         if time.monotonic() > start_by:
@@ -250,3 +254,22 @@ def send_subscriber_email(subscriber_id, name):
     if name == "confirm" and subscriber.state != SubscriberState.PENDING:
         return
     emails.send_subscriber_email(subscriber, name)
+
+
+@shared_task
+def send_chat_confirmation(subscriber_id):
+    """A new chat subscription's message to its channel, carrying the confirmation link (the
+    chat's own confirmation email). Sent once, not retried: whoever asked can ask again."""
+    subscriber = Subscriber.objects.select_related("page").filter(pk=subscriber_id).first()
+    if subscriber is None or not subscriber.is_chat or subscriber.state != SubscriberState.PENDING:
+        return None
+    page = subscriber.page
+    message = chat.confirmation_message(page.name, page.public_url(), subscriber.confirm_url)
+    transport = TRANSPORTS[subscriber.channel]()
+    body = chat.body_bytes(subscriber.channel, message)
+    try:
+        transport.open()
+        return transport.post((subscriber.endpoint, body, transport.prepare_headers()))
+    except TransportError as error:
+        log.warning("subscriber %s: the confirmation message failed: %s", subscriber.pk, error)
+        return None

@@ -7,6 +7,7 @@ connection (Django's `get_connection()`) and the HTTP request (`http_post`).
 """
 
 import http.client
+import json
 import logging
 import smtplib
 import time
@@ -23,7 +24,7 @@ from requests_hardened import Config, Manager
 from requests_hardened.ip_filter import InvalidIPAddress
 from standardwebhooks.webhooks import Webhook
 
-from notifications import emails, webhooks
+from notifications import chat, emails, webhooks
 from notifications.models import Channel, TransportError
 from status.addresses import PublicAddressAdapter
 
@@ -164,7 +165,152 @@ class WebhookTransport(Transport):
         raise TransportError(f"{status} {snippet}".strip(), response_code=status)
 
 
-TRANSPORTS = {Channel.EMAIL: EmailTransport, Channel.WEBHOOK: WebhookTransport}
+class ChatTransport(Transport):
+    """POST the event as a chat service's message (notifications/chat.py) to the subscriber's
+    incoming-webhook URL, through the same hardened session as webhooks.
+
+    Like WebhookTransport, `prepare()` runs where the database is (`ready(event)` first builds
+    the event's message there) and `post()` may run in a batch's threads. An answer saying the
+    channel or its webhook is gone disables the subscriber (TransportError(gone=True)); a
+    payload refused is not retried (the same bytes would be refused again); 429 waits as long
+    as the service asks; anything else is retried with the usual backoff, and counts towards
+    quarantine."""
+
+    channel = None
+    # Statuses that mean the webhook or its channel is gone.
+    gone_statuses = {404, 410}
+
+    def open(self):
+        http_session()
+
+    def notify(self, delivery):
+        self.ready(delivery.event)
+        return self.post(self.prepare(delivery))
+
+    def ready(self, event):
+        """Build the event's message for this channel once (kept on the event)."""
+        bodies = event.__dict__.setdefault("_chat_bodies", {})
+        if self.channel not in bodies:
+            bodies[self.channel] = chat.body_bytes(self.channel, chat.event_message(event))
+        return bodies[self.channel]
+
+    def prepare(self, delivery):
+        body = delivery.event.__dict__["_chat_bodies"][self.channel]
+        return delivery.subscriber.endpoint, body, self.prepare_headers()
+
+    def prepare_headers(self):
+        return CHAT_HEADERS
+
+    def post(self, request):
+        """Make a prepared request: its response code, or TransportError. Thread-safe."""
+        status, headers, content = http_post(*request)
+        if 200 <= status < 300:
+            return status
+        raise self.error(status, headers, content)
+
+    def error(self, status, headers, content):
+        snippet = content[:200].decode(errors="replace").strip()
+        described = f"{status} {snippet}".strip()
+        if status in self.gone_statuses:
+            return TransportError(
+                f"{described}: the channel's webhook is gone; the subscriber is disabled.",
+                response_code=status,
+                gone=True,
+            )
+        if status == 429:
+            return TransportError(
+                described, response_code=429, retry_after=self.retry_after(headers, content)
+            )
+        if 300 <= status < 400:
+            location = headers.get("location", "")
+            return TransportError(
+                f"{status} redirect to {location[:200]!r} not followed", response_code=status
+            )
+        if status == 400:
+            return TransportError(
+                f"{described}: the message was refused (not retried).",
+                response_code=status,
+                permanent=True,
+            )
+        return TransportError(described, response_code=status)
+
+    def retry_after(self, headers, content):
+        return parse_retry_after(headers.get("retry-after"))
+
+
+class SlackTransport(ChatTransport):
+    """Slack answers errors as plain text: https://api.slack.com/messaging/webhooks#handling_errors.
+    Those that say the channel, the app or the workspace is gone (or posting is forbidden)
+    disable the subscriber."""
+
+    channel = Channel.SLACK
+    gone_errors = {
+        "channel_not_found",
+        "channel_is_archived",
+        "no_service",
+        "no_service_id",
+        "no_team",
+        "team_disabled",
+        "action_prohibited",
+        "invalid_token",
+        "posting_to_general_channel_denied",
+    }
+
+    def error(self, status, headers, content):
+        answer = content[:100].decode(errors="replace").strip()
+        if answer in self.gone_errors:
+            return TransportError(
+                f"{status} {answer}: the Slack channel or app is gone; the subscriber is disabled.",
+                response_code=status,
+                gone=True,
+            )
+        return super().error(status, headers, content)
+
+
+class TeamsTransport(ChatTransport):
+    """A Teams Workflows webhook: 401 or 403 (the URL's signature no longer valid), 404 (the
+    workflow was deleted) or 410 disable the subscriber."""
+
+    channel = Channel.TEAMS
+    gone_statuses = {401, 403, 404, 410}
+
+
+class DiscordTransport(ChatTransport):
+    """A Discord channel webhook: 401 (its token is wrong) or 404 (Unknown Webhook) disable
+    the subscriber; 429 carries `retry_after` in seconds (a float) in its JSON body:
+    https://discord.com/developers/docs/topics/rate-limits."""
+
+    channel = Channel.DISCORD
+    gone_statuses = {401, 404, 410}
+
+    def retry_after(self, headers, content):
+        try:
+            seconds = float(json.loads(content)["retry_after"])
+        except (ValueError, KeyError, TypeError):
+            return super().retry_after(headers, content)
+        if not 0 <= seconds < 86400 * 2:
+            return super().retry_after(headers, content)
+        return timedelta(seconds=seconds)
+
+
+class GoogleChatTransport(ChatTransport):
+    """A Google Chat space webhook: 401 or 403 (its key or token no longer valid, the space
+    left) and 404 (the space is gone) disable the subscriber."""
+
+    channel = Channel.GOOGLE_CHAT
+    gone_statuses = {401, 403, 404, 410}
+
+
+CHAT_HEADERS = {"content-type": "application/json; charset=utf-8", "user-agent": USER_AGENT}
+
+TRANSPORTS = {
+    Channel.EMAIL: EmailTransport,
+    Channel.WEBHOOK: WebhookTransport,
+    Channel.SLACK: SlackTransport,
+    Channel.TEAMS: TeamsTransport,
+    Channel.DISCORD: DiscordTransport,
+    Channel.GOOGLE_CHAT: GoogleChatTransport,
+}
 
 
 def signed_headers(secret, webhook_id, body, now=None):

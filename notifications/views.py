@@ -14,8 +14,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from notifications.models import Channel, Subscriber, SubscriberState
-from notifications.subscribe_forms import ScopeForm, SubscribeForm
+from notifications.models import (
+    CHAT_CHANNELS,
+    Channel,
+    Subscriber,
+    SubscriberState,
+    allowed_channels,
+)
+from notifications.subscribe_forms import ManageForm, SubscribeForm
 from status.hosts import public_page
 from status.limits import RATE_WINDOW, client_key, over_limit
 
@@ -32,7 +38,7 @@ def rate_limited(request, page):
 
 
 def offers_subscriptions(page):
-    return page.allow_email_subscribers or page.allow_webhook_subscribers
+    return bool(allowed_channels(page))
 
 
 @public_page(cached=False)
@@ -59,16 +65,28 @@ def subscribe(request, page):
                 endpoint=data["endpoint"],
                 components=data["components"],
                 groups=data["groups"],
+                events=data["events"],
             )
             return render(
                 request,
                 "notifications/subscribe_sent.html",
-                {"page": page, "email": data["email"], "channel": data["channel"]},
+                {
+                    "page": page,
+                    "email": data["email"],
+                    "channel": data["channel"],
+                    "channel_label": Channel(data["channel"]).label,
+                    "is_chat": data["channel"] in CHAT_CHANNELS,
+                },
             )
     return render(
         request,
         "notifications/subscribe.html",
-        {"page": page, "form": form, "sections": form.sections()},
+        {
+            "page": page,
+            "form": form,
+            "sections": form.sections(),
+            "chat_instructions": form.chat_instructions(),
+        },
     )
 
 
@@ -100,10 +118,11 @@ def manage(request, page, token):
     """What a subscriber hears about, its webhook secret, and a way out."""
     subscriber = get_object_or_404(Subscriber, page=page, token=token)
     data = request.POST if request.method == "POST" else None
-    form = ScopeForm(page, data)
+    form = ManageForm(page, data)
     saved = False
     if data is not None and subscriber.state != SubscriberState.UNSUBSCRIBED and form.is_valid():
         subscriber.set_scope(form.cleaned_data["components"], form.cleaned_data["groups"])
+        subscriber.choose_events(set(form.cleaned_data["events"]))
         saved = True
     return render(
         request,
@@ -115,6 +134,9 @@ def manage(request, page, token):
             "saved": saved,
             "sections": form.sections(subscriber.groups.all(), subscriber.components.all()),
             "is_webhook": subscriber.channel == Channel.WEBHOOK,
+            "chosen_events": (
+                form.data.getlist("events") if form.is_bound and form.errors else subscriber.events
+            ),
         },
     )
 

@@ -493,4 +493,5 @@ def test_a_transport_refuses_a_non_http_endpoint_saved_by_hand(page):
 def test_the_webhook_transport_is_found_by_channel():
     from notifications.transports import TRANSPORTS, EmailTransport
 
-    assert {"email": EmailTransport, "webhook": WebhookTransport} == TRANSPORTS
+    assert TRANSPORTS["email"] is EmailTransport
+    assert TRANSPORTS["webhook"] is WebhookTransport
