@@ -14,6 +14,10 @@
    printed beside it, so that a reader sees which side limits; it counts every webhook-id (a
    repeat shows) and every signature is verified after the run. Against it, a plain requests
    loop POSTing the same bodies. Target: at least 1,000 deliveries a second.
+   Slack: an update to 1,000 Slack subscribers (Block Kit messages, notifications/chat.py) sent
+   the same way to the same receiver, which answers "ok" as Slack does; the median of
+   WEBHOOK_RUNS updates, each message checked to be Block Kit JSON. No target of its own: it
+   gives the chat channels' throughput beside the webhooks'.
 3. Posting: how long Incident.declare takes on a page with 100,000 subscribers against a page
    with none (the fan-out happens in the worker; here the worker is stopped, so only the
    write and the enqueue are timed), and then how long that fan-out takes in-process (the
@@ -49,6 +53,7 @@ def main(argv):
     parser = argparse.ArgumentParser(prog="python -m bench.notifications")
     parser.add_argument("--emails", type=int, default=10_000)
     parser.add_argument("--webhooks", type=int, default=2_000)
+    parser.add_argument("--slack", type=int, default=1_000)
     parser.add_argument("--subscribers", type=int, default=100_000)
     args = parser.parse_args(argv)
     with postgres() as database_url, redis() as redis_url:
@@ -91,6 +96,7 @@ class Bench:
         try:
             self.emails()
             self.webhooks()
+            self.slack()
             self.posting()
         finally:
             self.sink.stop()
@@ -125,6 +131,8 @@ class Bench:
         for n in range(subscribers):
             if channel == "email":
                 fields = {"email": f"reader{n}@example.com"}
+            elif channel == "slack":
+                fields = {"endpoint": self.receiver.url(f"/services/T0/B0/{n}")}
             else:
                 fields = {"email": "ops@example.com", "endpoint": self.receiver.url(f"/hook/{n}")}
             batch.append(
@@ -262,6 +270,46 @@ class Bench:
              f" {len(requests_seen) - unsigned:,} signatures verified", None, "")
         )  # fmt: skip
         self.rows.append(("  same requests, plain requests loop", loop, f"{count / loop:,.0f}/s"))
+
+    def slack(self):
+        import json
+
+        count = self.args.slack
+        log(f"slack: {count} subscribers, {WEBHOOK_RUNS} updates")
+        page = self.page("slackbench", count, channel="slack")
+        worker = self.worker(concurrency=1)
+        times = []
+        try:
+            for _ in range(WEBHOOK_RUNS):
+                times.append(self.deliver(page, count, "Slack messages"))
+        finally:
+            worker.kill()
+            worker.stop()
+        seen = self.receiver.requests
+        paths = {path for path, _headers, _body in seen}
+        malformed = 0
+        for _path, _headers, body in seen:
+            try:
+                message = json.loads(body)
+                if not message["blocks"] or message["blocks"][0]["type"] != "header":
+                    malformed += 1
+            except (ValueError, KeyError, IndexError, TypeError):
+                malformed += 1
+        if len(seen) != count * WEBHOOK_RUNS or len(paths) != count or malformed:
+            log(f"the receiver got {len(seen)} Slack messages for {len(paths)} channels,"
+                f" {malformed} not Block Kit")  # fmt: skip
+            self.failed = True
+        self.receiver.clear()
+        ours = statistics.median(times)
+        self.rows.append(
+            (f"{count:,} Slack messages (Block Kit) to a local receiver (1 worker process),"
+             f" median of {WEBHOOK_RUNS} ({', '.join(f'{t:.2f}' for t in times)} s)", ours,
+             f"{count / ours:,.0f}/s")
+        )  # fmt: skip
+        self.rows.append(
+            (f"  {len(seen):,} messages received for {len(paths):,} channels,"
+             f" {len(seen) - malformed:,} of them Block Kit with a header", None, "")
+        )  # fmt: skip
 
     def posting(self):
         from django.db import connection
