@@ -371,7 +371,7 @@ def test_requests_of_one_integration_commit_in_the_order_of_their_ids(tenant_a):
     def first():
         try:
             with transaction.atomic():
-                order.append(("first", alerts.enqueue(integration, notices).pk))
+                order.append(("first", alerts.enqueue(integration, notices)))
                 first_inside.set()
                 time.sleep(1)
                 order.append(("first committed", None))
@@ -381,7 +381,7 @@ def test_requests_of_one_integration_commit_in_the_order_of_their_ids(tenant_a):
     def second():
         try:
             first_inside.wait(10)
-            order.append(("second", alerts.enqueue(integration, notices).pk))
+            order.append(("second", alerts.enqueue(integration, notices)))
         finally:
             connections.close_all()
 
