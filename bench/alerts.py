@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.alerts
 
 On throwaway PostgreSQL and Redis, with production settings and gunicorn as bench/common.py
-starts it (2 sync workers, Redis cache and Celery broker), one Celery worker (prefork,
+starts it (deploy/gunicorn.conf.py: two sync workers a core, Redis cache and Celery broker), one Celery worker (prefork,
 WORKER_CONCURRENCY processes) applying what the hook queued, a page of 10 components and one
 Alertmanager integration (hold-down 0; one rule per component by the `service` label,
 critical → major outage, warning → degraded performance).

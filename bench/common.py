@@ -17,7 +17,9 @@ from pathlib import Path
 from tests.services import apt_install, free_port, postgres, redis
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-WORKERS = 2  # gunicorn's sync workers
+# gunicorn's sync workers, as deploy/gunicorn.conf.py (the web node as deployed) has them: two a
+# core unless WEB_CONCURRENCY says otherwise.
+WORKERS = int(os.environ.get("WEB_CONCURRENCY") or (os.cpu_count() or 1) * 2)
 WRK_THREADS, WRK_CONNECTIONS = 2, 16
 
 
@@ -114,11 +116,13 @@ def django_with_demo(prefix, settings_module="config.settings", **environment):
 
 @contextlib.contextmanager
 def gunicorn(port, logfile):
-    """gunicorn (WORKERS sync workers) serving the site on 127.0.0.1:`port` with the
-    environment django_with_demo() set, until the block ends."""
+    """gunicorn with the web node's own settings (deploy/gunicorn.conf.py: WORKERS sync
+    workers) serving the site on 127.0.0.1:`port` with the environment django_with_demo()
+    set, until the block ends."""
     command = [
         sys.executable, "-m", "gunicorn", "config.wsgi:application",
-        "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS), "--worker-class", "sync",
+        "--config", str(BASE_DIR / "deploy" / "gunicorn.conf.py"),
+        "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS),
         "--chdir", str(BASE_DIR), "--log-level", "warning", "--error-logfile", str(logfile),
     ]  # fmt: skip
     process = subprocess.Popen(command, cwd=BASE_DIR, stdout=subprocess.DEVNULL)  # noqa: S603

@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.writes
 
 The page /p/acme/ grown as bench/run.py grows it (100 components, 2 years of history, 1,000
-incidents), served by gunicorn (2 sync workers, production settings, Redis cache, PostgreSQL)
+incidents), served by gunicorn (deploy/gunicorn.conf.py: two sync workers a core, production settings, Redis cache, PostgreSQL)
 and loaded with wrk on 127.0.0.1: first as it is, then while this process changes one of its
 components every second (another process's write, as the console's or the API's would be).
 Each change makes a new version that must be rendered; one request renders it and the others
@@ -139,7 +139,7 @@ def report(still, changing, changes, seen):
     met = "met" if changing["p99"] <= P99_TARGET_MS else "MISSED"
     print()
     print(
-        f"Writes under load: /p/{PAGE}/ grown (bench/run.py), gunicorn (2 sync workers), Redis "
+        f"Writes under load: /p/{PAGE}/ grown (bench/run.py), gunicorn (deploy/gunicorn.conf.py: two sync workers a core), Redis "
         f"cache, PostgreSQL; wrk {WRK_THREADS} threads, {WRK_CONNECTIONS} connections, "
         f"{RUN_SECONDS} s each"
     )

@@ -50,7 +50,7 @@ def hook(request, token):
         notices = read_body(integration, raw)
     except PayloadError as problem:
         return error(400, "bad_request", str(problem))
-    row = enqueue(integration, notices)
+    request_id = enqueue(integration, notices)
     queue_alert_processing(integration.pk)
-    return JsonResponse({"status": "accepted", "alerts": len(notices), "request": row.pk},
+    return JsonResponse({"status": "accepted", "alerts": len(notices), "request": request_id},
                         status=202)  # fmt: skip

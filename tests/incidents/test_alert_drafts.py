@@ -4,9 +4,6 @@ overview's banner (Incident.declare, the staff member as author, the firing aler
 it resolves when they all do) or discard it; a draft whose alerts all resolve first is
 discarded, saying why."""
 
-import json
-from pathlib import Path
-
 import pytest
 from django.urls import reverse
 
@@ -20,16 +17,7 @@ from incidents.models import (
 )
 from notifications.models import NotificationEvent
 from status.models import AuditLogEntry, Component, ComponentStatus
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "alerts"
-
-
-def fixture(name):
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def post(client, secret, body):
-    return client.post(f"/hooks/{secret}/", data=json.dumps(body), content_type="application/json")
+from tests.incidents.alerting import fixture, make_alertmanager, post
 
 
 def status_of(component):
@@ -47,25 +35,8 @@ def drafting(tenant_a, api):
     template = IncidentTemplate.objects.create(
         page=tenant_a.page, name="Errors", title="Elevated API errors", body="We are looking."
     )
-    return Integration.create(
-        tenant_a.page,
-        kind="alertmanager",
-        name="Prometheus",
-        hold_down_seconds=0,
-        rules=[
-            {
-                "match": {"alertname": "HighErrorRate"},
-                "component": api,
-                "status": ComponentStatus.PARTIAL_OUTAGE,
-                "severity_statuses": {
-                    "critical": ComponentStatus.MAJOR_OUTAGE,
-                    "warning": ComponentStatus.DEGRADED_PERFORMANCE,
-                },
-                "open_incident": True,
-                "incident_draft": True,
-                "template": template,
-            }
-        ],
+    return make_alertmanager(
+        tenant_a.page, api, open_incident=True, incident_draft=True, template=template
     )
 
 

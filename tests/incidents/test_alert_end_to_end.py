@@ -19,13 +19,9 @@ from django.db import connection
 from incidents.models import Integration, IntegrationRequest
 from status.models import ApiKey, ComponentStatus, ComponentStatusChange
 from tests.html import visible
+from tests.incidents.alerting import fixture
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-FIXTURES = BASE_DIR / "tests" / "fixtures" / "alerts"
-
-
-def fixture(name):
-    return json.loads((FIXTURES / f"{name}.json").read_text())
 
 
 def shown_status(client, name):

@@ -3,21 +3,9 @@
 alert resolves, also when the incident the alert opened was resolved by hand first. The rule's
 JSON in the API and in the audit log is one spelling (AlertRule.as_data)."""
 
-import json
-from pathlib import Path
-
 from incidents.models import AlertEffect, Incident, IncidentStatus, Integration
 from status.models import ApiKey, AuditLogEntry, Component, ComponentStatus
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "alerts"
-
-
-def fixture(name):
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def post(client, secret, body):
-    return client.post(f"/hooks/{secret}/", data=json.dumps(body), content_type="application/json")
+from tests.incidents.alerting import fixture, post
 
 
 def status_of(component):

@@ -6,7 +6,6 @@ and the request log."""
 import copy
 import json
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import time_machine
@@ -26,18 +25,7 @@ from incidents.models import (
 )
 from incidents.tasks import promote_held_alerts
 from status.models import AuditLogEntry, Component, ComponentStatus, ComponentStatusChange
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "alerts"
-
-
-def fixture(name):
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def post(client, secret, body, **headers):
-    data = body if isinstance(body, bytes | str) else json.dumps(body)
-    return client.post(f"/hooks/{secret}/", data=data, content_type="application/json",
-                       headers=headers)  # fmt: skip
+from tests.incidents.alerting import FIXTURES, fixture, make_alertmanager, post
 
 
 @pytest.fixture
@@ -54,23 +42,7 @@ def website(tenant_a):
 def alertmanager(tenant_a, api):
     """An Alertmanager integration: HighErrorRate → API, critical → major outage, warning →
     degraded performance; no hold-down unless a test sets one."""
-    return Integration.create(
-        tenant_a.page,
-        kind="alertmanager",
-        name="Prometheus",
-        hold_down_seconds=0,
-        rules=[
-            {
-                "match": {"alertname": "HighErrorRate"},
-                "component": api,
-                "status": ComponentStatus.PARTIAL_OUTAGE,
-                "severity_statuses": {
-                    "critical": ComponentStatus.MAJOR_OUTAGE,
-                    "warning": ComponentStatus.DEGRADED_PERFORMANCE,
-                },
-            }
-        ],
-    )
+    return make_alertmanager(tenant_a.page, api)
 
 
 def logged(response):

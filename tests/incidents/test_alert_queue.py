@@ -11,7 +11,6 @@ import re
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import redis as redis_client
@@ -25,39 +24,13 @@ from incidents.models import REQUEST_QUEUED, Integration, IntegrationRequest
 from incidents.tasks import ALERT_TASK_FLAG, process_alert_requests, sweep_alert_requests
 from status.models import Component, ComponentStatus
 from tests.html import visible
+from tests.incidents.alerting import fixture, make_alertmanager, post
 from tests.notifications.servers import Worker, broker, database_url, wait_for
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "alerts"
-
-
-def fixture(name):
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def post(client, secret, body):
-    data = body if isinstance(body, bytes | str) else json.dumps(body)
-    return client.post(f"/hooks/{secret}/", data=data, content_type="application/json")
 
 
 @pytest.fixture
 def alertmanager(tenant_a, api):
-    return Integration.create(
-        tenant_a.page,
-        kind="alertmanager",
-        name="Prometheus",
-        hold_down_seconds=0,
-        rules=[
-            {
-                "match": {"alertname": "HighErrorRate"},
-                "component": api,
-                "status": ComponentStatus.PARTIAL_OUTAGE,
-                "severity_statuses": {
-                    "critical": ComponentStatus.MAJOR_OUTAGE,
-                    "warning": ComponentStatus.DEGRADED_PERFORMANCE,
-                },
-            }
-        ],
-    )
+    return make_alertmanager(tenant_a.page, api)
 
 
 def busy(integration):
@@ -371,7 +344,7 @@ def test_requests_of_one_integration_commit_in_the_order_of_their_ids(tenant_a):
     def first():
         try:
             with transaction.atomic():
-                order.append(("first", alerts.enqueue(integration, notices).pk))
+                order.append(("first", alerts.enqueue(integration, notices)))
                 first_inside.set()
                 time.sleep(1)
                 order.append(("first committed", None))
@@ -381,7 +354,7 @@ def test_requests_of_one_integration_commit_in_the_order_of_their_ids(tenant_a):
     def second():
         try:
             first_inside.wait(10)
-            order.append(("second", alerts.enqueue(integration, notices).pk))
+            order.append(("second", alerts.enqueue(integration, notices)))
         finally:
             connections.close_all()
 
