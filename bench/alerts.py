@@ -3,10 +3,10 @@
     .venv/bin/python -m bench.alerts
 
 On throwaway PostgreSQL and Redis, with production settings and gunicorn as bench/common.py
-starts it (deploy/gunicorn.conf.py: two sync workers a core, Redis cache and Celery broker), one Celery worker (prefork,
-WORKER_CONCURRENCY processes) applying what the hook queued, a page of 10 components and one
-Alertmanager integration (hold-down 0; one rule per component by the `service` label,
-critical → major outage, warning → degraded performance).
+starts it (deploy/gunicorn.conf.py: two sync workers a core; Redis cache and Celery broker), one
+Celery worker (prefork, WORKER_CONCURRENCY processes) applying what the hook queued, a page of 10
+components and one Alertmanager integration (hold-down 0; one rule per component by the
+`service` label, critical → major outage, warning → degraded performance).
 
 The hook accepts, then applies (incidents/hooks.py): "accepted" is a request answered 202 and
 recorded in the request log as queued; "applied" is the Celery task having applied it (its
@@ -54,7 +54,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.common import (
-    BASE_DIR,
     WORKERS,
     WRK_CONNECTIONS,
     WRK_THREADS,
@@ -65,6 +64,7 @@ from bench.common import (
     have_wrk,
     logger,
     read,
+    running,
     wrk,
 )
 
@@ -252,29 +252,12 @@ def recorded():
 def celery_worker(logfile):
     """A Celery worker (prefork, WORKER_CONCURRENCY processes) with the environment
     django_with_demo() set, applying what the hook queues, until the block ends."""
-    celery = Path(sys.executable).with_name("celery")
-    with open(logfile, "w") as out:
-        process = subprocess.Popen(  # noqa: S603
-            [celery, "-A", "config", "worker", "--pool", "prefork",
-             "-c", str(WORKER_CONCURRENCY), "-l", "info", "--without-gossip",
-             "--without-mingle", "--without-heartbeat"],
-            cwd=BASE_DIR, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 60
-            while " ready." not in read(logfile):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the Celery worker did not start:\n{read(logfile)}")
-                time.sleep(0.2)
-            log(f"Celery worker ({WORKER_CONCURRENCY} processes) ready")
-            yield logfile
-        finally:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    command = [Path(sys.executable).with_name("celery"), "-A", "config", "worker",
+               "--pool", "prefork", "-c", WORKER_CONCURRENCY, "-l", "info", "--without-gossip",
+               "--without-mingle", "--without-heartbeat"]  # fmt: skip
+    with running("the Celery worker", command, logfile, lambda f: " ready." in read(f), timeout=60):
+        log(f"Celery worker ({WORKER_CONCURRENCY} processes) ready")
+        yield logfile
 
 
 def tasks_run(logfile):

@@ -1,6 +1,7 @@
 """What the `make bench` scripts share: wrk (installed when missing), loading a URL with it,
-fetching a URL, and Django set up on a throwaway PostgreSQL and Redis with the demo loaded,
-served by gunicorn when asked."""
+fetching a URL, Django set up in this process on a throwaway PostgreSQL (and Redis), with the
+demo loaded when asked, a process started and stopped around a block (gunicorn as deployed, a
+Celery worker, the scheduler)."""
 
 import contextlib
 import io
@@ -72,73 +73,97 @@ def duration_ms(text):
     return float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
 
 
+# Settings every benchmark runs Django with (production settings otherwise); each adds its own.
+BENCH_ENVIRONMENT = {
+    "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdefghijklmnop",
+    "DEBUG": "false",
+    "SECURE_SSL_REDIRECT": "false",
+    "LOG_LEVEL": "WARNING",
+}
+
+
 @contextlib.contextmanager
-def django_with_demo(prefix, settings_module="config.settings", **environment):
-    """Django with production settings on a throwaway PostgreSQL (the database) and Redis (the
-    cache), migrated, static files collected and the demo loaded: yields (a temporary folder,
-    a free port for the server), or None when PostgreSQL or Redis cannot be had. `environment`
-    adds to the server's environment variables."""
+def django_on_services(settings_module="config.settings", *, with_redis=True, **environment):
+    """Django set up in this process on a throwaway PostgreSQL and, `with_redis`, Redis, with
+    BENCH_ENVIRONMENT and `environment` in os.environ (which the processes it starts inherit),
+    migrated: yields (database URL, Redis URL or None), or None when a server cannot be had."""
     with (
         postgres() as database_url,
-        redis() as redis_url,
-        tempfile.TemporaryDirectory(prefix=prefix) as tmp,
+        redis() if with_redis else contextlib.nullcontext("") as redis_url,
     ):
-        if not database_url or not redis_url:
-            log("PostgreSQL 15 and Redis are needed (see tests/services.py)")
+        if not database_url or (with_redis and not redis_url):
+            log("PostgreSQL 15" + (" and Redis are" if with_redis else " is")
+                + " needed (see tests/services.py)")  # fmt: skip
             yield None
             return
-        port = free_port()
-        tmp = Path(tmp)
         os.environ.update(
-            DJANGO_SETTINGS_MODULE=settings_module,
-            DATABASE_URL=database_url,
-            REDIS_URL=redis_url,
-            SECRET_KEY="bench-" + "x" * 50,
-            DEBUG="false",
-            SECURE_SSL_REDIRECT="false",
-            ALLOWED_HOSTS="127.0.0.1",
-            SITE_URL=f"http://127.0.0.1:{port}",
-            VAR_DIR=str(tmp / "var"),
-            LOG_LEVEL="WARNING",
-            **environment,
+            {
+                "DJANGO_SETTINGS_MODULE": settings_module,
+                "DATABASE_URL": database_url,
+                **({"REDIS_URL": redis_url} if with_redis else {}),
+                **BENCH_ENVIRONMENT,
+                **environment,
+            }
         )
         import django
 
         django.setup()
         from django.core.management import call_command
 
-        log("migrating, collecting static files, creating the demo pages")
+        log("migrating")
         call_command("migrate", verbosity=0)
-        call_command("collectstatic", verbosity=0, interactive=False)
-        call_command("demo", stdout=io.StringIO())
-        yield tmp, port
+        yield database_url, redis_url or None
 
 
 @contextlib.contextmanager
-def gunicorn(port, logfile):
-    """gunicorn with the web node's own settings (deploy/gunicorn.conf.py: WORKERS sync
-    workers) serving the site on 127.0.0.1:`port` with the environment django_with_demo()
-    set, until the block ends."""
-    command = [
-        sys.executable, "-m", "gunicorn", "config.wsgi:application",
-        "--config", str(BASE_DIR / "deploy" / "gunicorn.conf.py"),
-        "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS),
-        "--chdir", str(BASE_DIR), "--log-level", "warning", "--error-logfile", str(logfile),
-    ]  # fmt: skip
-    process = subprocess.Popen(command, cwd=BASE_DIR, stdout=subprocess.DEVNULL)  # noqa: S603
+def django_with_demo(prefix, settings_module="config.settings", **environment):
+    """django_on_services() serving 127.0.0.1 with static files collected and the demo loaded:
+    yields (a temporary folder, a free port for the server), or None when PostgreSQL or Redis
+    cannot be had. `environment` adds to the server's environment variables."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        port = free_port()
+        tmp = Path(tmp)
+        with django_on_services(
+            settings_module,
+            ALLOWED_HOSTS="127.0.0.1",
+            SITE_URL=f"http://127.0.0.1:{port}",
+            VAR_DIR=str(tmp / "var"),
+            **environment,
+        ) as services:
+            if services is None:
+                yield None
+                return
+            from django.core.management import call_command
+
+            log("collecting static files, creating the demo pages")
+            call_command("collectstatic", verbosity=0, interactive=False)
+            call_command("demo", stdout=io.StringIO())
+            yield tmp, port
+
+
+@contextlib.contextmanager
+def running(what, command, logfile, ready, *, timeout=30, log_output=True):
+    """`command` started from the repository (with this process's environment) until the block
+    ends, once `ready(logfile)` says it is: yields the Popen. Its output goes to `logfile`
+    (unless `log_output` is false: the process writes the file itself); it is terminated at the
+    end (killed if it does not stop within 15 s). Raises RuntimeError, with the end of the log,
+    when it exits or is not ready within `timeout` seconds."""
+    with open(logfile, "a") if log_output else contextlib.nullcontext() as out:
+        process = subprocess.Popen(  # noqa: S603
+            [str(part) for part in command],
+            cwd=BASE_DIR,
+            stdout=out if log_output else subprocess.DEVNULL,
+            stderr=subprocess.STDOUT if log_output else None,
+        )
     try:
-        deadline = time.monotonic() + 30
-        while True:
+        deadline = time.monotonic() + timeout
+        while not ready(logfile):
             if process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited; see {logfile}:\n{read(logfile)}")
-            with contextlib.suppress(OSError):
-                if fetch(f"http://127.0.0.1:{port}/healthz")[0] == 200:
-                    break
+                raise RuntimeError(f"{what} exited; see {logfile}:\n{read(logfile)}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not answer in 30 s:\n{read(logfile)}")
+                raise RuntimeError(f"{what} was not ready in {timeout} s:\n{read(logfile)}")
             time.sleep(0.1)
-        log(f"gunicorn ({WORKERS} sync workers) on 127.0.0.1:{port}")
-        yield logfile
+        yield process
     finally:
         process.terminate()
         try:
@@ -146,6 +171,28 @@ def gunicorn(port, logfile):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextlib.contextmanager
+def gunicorn(port, logfile):
+    """gunicorn with the web node's own settings (deploy/gunicorn.conf.py: WORKERS sync
+    workers) serving the site on 127.0.0.1:`port` with the environment django_with_demo()
+    set, until the block ends."""
+
+    def answers(_logfile):
+        with contextlib.suppress(OSError):
+            return fetch(f"http://127.0.0.1:{port}/healthz")[0] == 200
+        return False
+
+    command = [
+        sys.executable, "-m", "gunicorn", "config.wsgi:application",
+        "--config", BASE_DIR / "deploy" / "gunicorn.conf.py",
+        "--bind", f"127.0.0.1:{port}", "--workers", WORKERS,
+        "--chdir", BASE_DIR, "--log-level", "warning", "--error-logfile", logfile,
+    ]  # fmt: skip
+    with running("gunicorn", command, logfile, answers, log_output=False):
+        log(f"gunicorn ({WORKERS} sync workers) on 127.0.0.1:{port}")
+        yield logfile
 
 
 def read(path):

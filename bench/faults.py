@@ -18,10 +18,9 @@ sweeps. The scenarios are the fault tests' (tests/notifications/faults.py):
 Exits 1 when a scenario did not deliver everything, not when a target is missed.
 """
 
-import os
 import sys
 
-from tests.services import postgres
+from bench.common import django_on_services
 
 TARGETS = {"post": 1.0, "page": 1.0, "errors": 0, "recovery": 120.0}
 
@@ -34,28 +33,21 @@ def main():
     from tests.notifications.servers import RedisServer
 
     redis = RedisServer().start()
-    with postgres() as database_url:
-        if not database_url:
-            log("PostgreSQL is needed (see tests/services.py)")
+    # Redis is this script's own (it stops and starts it), not django_on_services'.
+    with django_on_services(
+        with_redis=False,
+        REDIS_URL=redis.url,
+        # The status page is read through Django's test client: DEBUG serves its static
+        # files' names without a collected manifest.
+        DEBUG="true",
+        ALLOWED_HOSTS="testserver",
+        SITE_URL="https://status.example.com",
+        LOG_LEVEL="ERROR",
+    ) as services:
+        if services is None:
+            redis.close()
             return 1
-        os.environ.update(
-            DJANGO_SETTINGS_MODULE="config.settings",
-            DATABASE_URL=database_url,
-            REDIS_URL=redis.url,
-            SECRET_KEY="bench-secret-key-not-for-production-0123456789abcdefghijklmnop",  # noqa: S106
-            # The status page is read through Django's test client: DEBUG serves its static
-            # files' names without a collected manifest.
-            DEBUG="true",
-            ALLOWED_HOSTS="testserver",
-            SITE_URL="https://status.example.com",
-            LOG_LEVEL="ERROR",
-        )
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
+        database_url, _redis_url = services
         try:
             return run(database_url, redis)
         finally:

@@ -28,7 +28,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from tests.services import postgres
+from bench.common import django_on_services
 
 RECORD_P99_TARGET_MS = 20
 BATCH_TARGET_S = 2.0
@@ -51,33 +51,22 @@ def main(argv):
     parser.add_argument("--days", type=int, default=30)
     args = parser.parse_args(argv)
     with (
-        postgres() as database_url,
         tempfile.TemporaryDirectory(prefix="heliograph-bench-metrics-") as tmp,
-    ):
-        if not database_url:
-            log("PostgreSQL 15 is needed (see tests/services.py)")
-            return 1
-        os.environ.update(
-            DJANGO_SETTINGS_MODULE="config.settings",
-            DATABASE_URL=database_url,
-            SECRET_KEY="bench-secret-key-not-for-production-0123456789abcdefghijklmnop",  # noqa: S106
-            DEBUG="false",
-            SECURE_SSL_REDIRECT="false",
+        django_on_services(
+            with_redis=False,
             ALLOWED_HOSTS="testserver",
             SITE_URL="http://testserver",
-            LOG_LEVEL="WARNING",
             VAR_DIR=str(Path(tmp) / "var"),
             # Old enough for the backfill below.
             METRICS_RAW_RETENTION_DAYS=str(args.days + 1),
             API_RATE_LIMIT_BURST="1000",
-        )
-        import django
-
-        django.setup()
+        ) as services,
+    ):
+        if services is None:
+            return 1
         from django.core.management import call_command
 
-        log("migrating, collecting static files")
-        call_command("migrate", verbosity=0)
+        log("collecting static files")
         call_command("collectstatic", verbosity=0, interactive=False)
         return run(args)
 

@@ -36,7 +36,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.services import postgres, redis
+from bench.common import django_on_services
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 EMAIL_TARGET, POST_TARGET, WEBHOOK_TARGET, FAN_OUT_TARGET = 1.2, 2.0, 1000, 3.0
@@ -56,28 +56,12 @@ def main(argv):
     parser.add_argument("--slack", type=int, default=1_000)
     parser.add_argument("--subscribers", type=int, default=100_000)
     args = parser.parse_args(argv)
-    with postgres() as database_url, redis() as redis_url:
-        if not database_url or not redis_url:
-            log("PostgreSQL and Redis are needed (see tests/services.py)")
+    with django_on_services(
+        SITE_URL="https://status.example.com", WEBHOOKS_ALLOW_PRIVATE_IPS="true"
+    ) as services:
+        if services is None:
             return 1
-        os.environ.update(
-            DJANGO_SETTINGS_MODULE="config.settings",
-            DATABASE_URL=database_url,
-            REDIS_URL=redis_url,
-            SECRET_KEY="bench-secret-key-not-for-production-0123456789abcdefghijklmnop",  # noqa: S106
-            DEBUG="false",
-            SECURE_SSL_REDIRECT="false",
-            SITE_URL="https://status.example.com",
-            WEBHOOKS_ALLOW_PRIVATE_IPS="true",
-            LOG_LEVEL="WARNING",
-        )
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
-        return Bench(args, database_url, redis_url).run()
+        return Bench(args, *services).run()
 
 
 class Bench:

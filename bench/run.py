@@ -3,9 +3,10 @@
     .venv/bin/python -m bench.run [--profile]
 
 1. Served: requests/s of the cached page /p/acme/ against /bare/<name>/, a view returning the
-   same bytes, both through gunicorn (deploy/gunicorn.conf.py: two sync workers a core) with production settings, Redis as the
-   cache and PostgreSQL as the database, loaded with wrk on 127.0.0.1: first the demo page as
-   `manage.py demo` makes it, then the page grown as in 2.
+   same bytes, both through gunicorn as deployed (deploy/gunicorn.conf.py: two sync workers a
+   core) with production settings, Redis as the cache and PostgreSQL as the database, loaded
+   with wrk on 127.0.0.1: first the demo page as `manage.py demo` makes it, then the page grown
+   as in 2.
 2. Rendered: the uncached render time of /p/acme/ grown to 100 components with two years of
    status history and 1,000 incidents, in-process, with the SQL queries it runs and the
    template's share (the time the template takes to render the view's ready context), two ways:

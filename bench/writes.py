@@ -3,12 +3,13 @@
     .venv/bin/python -m bench.writes
 
 The page /p/acme/ grown as bench/run.py grows it (100 components, 2 years of history, 1,000
-incidents), served by gunicorn (deploy/gunicorn.conf.py: two sync workers a core, production settings, Redis cache, PostgreSQL)
-and loaded with wrk on 127.0.0.1: first as it is, then while this process changes one of its
-components every second (another process's write, as the console's or the API's would be).
-Each change makes a new version that must be rendered; one request renders it and the others
-get the previous version meanwhile (status/pagecache.py), so the 99th percentile stays near a
-cache hit's instead of a render's. Prints p50 and p99 beside the target (p99 <= 50 ms).
+incidents), served by gunicorn as deployed (deploy/gunicorn.conf.py: two sync workers a core),
+with production settings, Redis cache and PostgreSQL, and loaded with wrk on 127.0.0.1: first
+as it is, then while this process changes one of its components every second (another
+process's write, as the console's or the API's would be). Each change makes a new version that
+must be rendered; one request renders it and the others get the previous version meanwhile
+(status/pagecache.py), so the 99th percentile stays near a cache hit's instead of a render's.
+Prints p50 and p99 beside the target (p99 <= 50 ms).
 
 Exits 1 when a measurement saw errors (non-2xx answers, or socket errors, which include wrk's
 2-second timeouts), not when the target is missed.
@@ -19,6 +20,7 @@ import threading
 import time
 
 from bench.common import (
+    WORKERS,
     WRK_CONNECTIONS,
     WRK_THREADS,
     django_with_demo,
@@ -139,8 +141,8 @@ def report(still, changing, changes, seen):
     met = "met" if changing["p99"] <= P99_TARGET_MS else "MISSED"
     print()
     print(
-        f"Writes under load: /p/{PAGE}/ grown (bench/run.py), gunicorn (deploy/gunicorn.conf.py: two sync workers a core), Redis "
-        f"cache, PostgreSQL; wrk {WRK_THREADS} threads, {WRK_CONNECTIONS} connections, "
+        f"Writes under load: /p/{PAGE}/ grown (bench/run.py), gunicorn ({WORKERS} sync workers),"
+        f" Redis cache, PostgreSQL; wrk {WRK_THREADS} threads, {WRK_CONNECTIONS} connections, "
         f"{RUN_SECONDS} s each"
     )
     print(f"  {'':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>9}{'socket':>8}")
