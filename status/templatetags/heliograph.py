@@ -137,7 +137,8 @@ PHONE_RANGES = (60, 30)
 
 # A day's markup depends only on the (frozen, hashable) Day, but for the links to its
 # incidents: most days recur across components and renders, so their markup is built once, as
-# (the markup up to the popover's end, the end). Bounded: cleared when it grows.
+# (the markup up to the popover's end, to which links and _DAY_END are added; the markup
+# without links). Bounded: cleared when it grows.
 _DAY_MEMO = {}
 _DAY_MEMO_LIMIT = 100_000
 _DAY_END = "</div></li>"
@@ -171,11 +172,19 @@ def _build_day_markup(day):
     name = f"{label}: {summary}" + (f". {', '.join(lines)}" if lines else "")
     body = "".join(f"<p>{escape(line)}</p>" for line in lines or [summary])
     # Terse markup, classes left to heliograph.css's selectors: a page repeats it 9,000 times.
-    head = (
-        f'<li class="day-{day.status or "none"}"><button aria-label="{escape(name)}"></button>'
-        f"<div><strong>{escape(label)}</strong>{body}"
-    )
-    return head, head + _DAY_END
+    # A bar is operational unless its class says otherwise (heliograph.css), so most days, the
+    # operational ones, have no class.
+    operational = day.status == ComponentStatus.OPERATIONAL
+    kind = "" if operational else f' class="day-{day.status or "none"}"'
+    button = f'<li{kind}><button aria-label="{escape(name)}"></button>'
+    head = f"{button}<div><strong>{escape(label)}</strong>{body}"
+    if lines:
+        return head, head + _DAY_END
+    # A calm day (no downtime, no data) has no popover of its own: its name is all it would
+    # show, and heliograph.css draws that from the name (`button:only-child::after`). Most days
+    # are calm (8,617 of the benchmark's 9,990): their <div>s were 29 % of the page's bytes.
+    # With links to incidents, a calm day has its popover.
+    return head, f"{button}</li>"
 
 
 def _incident_links(incidents, memo):
@@ -197,7 +206,8 @@ def uptime_bars(context, uptime, label, incidents=None):
     """The day bars of one component or group: a list of days, each a button (its accessible
     name the date, status and minutes) and a popover with the minutes per status and links
     to the day's incidents, shown on hover and on focus by CSS alone (public pages run no
-    script). `incidents` is {day index: [incident]}, each with `name` and `public_url`.
+    script); a calm day (no minutes, no links) has only its button, whose name CSS shows as
+    its popover. `incidents` is {day index: [incident]}, each with `name` and `public_url`.
 
     A page shows up to 100 × 90 days, so this is built with plain string operations. Days
     without events are shared objects (status.uptime), so within one render their markup is

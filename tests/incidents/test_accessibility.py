@@ -112,6 +112,8 @@ def test_statuses_are_never_given_by_colour_alone(client, demo):
     assert "Partial outage" in html
     assert "Degraded performance" in html
     assert "Operational" in html
-    # Each day bar carries its words: its button's name (date and status) and its popover.
-    assert html.count('"><button aria-label="') > 12 * 90
-    assert html.count('"></button><div><strong>') > 12 * 90
+    # Each day bar carries its words: its button's name (date and status), which is also what a
+    # calm day's popover shows (heliograph.css draws it); a day with minutes or incidents has a
+    # popover of its own besides.
+    assert html.count('><button aria-label="') > 12 * 90
+    assert '"></button><div><strong>' in html

@@ -292,28 +292,42 @@ def api_outages(status_page):
 
 def days_of(item):
     """The days (<li>) of an item's bar."""
-    days = item.find("ol", class_="uptime-days").find_all("li")
-    return [day for day in days if day.attrs.get("class", "").startswith("day-")]
+    days = item.find("ol", class_="uptime-days").children
+    return [day for day in days if not isinstance(day, str) and day.tag == "li"]
+
+
+def day_class(day):
+    """A day's class: none for an operational day (heliograph.css's bars are operational unless
+    a class says otherwise)."""
+    return day.attrs.get("class") or "day-operational"
+
+
+def own_popover(day):
+    """A day's popover <div>, None when it has none."""
+    return next(iter(day.find_all("div")), None)
+
+
+def popover_text(day):
+    """What a day's popover shows: its <div>'s date and lines, or for a calm day (a button
+    alone) its button's name, which heliograph.css draws as the popover."""
+    pop = own_popover(day)
+    if pop is None:
+        assert [child.tag for child in day.children] == ["button"]
+        return day.find("button").attrs["aria-label"]
+    lines = [p.text for p in pop.find_all("p") if p.attrs.get("class") is None]
+    return pop.find("strong").text + ": " + ", ".join(lines)
 
 
 def bars(item):
     """[(the day's class, its popover's text)] of an item's own bars."""
-    days = days_of(item)
-    return [
-        (
-            day.attrs["class"],
-            day.find("strong").text
-            + ": "
-            + ", ".join(p.text for p in day.find_all("p") if p.attrs.get("class") is None),
-        )
-        for day in days
-    ]
+    return [(day_class(day), popover_text(day)) for day in days_of(item)]
 
 
 def popover(item, label):
-    """The button and popover of the day whose accessible name starts with `label`."""
+    """The button and popover <div> (None for a calm day) of the day whose accessible name
+    starts with `label`."""
     (day,) = [d for d in days_of(item) if d.find("button").attrs["aria-label"].startswith(label)]
-    return day.find("button"), day.find("div")
+    return day.find("button"), own_popover(day)
 
 
 def test_each_showcased_component_has_90_day_bars_oldest_first(client, api_outages):
@@ -419,12 +433,37 @@ def test_a_day_popover_links_to_the_incidents_of_that_day(client, status_page):
         assert pop.find("p", class_="day-incidents").text == "Incidents"
         assert hrefs(pop) == [f"/p/alpha/incidents/{incident.code}/"]
         assert pop.find("a").text == "Slow logins"
+    # Calm days without links: a button alone, its popover drawn from its name.
     for label in ["Mar 11, 2026", "Mar 14, 2026"]:
-        assert popover(item, label)[1].find_all("a") == []
-    assert popover(component_item(body, "Website"), "Mar 12, 2026")[1].find_all("a") == []
+        assert popover(item, label)[1] is None
+    assert popover(component_item(body, "Website"), "Mar 12, 2026")[1] is None
     # The group's own bar links to it too.
     group_days = body.find("details", class_="component-group").find("div", class_="group-uptime")
     assert hrefs(popover(group_days, "Mar 13, 2026")[1]) == [f"/p/alpha/incidents/{incident.code}/"]
+
+
+def test_a_calm_day_is_its_button_alone_unless_it_links_to_an_incident(client, status_page):
+    website = component(status_page, "Website")
+    young = Component.objects.create(
+        page=status_page, name="Young", created_at=NOW - timedelta(days=2, hours=3)
+    )
+    assert young.pk
+    # An incident on Website that never changed its status: Mar 12 stays calm, with a link.
+    incident = make_resolved_incident(status_page, "Slow search", NOW.replace(day=12, hour=9))
+    incident.components.add(website)
+    response = client.get("/p/alpha/")
+    text = response.text
+    # What the page carries for a calm day: its bar, named by all the popover would say.
+    assert '<li><button aria-label="Mar 11, 2026: No downtime"></button></li>' in text
+    assert '<li class="day-none"><button aria-label="Mar 11, 2026: No data"></button></li>' in text
+    assert "<p>No downtime</p></div>" not in text  # no popover <div> that only repeats a name
+    item = component_item(visible(response), "Website")
+    button, pop = popover(item, "Mar 12, 2026")
+    assert button.attrs["aria-label"] == "Mar 12, 2026: No downtime"
+    assert pop.find("strong").text == "Mar 12, 2026"
+    assert [p.text for p in pop.find_all("p")] == ["No downtime", "Incidents"]
+    assert hrefs(pop) == [f"/p/alpha/incidents/{incident.code}/"]
+    assert popover(item, "Mar 11, 2026")[1] is None
 
 
 def test_a_group_has_its_own_bar_with_the_worst_of_its_components_each_day(client, api_outages):

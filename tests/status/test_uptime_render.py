@@ -184,7 +184,9 @@ def bar_days(client, page, name):
         if not button:
             continue  # a link's <li> in a popover
         label = button[0].attrs["aria-label"]
-        days[label.split(":")[0]] = (day.attrs["class"], label, hrefs(day))
+        # An operational day has no class (heliograph.css's bars are operational by default).
+        kind = day.attrs.get("class") or "day-operational"
+        days[label.split(":")[0]] = (kind, label, hrefs(day))
     assert len(days) == UPTIME_DAYS
     return days
 
