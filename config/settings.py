@@ -196,6 +196,9 @@ REDIS_CACHE_URL = env("REDIS_CACHE_URL", REDIS_URL)
 # Public pages: how long each process may trust what it read from the shared cache (see
 # status/pagecache.py). Only useful in front of Redis; the local-memory cache is in-process.
 PAGE_CACHE_LOCAL_SECONDS = float(env("PAGE_CACHE_LOCAL_SECONDS", "1" if REDIS_CACHE_URL else "0"))
+# Behind deploy/nginx.conf's micro-cache, served by gunicorn's sync workers: pad the answers nginx
+# keeps so that their bodies start on a page in its cache files (config/cache_alignment.py).
+NGINX_CACHE_ALIGN = env_bool("NGINX_CACHE_ALIGN", False)
 # Redis is an accelerator: a cache call waits at most this long (seconds), and after a failure
 # the cache is left alone this long, pages rendering from the database (config/cache.py).
 REDIS_SOCKET_TIMEOUT = float(env("REDIS_SOCKET_TIMEOUT", "0.25"))
@@ -361,6 +364,15 @@ ACCOUNT_EMAILS_PER_ADDRESS = env_int("ACCOUNT_EMAILS_PER_ADDRESS", 3)
 # Webhooks to private, loopback, link-local and CGNAT addresses: only for local development
 # and tests. Off, such endpoints are refused when saved and again at connect time.
 WEBHOOKS_ALLOW_PRIVATE_IPS = env_bool("WEBHOOKS_ALLOW_PRIVATE_IPS", False)
+# SMS subscribers (notifications/sms.py), through the platform's Twilio account: offered only
+# when the account SID, auth token and sender (a number, or a Messaging Service SID "MG…") are
+# set. TWILIO_API_BASE is for tests (a local fake of the Messages API). Each page sends at
+# most SMS_DAILY_CAP_PER_PAGE SMS a day (UTC); the rest are marked in the delivery log.
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN")
+TWILIO_FROM = env("TWILIO_FROM")
+TWILIO_API_BASE = env("TWILIO_API_BASE", "https://api.twilio.com").rstrip("/")
+SMS_DAILY_CAP_PER_PAGE = env_int("SMS_DAILY_CAP_PER_PAGE", 1000)
 # Built-in monitors (incidents/monitors.py) call only public addresses too, under the same
 # setting. Their raw results are kept this many days (response times stay in the roll-ups).
 MONITOR_RESULTS_RETENTION_DAYS = env_int("MONITOR_RESULTS_RETENTION_DAYS", 30)

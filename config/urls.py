@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from incidents import hooks, pings
 from incidents import views as incident_views
+from notifications import sms_hooks
 from status import health, team
 from status import views as status_views
 
@@ -16,6 +17,13 @@ urlpatterns = [
     path("accounts/", include("status.urls_accounts")),
     path("manage/", include("config.urls_console")),
     path("invitations/<str:token>/", team.accept_invitation, name="invitation-accept"),
+    # Twilio's SMS callbacks (notifications/sms_hooks.py), signed with the account's token.
+    path("hooks/twilio/inbound/", sms_hooks.inbound, name="twilio-inbound"),
+    path(
+        "hooks/twilio/status/<int:delivery_id>/<uuid:delivery_uuid>/",
+        sms_hooks.status,
+        name="twilio-status",
+    ),
     # Inbound alerts (incidents/hooks.py): the token in the URL is the integration's secret.
     path("hooks/<str:token>/", hooks.hook, name="hook"),
     # Heartbeat monitors' jobs call their ping URL (incidents/pings.py).

@@ -50,6 +50,8 @@ urlpatterns = [
     ),
     path("subscribe/", notification_views.subscribe, name="subscribe"),
     path("subscribe/confirm/<str:token>/", notification_views.confirm, name="subscribe-confirm"),
+    path("subscribe/sms/", notification_views.sms_code, name="subscribe-sms"),
+    path("subscribe/sms/<str:token>/", notification_views.sms_code, name="subscribe-sms-code"),
     path("subscribe/manage/<str:token>/", notification_views.manage, name="subscribe-manage"),
     path("subscribe/unsubscribe/<str:token>/", notification_views.unsubscribe, name="unsubscribe"),
 ]

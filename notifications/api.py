@@ -1,6 +1,6 @@
 """The management API v1 for subscribers: list, search, create (a webhook's signing secret is
 answered once, on create), scope, events and unsubscribe. `mode` is Statuspage's name for the
-channel: email, webhook, slack, teams, and ours (discord, google_chat). The plumbing it
+channel: email, sms, webhook, slack, teams, and ours (discord, google_chat). The plumbing it
 shares with the other API modules is in status/api.py, the URLs in config/urls_api.py."""
 
 from django.db import IntegrityError, transaction
@@ -32,11 +32,23 @@ class SubscriberInput(serializers.Serializer):
     )
     email = serializers.EmailField(required=False, allow_blank=True)
     endpoint = serializers.URLField(required=False, allow_blank=True, max_length=2000)
-    component_ids = serializers.ListField(child=serializers.CharField(), required=False)
-    events = serializers.MultipleChoiceField(
-        choices=EventChoice.choices,
+    phone_number = serializers.CharField(
         required=False,
-        help_text="Which events it hears about; all when not given.",
+        allow_blank=True,
+        max_length=40,
+        help_text="For mode sms: a mobile number with its country code (kept in E.164).",
+    )
+    component_ids = serializers.ListField(child=serializers.CharField(), required=False)
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=EventChoice.choices),
+        required=False,
+        allow_empty=False,
+        error_messages={
+            "empty": "Choose at least one kind of event (incidents, maintenance, "
+            "component_changes), or leave events out for all.",
+            "not_a_list": 'Give a list of events, e.g. ["incidents"]; not {input_type}.',
+        },
+        help_text="Which events it hears about (at least one); all when not given.",
     )
     skip_confirmation_notification = serializers.BooleanField(required=False)
 
@@ -47,6 +59,7 @@ def subscriber_data(subscriber):
         "mode": subscriber.channel,
         "email": subscriber.email or None,
         "endpoint": subscriber.endpoint or None,
+        "phone_number": subscriber.phone_number or None,
         "state": subscriber.state,
         "events": subscriber.events,
         "components": [c.code for c in subscriber.components.all()],
@@ -89,6 +102,8 @@ def subscribers(request, page_code):
         raise Unprocessable("Give an email, or an endpoint for a webhook.")
     if channel in (Channel.WEBHOOK, *CHAT_CHANNELS) and not data.get("endpoint"):
         raise Unprocessable(f"A {Channel(channel).label} subscriber needs an endpoint URL.")
+    if channel == Channel.SMS and not data.get("phone_number"):
+        raise Unprocessable("An SMS subscriber needs a phone_number, e.g. +593991234567.")
     components = components_by_code(page, data.get("component_ids") or [])
     events = data.get("events")
     try:
@@ -97,6 +112,7 @@ def subscribers(request, page_code):
             channel=channel,
             email=data.get("email", ""),
             endpoint=data.get("endpoint", "") if channel != Channel.EMAIL else "",
+            phone_number=data.get("phone_number", "") if channel == Channel.SMS else "",
             components=components,
             skip_confirmation=data.get("skip_confirmation_notification", False),
             events=None if events is None else set(events),

@@ -13,6 +13,7 @@ class SubscriberSchema(serializers.Serializer):
     mode = EnumField("SubscriberMode", Channel.choices)
     email = nullable(serializers.EmailField)
     endpoint = nullable(serializers.URLField)
+    phone_number = nullable(serializers.CharField)
     state = EnumField("SubscriberState", SubscriberState.choices)
     events = serializers.ListField(child=EnumField("SubscriberEvents", EventChoice.choices))
     components = serializers.ListField(child=serializers.CharField())

@@ -14,9 +14,10 @@ These are pure functions of the message; the transports (transports.py) post the
 
 import json
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -61,14 +62,55 @@ URL_INSTRUCTIONS = {
 }
 
 
+# The query parameters a Google Chat webhook URL needs (the rest are dropped).
+GOOGLE_CHAT_PARAMETERS = {"key", "token", "threadKey", "messageReplyOption"}
+
+
+def normalise_chat_url(channel, url):
+    """One spelling of each channel's webhook URL, so that one channel is one subscriber: the
+    host in lower case (Discord's discordapp.com, ptb. and canary. hosts as discord.com), no
+    fragment, no trailing slash or API version in a Discord path, no query for Slack and
+    Discord (their URLs need none; a Discord thread_id, another place, is kept), and Google
+    Chat's key and token (and thread options) only, in one order. A Teams URL keeps its query
+    (its signature) as it is. A URL that does not parse is left for the validation to refuse."""
+    url = (url or "").strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    host = (parts.hostname or "").lower().rstrip(".")
+    if not host or parts.username or parts.password:
+        return url
+    path, query = parts.path, parts.query
+    if channel == DISCORD:
+        if host in {"discordapp.com", "ptb.discord.com", "canary.discord.com"}:
+            host = "discord.com"
+        path = re.sub(r"^/api/v\d+/", "/api/", path).rstrip("/")
+        # thread_id posts into a thread of the channel: a different place, kept.
+        query = urlencode(sorted((k, v) for k, v in parse_qsl(query) if k == "thread_id"))
+    elif channel == SLACK:
+        path, query = path.rstrip("/"), ""
+    elif channel == GOOGLE_CHAT:
+        kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True)
+                if k in GOOGLE_CHAT_PARAMETERS]  # fmt: skip
+        query = urlencode(sorted(kept))
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    return urlunsplit((parts.scheme.lower(), netloc, path, query, ""))
+
+
 def validate_chat_url(channel, url):
-    """Refuse a URL that is not the chat service's incoming webhook: https on the service's
-    host and path (both lifted by settings.WEBHOOKS_ALLOW_PRIVATE_IPS, for local receivers),
-    and, like every webhook, a host on public addresses only (status/addresses.py)."""
+    """The URL, normalised (`normalise_chat_url`), when it is the chat service's incoming
+    webhook; ValidationError otherwise: https on the service's host and path (both lifted by
+    settings.WEBHOOKS_ALLOW_PRIVATE_IPS, for local receivers), and, like every webhook, a host
+    on public addresses only (status/addresses.py)."""
     hosts, suffixes, path, example = URL_RULES[channel]
+    url = normalise_chat_url(channel, url)
     webhooks.validate_webhook_url(url)
     if settings.WEBHOOKS_ALLOW_PRIVATE_IPS:
-        return
+        return url
     parts = urlsplit(url)
     host = (parts.hostname or "").lower().rstrip(".")
     if (
@@ -82,6 +124,7 @@ def validate_chat_url(channel, url):
             f"This is not a {CHANNEL_NAMES[channel]} webhook URL; it looks like {example}",
             code="not_chat_url",
         )
+    return url
 
 
 CHANNEL_NAMES = {
@@ -277,6 +320,10 @@ def parse(html):
     return tree.root
 
 
+# The longest link (href and label) written as a link; a longer one is written as its label.
+MAX_LINK = 1500
+
+
 class Writer:
     """Writes a tree in a service's markup; subclasses say how each element looks."""
 
@@ -320,7 +367,12 @@ class Writer:
         if tag == "s":
             return self.strike(self.inline(children, depth))
         if tag == "a":
-            return self.link(attrs.get("href") or "", self.inline(children, depth))
+            href, label = attrs.get("href") or "", self.inline(children, depth)
+            # A link the sanitiser took the href from, or one too long to keep whole within
+            # a message's pieces (it is never cut), is its label.
+            if not href or len(href) + len(label) > MAX_LINK:
+                return label
+            return self.link(href, label)
         return self.block(children, depth)
 
     def inline(self, children, depth):
@@ -402,7 +454,8 @@ class Writer:
         return "\n".join("> " + line for line in text.splitlines())
 
     def link(self, href, label):
-        return f"[{label}]({href.replace(')', '%29').replace(' ', '%20')})"
+        href = href.replace(")", "%29").replace(" ", "%20")
+        return f"[{label}]({href})" if label else ""
 
 
 class SlackWriter(Writer):
@@ -521,10 +574,13 @@ def plain(text):
 
 
 def cut(text, limit, more="…"):
-    """`text` in at most `limit` characters, cut at a line or word end where one is near."""
+    """Plain `text` in at most `limit` characters, cut at a line or word end where one is near
+    ("" when not even `more` fits)."""
     if len(text) <= limit:
         return text
-    room = max(limit - len(more), 0)
+    room = limit - len(more)
+    if room <= 0:
+        return ""
     head = text[:room]
     for separator in ("\n", " "):
         at = head.rfind(separator)
@@ -534,6 +590,103 @@ def cut(text, limit, more="…"):
     return head.rstrip() + more
 
 
+# What a cut must not split, per markup: an entity or escape, a link or tag, a ``` fence, a
+# short `code` span. (A link is at most MAX_LINK long, so there is always a place to cut.)
+SLACK_UNSAFE = re.compile(r"&#?\w+;|<[^<>]*>|```|`[^`\n]{1,200}`")
+DISCORD_UNSAFE = re.compile(
+    r"\\.|```|\[(?:\\.|[^\]\\\n])*\]\([^)\s]*\)|`[^`\n]{1,200}`|<\u2060|@\u2060"
+)
+TEAMS_UNSAFE = re.compile(r"\\.|\[(?:\\.|[^\]\\\n])*\]\([^)\s]*\)|<\u2060|@\u2060")
+GOOGLE_CHAT_UNSAFE = re.compile(r"&#?\w+;|<[^<>]*>|<\u2060|@\u2060")
+_TAG = re.compile(r"<(/?)([a-z]+)\b[^<>]*>")
+_SPAN_REACH = MAX_LINK + 600  # farther than any unsafe span reaches
+
+
+def safe_cut(text, room, unsafe, separators=("\n", " ")):
+    """Where to cut `text` to keep at most `room` characters of it: at a separator in the last
+    half where there is one, else as late as possible, never inside an `unsafe` span."""
+    spans = [
+        match.span()
+        for match in unsafe.finditer(text, 0, min(len(text), room + _SPAN_REACH))
+        if match.end() - match.start() > 1
+    ]
+    starts = [start for start, _end in spans]
+
+    def inside(at):
+        index = bisect_right(starts, at - 1) - 1
+        return index >= 0 and spans[index][1] > at
+
+    def span_start(at):
+        return starts[bisect_right(starts, at - 1) - 1]
+
+    for separator in separators:
+        at = text.rfind(separator, 0, room + 1)
+        while at > room // 2:
+            if not inside(at):
+                return at
+            at = text.rfind(separator, 0, span_start(at))
+    at = room
+    while at > 0 and inside(at):
+        at = span_start(at)
+    return at
+
+
+def closing_tags(html):
+    """The end tags of the elements `html` leaves open, innermost first."""
+    open_tags = []
+    for match in _TAG.finditer(html):
+        closing, tag = match.groups()
+        if tag == "br":
+            continue
+        if not closing:
+            open_tags.append(tag)
+        elif tag in open_tags:
+            del open_tags[len(open_tags) - 1 - open_tags[::-1].index(tag) :]
+    return "".join(f"</{tag}>" for tag in reversed(open_tags))
+
+
+def cut_markup(text, limit, unsafe, more="…", *, fences=False, tags=False, separators=None):
+    """Marked-up `text` in at most `limit` characters: cut outside every entity, escape, link
+    and tag (`unsafe`), then ``` closed (`fences`) and open HTML elements closed (`tags`);
+    "" when nothing fits."""
+    if len(text) <= limit:
+        return text
+    room = limit - len(more)
+    while room > 0:
+        at = safe_cut(text, room, unsafe, separators or ("\n", " "))
+        head = text[:at].rstrip()
+        tail = more
+        if fences and head.count("```") % 2:
+            tail += "\n```"
+        if tags:
+            tail += closing_tags(head)
+        if len(head) + len(tail) <= limit:
+            return head + tail
+        room -= len(head) + len(tail) - limit
+    return ""
+
+
+def fit(text, excess_of, cutter):
+    """`text` cut (`cutter(text, limit)`) until `excess_of(text)` is not above 0 (every round
+    cuts it shorter: this ends); None when even "" is too much."""
+    while True:
+        excess = excess_of(text)
+        if excess <= 0:
+            return text
+        if not text:
+            return None
+        shorter = cutter(text, len(text) - excess - 16)
+        text = shorter if len(shorter) < len(text) else ""
+
+
+def more_components(count):
+    return f"and {count} more component{'s' if count != 1 else ''}"
+
+
+def affected_components(count):
+    return f"{count} component{'s' if count != 1 else ''} affected: see the incident page"
+
+
 # Slack: https://api.slack.com/reference/block-kit/blocks
 
 SLACK_MAX_BLOCKS = 50
@@ -541,12 +694,30 @@ SLACK_MAX_SECTION_TEXT = 3000
 SLACK_MAX_HEADER = 150
 SLACK_MAX_BUTTON_TEXT = 75
 SLACK_MAX_BODY_SECTIONS = 20  # of the 50 blocks: the update's text; the rest is on the page
+SLACK_MAX_COMPONENT_NAME = 300
+FENCE = "```"
 
 
 def slack_text(text, limit):
-    """Escaped (mrkdwn) text cut within `limit` without splitting an escape."""
-    text = cut(text, limit)
-    return re.sub(r"&[a-z]{0,4}…$", "…", text)
+    """Escaped (mrkdwn) text cut within `limit` without splitting an escape or a link."""
+    return cut_markup(text, limit, SLACK_UNSAFE, fences=True)
+
+
+def slack_components(writer, components):
+    """The affected components' section text: as many lines as fit, then how many more."""
+    lines = ["*Affected components*"]
+    size = len(lines[0])
+    for index, (name, status_) in enumerate(components):
+        name = cut_markup(writer.text(name), SLACK_MAX_COMPONENT_NAME, SLACK_UNSAFE)
+        line = f"• {name}: *{writer.text(status_)}*"
+        left = len(components) - index - 1
+        reserve = len(more_components(left)) + 1 if left else 0
+        if size + 1 + len(line) + reserve > SLACK_MAX_SECTION_TEXT:
+            lines.append(more_components(len(components) - index))
+            break
+        lines.append(line)
+        size += 1 + len(line)
+    return "\n".join(lines)
 
 
 def slack_message(message):
@@ -558,14 +729,13 @@ def slack_message(message):
         status += f" · Impact: {writer.text(impact_label(message))}"
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": False}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": status}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": slack_text(status, 3000)}},
     ]
     body = writer.write(message.body_html)
     chunks = split(body, SLACK_MAX_SECTION_TEXT, SLACK_MAX_BODY_SECTIONS)
     blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": c}} for c in chunks]
     if message.components:
-        lines = [f"• {writer.text(name)}: *{writer.text(s)}*" for name, s in message.components]
-        text = slack_text("*Affected components*\n" + "\n".join(lines), SLACK_MAX_SECTION_TEXT)
+        text = slack_components(writer, message.components)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
     blocks.append(
         {
@@ -613,26 +783,31 @@ def slack_url(url):
 
 
 def split(text, limit, most):
-    """`text` in at most `most` pieces of at most `limit` characters each, split at line ends
-    (the last piece cut when the text is longer than all of them)."""
+    """Slack mrkdwn `text` in at most `most` pieces of at most `limit` characters each, split
+    at line ends where it can and never inside an entity, a link or a ``` fence; a code block
+    split across pieces is closed at the end of one and opened again at the start of the next.
+    The last piece is cut ("…") when the text is longer than all of them."""
     pieces = []
     rest = text
+    reopen = False
     while rest and len(pieces) < most:
-        if len(rest) <= limit:
-            pieces.append(rest)
-            rest = ""
+        prefix = FENCE + "\n" if reopen else ""
+        if len(prefix) + len(rest) <= limit:
+            pieces.append(prefix + rest)
             break
-        at = rest.rfind("\n", 0, limit)
-        if at < limit // 2:
-            at = rest.rfind(" ", 0, limit)
-        if at < limit // 2:
-            at = limit
-        pieces.append(rest[:at].rstrip())
-        rest = rest[at:].lstrip()
-    if rest and pieces:
-        pieces[-1] = slack_text(pieces[-1] + " " + rest, limit)
-    # An open ``` block at a piece's end would swallow the next one: each piece closes its own.
-    return [piece + "\n```" if piece.count("```") % 2 else piece for piece in pieces]
+        last = len(pieces) == most - 1
+        room = limit - len(prefix) - len("\n" + FENCE) - (len("…") if last else 0)
+        at = safe_cut(rest, room, SLACK_UNSAFE) or room
+        head = prefix + rest[:at].rstrip()
+        reopen = head.count(FENCE) % 2 == 1
+        # Inside code, a blank line is the code's; outside, the next piece starts at its text.
+        rest = rest[at:] if reopen else rest[at:].lstrip()
+        rest = rest[1:] if reopen and rest[:1] in ("\n", " ") else rest
+        if last:
+            head += "…"
+        pieces.append(head + ("\n" + FENCE if reopen else ""))
+    # Within the limit by construction; should a piece ever not be, it is cut, never sent over.
+    return [slack_text(piece, limit) for piece in pieces]
 
 
 # Discord: https://discord.com/developers/docs/resources/message#embed-object-embed-limits
@@ -644,26 +819,49 @@ DISCORD_MAX_FIELD_NAME = 256
 DISCORD_MAX_FIELD_VALUE = 1024
 DISCORD_MAX_FOOTER = 2048
 DISCORD_MAX_TOTAL = 6000
+# Of the 6,000: at most this much for the components' fields and the footer, so that the
+# update's text always keeps 2,000 or more.
+DISCORD_FIELDS_ROOM = 2500
+DISCORD_FOOTER_ROOM = 500
+
+
+def discord_fields(writer, components):
+    """A field per component while they fit (25 fields, DISCORD_FIELDS_ROOM), then one saying
+    how many more."""
+    fields, used = [], 0
+    for index, (name, status_) in enumerate(components):
+        field = {
+            "name": cut_markup(writer.text(name), 200, DISCORD_UNSAFE),
+            "value": cut_markup(writer.text(status_) or "—", 200, DISCORD_UNSAFE),
+            "inline": True,
+        }
+        size = len(field["name"]) + len(field["value"])
+        left = len(components) - index - 1
+        reserve = 40 if left else 0
+        if (left and len(fields) == DISCORD_MAX_FIELDS - 1) or (
+            used + size + reserve > DISCORD_FIELDS_ROOM
+        ):
+            fields.append(
+                {"name": "…", "value": more_components(len(components) - index), "inline": False}
+            )
+            break
+        fields.append(field)
+        used += size
+    return fields
 
 
 def discord_message(message):
+    writer = DiscordWriter()
     title = cut(plain(message.title or message.page_name), DISCORD_MAX_TITLE)
-    fields = [
-        {
-            "name": cut(plain(name), DISCORD_MAX_FIELD_NAME),
-            "value": cut(plain(status) or "—", DISCORD_MAX_FIELD_VALUE),
-            "inline": True,
-        }
-        for name, status in message.components[:DISCORD_MAX_FIELDS]
-    ]
-    footer = cut(plain(f"{message.page_name} · {message.page_url}"), DISCORD_MAX_FOOTER)
-    status = f"**{plain(message.headline)}** · {plain(message.status)}"
+    fields = discord_fields(writer, message.components)
+    footer = cut(plain(f"{message.page_name} · {message.page_url}"), DISCORD_FOOTER_ROOM)
+    status = f"**{writer.text(message.headline)}** · {writer.text(message.status)}"
     if message.impact:
-        status += f" · Impact: {impact_label(message)}"
-    body = DiscordWriter().write(message.body_html)
+        status += f" · Impact: {writer.text(impact_label(message))}"
+    body = writer.write(message.body_html)
     used = len(title) + len(footer) + sum(len(f["name"]) + len(f["value"]) for f in fields)
     room = min(DISCORD_MAX_DESCRIPTION, DISCORD_MAX_TOTAL - used)
-    description = cut(f"{status}\n\n{body}".strip(), room)
+    description = cut_markup(f"{status}\n\n{body}".strip(), room, DISCORD_UNSAFE, fences=True)
     return {
         "embeds": [
             {
@@ -686,6 +884,12 @@ def discord_message(message):
 
 TEAMS_MAX_BYTES = 28 * 1024
 TEAMS_ATTENTION = {"major": "Attention", "critical": "Attention", "minor": "Warning"}
+TEAMS_MAX_FACTS = 40
+TEAMS_MAX_TEXT = 300  # a title or a component's name
+
+
+def teams_text(writer, text, limit=TEAMS_MAX_TEXT):
+    return cut_markup(writer.text(text), limit, TEAMS_UNSAFE)
 
 
 def teams_message(message):
@@ -697,35 +901,34 @@ def teams_message(message):
     card_body = [
         {
             "type": "TextBlock",
-            "text": writer.text(message.page_name),
+            "text": teams_text(writer, message.page_name),
             "isSubtle": True,
             "wrap": True,
         },
         {
             "type": "TextBlock",
-            "text": writer.text(message.title or message.page_name),
+            "text": teams_text(writer, message.title or message.page_name),
             "size": "Large",
             "weight": "Bolder",
             "wrap": True,
         },
         {
             "type": "TextBlock",
-            "text": status,
+            "text": cut_markup(status, 1000, TEAMS_UNSAFE),
             "color": "Good" if message.resolved else TEAMS_ATTENTION.get(message.impact, "Default"),
             "wrap": True,
         },
         body_block,
     ]
     if message.components:
-        card_body.append(
-            {
-                "type": "FactSet",
-                "facts": [
-                    {"title": writer.text(name), "value": writer.text(status_)}
-                    for name, status_ in message.components
-                ],
-            }
-        )
+        facts = [
+            {"title": teams_text(writer, name), "value": teams_text(writer, status_)}
+            for name, status_ in message.components[:TEAMS_MAX_FACTS]
+        ]
+        if len(message.components) > TEAMS_MAX_FACTS:
+            more = more_components(len(message.components) - TEAMS_MAX_FACTS)
+            facts.append({"title": "…", "value": more})
+        card_body.append({"type": "FactSet", "facts": facts})
     payload = {
         "type": "message",
         "attachments": [
@@ -749,16 +952,27 @@ def teams_message(message):
             }
         ],
     }
-    # The update's text fills what the 28 KB leave, measured as sent (UTF-8 JSON).
-    body = writer.write(message.body_html)
-    while True:
-        body_block["text"] = body
-        # A little room under the limit for what Teams adds around the card.
-        excess = len(dumps(payload)) - (TEAMS_MAX_BYTES - 512)
-        if excess <= 0 or not body:
-            break
-        body = cut(body, max(len(body) - excess - 16, 0))
-    if not body_block["text"] and body_block in card_body:
+
+    # The update's text fills what the 28 KB leave, measured as sent (UTF-8 JSON), with a
+    # little room under the limit for what Teams adds around the card.
+    def excess_of(text):
+        body_block["text"] = text
+        return len(dumps(payload)) - (TEAMS_MAX_BYTES - 512)
+
+    def cutter(text, limit):
+        return cut_markup(text, limit, TEAMS_UNSAFE)
+
+    body = fit(writer.write(message.body_html), excess_of, cutter)
+    if body is None and message.components:
+        # Too many long names even without the text: say how many instead.
+        card_body[-1] = {
+            "type": "TextBlock",
+            "text": affected_components(len(message.components)),
+            "wrap": True,
+        }
+        body = fit(writer.write(message.body_html), excess_of, cutter)
+    body_block["text"] = body or ""
+    if not body_block["text"]:
         card_body.remove(body_block)
     return payload
 
@@ -768,7 +982,12 @@ def teams_message(message):
 
 GOOGLE_CHAT_MAX_BYTES = 32_000
 GOOGLE_CHAT_MAX_TEXT = 4096
-GOOGLE_CHAT_MAX_WIDGETS = 100
+GOOGLE_CHAT_MAX_COMPONENTS = 40  # widgets, of the card's 100
+GOOGLE_CHAT_MAX_NAME = 300
+
+
+def google_chat_cut(text, limit):
+    return cut_markup(text, limit, GOOGLE_CHAT_UNSAFE, tags=True, separators=("<br>", " "))
 
 
 def google_chat_message(message, card_id="status"):
@@ -778,21 +997,22 @@ def google_chat_message(message, card_id="status"):
         status += f' · Impact: <font color="{colour(message)}">{impact_label(message)}</font>'
     paragraph = {"textParagraph": {"text": ""}}
     sections = [{"widgets": [{"textParagraph": {"text": status}}, paragraph]}]
+    components = None
     if message.components:
-        sections.append(
+        widgets = [
             {
-                "header": "Affected components",
-                "widgets": [
-                    {
-                        "decoratedText": {
-                            "text": writer.text(name),
-                            "bottomLabel": writer.text(status_),
-                        }
-                    }
-                    for name, status_ in message.components[:GOOGLE_CHAT_MAX_WIDGETS]
-                ],  # fmt: skip
+                "decoratedText": {
+                    "text": google_chat_cut(writer.text(name), GOOGLE_CHAT_MAX_NAME),
+                    "bottomLabel": google_chat_cut(writer.text(status_), GOOGLE_CHAT_MAX_NAME),
+                }
             }
-        )
+            for name, status_ in message.components[:GOOGLE_CHAT_MAX_COMPONENTS]
+        ]
+        if len(message.components) > GOOGLE_CHAT_MAX_COMPONENTS:
+            more = more_components(len(message.components) - GOOGLE_CHAT_MAX_COMPONENTS)
+            widgets.append({"textParagraph": {"text": more}})
+        components = {"header": "Affected components", "widgets": widgets}
+        sections.append(components)
     sections.append(
         {
             "widgets": [
@@ -810,28 +1030,34 @@ def google_chat_message(message, card_id="status"):
         }
     )
     payload = {
-        "text": plain(f"{message.page_name}: {message.title} — {message.headline}")[:4096],
+        "text": cut(plain(f"{message.page_name}: {message.title} — {message.headline}"), 4096),
         "cardsV2": [
             {
                 "cardId": card_id,
                 "card": {
                     "header": {
-                        "title": plain(message.title or message.page_name)[:200],
-                        "subtitle": plain(message.page_name)[:200],
+                        "title": cut(plain(message.title or message.page_name), 200),
+                        "subtitle": cut(plain(message.page_name), 200),
                     },
                     "sections": sections,
                 },
             }
         ],
     }
-    body = writer.write(message.body_html)
-    body = re.sub(r"&[a-z]{0,4}…$", "…", cut(body, GOOGLE_CHAT_MAX_TEXT))
-    while True:
-        paragraph["textParagraph"]["text"] = body
-        excess = len(dumps(payload)) - GOOGLE_CHAT_MAX_BYTES
-        if excess <= 0 or not body:
-            break
-        body = cut(body, max(len(body) - excess - 16, 0))
+
+    def excess_of(text):
+        paragraph["textParagraph"]["text"] = text
+        return len(dumps(payload)) - GOOGLE_CHAT_MAX_BYTES
+
+    text = google_chat_cut(writer.write(message.body_html), GOOGLE_CHAT_MAX_TEXT)
+    body = fit(text, excess_of, google_chat_cut)
+    if body is None and components is not None:
+        # Too many long names even without the text: say how many instead.
+        components["widgets"] = [
+            {"textParagraph": {"text": affected_components(len(message.components))}}
+        ]
+        body = fit(text, excess_of, google_chat_cut)
+    paragraph["textParagraph"]["text"] = body or ""
     if not body:
         sections[0]["widgets"].remove(paragraph)
     return payload

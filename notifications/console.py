@@ -38,9 +38,11 @@ SHORT_STATUS_LABELS = {
     DeliveryStatus.FAILED: "will retry",
     DeliveryStatus.DEAD: "gave up",
     DeliveryStatus.SKIPPED: "skipped",
+    DeliveryStatus.CAPPED: "over the SMS cap",
 }
 EXPORT_COLUMNS = [
-    "code", "channel", "email", "endpoint", "state", "components", "created_at", "confirmed_at",
+    "code", "channel", "email", "endpoint", "phone_number", "state", "components", "events",
+    "created_at", "confirmed_at",
 ]  # fmt: skip
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -120,8 +122,10 @@ def export_row(subscriber):
         cell(subscriber.channel),
         cell(subscriber.email),
         cell(subscriber.endpoint),
+        cell(subscriber.phone_number),
         cell(subscriber.state),
         cell("; ".join(c.name for c in subscriber.components.all())),
+        "; ".join(subscriber.events),
         subscriber.created_at.isoformat(),
         subscriber.confirmed_at.isoformat() if subscriber.confirmed_at else "",
     ]
@@ -169,6 +173,7 @@ def subscriber_create(request, page):
                 channel=fields["channel"],
                 email=fields["email"],
                 endpoint=fields["endpoint"],
+                phone_number=fields["phone_number"],
                 components=fields["components"],
                 groups=fields["groups"],
                 skip_confirmation=fields["skip_confirmation"],
@@ -177,7 +182,9 @@ def subscriber_create(request, page):
             )
         except IntegrityError:
             # Added by someone else since the form was checked.
-            field = "email" if fields["channel"] == Channel.EMAIL else "endpoint"
+            field = {Channel.EMAIL: "email", Channel.SMS: "phone_number"}.get(
+                fields["channel"], "endpoint"
+            )
             form.add_error(field, DUPLICATE)
         except (ValidationError, SendingQuotaExceeded) as error:
             form.add_error(None, error.messages if hasattr(error, "messages") else str(error))
@@ -185,7 +192,13 @@ def subscriber_create(request, page):
             if subscriber.is_confirmed:
                 messages.success(request, f"{subscriber} is subscribed.")
             else:
-                sent = "message in its channel" if subscriber.is_chat else "email"
+                sent = (
+                    "message in its channel"
+                    if subscriber.is_chat
+                    else "code by SMS (to type on the subscribe page)"
+                    if subscriber.is_sms
+                    else "email"
+                )
                 messages.success(
                     request,
                     f"{subscriber} is added and sent a confirmation {sent}; "

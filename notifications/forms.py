@@ -21,7 +21,9 @@ class SubscriberFilterForm(forms.Form):
         label="Search",
         required=False,
         max_length=200,
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Email or endpoint"}),
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "Email, endpoint or number"}
+        ),
     )
     channel = forms.ChoiceField(required=False, choices=[("", "All channels"), *Channel.choices])
     state = forms.ChoiceField(
@@ -67,6 +69,14 @@ class SubscriberCreateForm(ScopeForm):
         help_text="A webhook: each notification is POSTed here as signed JSON (Standard "
         "Webhooks). Slack, Teams, Discord, Google Chat: the channel's incoming-webhook URL.",
     )
+    phone_number = forms.CharField(
+        label="Mobile number (SMS)",
+        required=False,
+        max_length=40,
+        widget=forms.TextInput(attrs={"type": "tel"}),
+        help_text="With its country code, e.g. +593 99 123 4567. Without skipping confirmation "
+        "it is texted a code, which its owner types on the page's subscribe page.",
+    )
     events = EventsField()
     skip_confirmation = forms.BooleanField(
         label="Skip confirmation",
@@ -79,6 +89,7 @@ class SubscriberCreateForm(ScopeForm):
         "channel",
         "email",
         "endpoint",
+        "phone_number",
         "events",
         "groups",
         "components",
@@ -106,6 +117,8 @@ class SubscriberCreateForm(ScopeForm):
         channel = data.get("channel")
         if channel in HTTP_CHANNELS:
             field, lookup = "endpoint", {"endpoint": data.get("endpoint")}
+        elif channel == Channel.SMS:
+            field, lookup = "phone_number", {"phone_number": data.get("phone_number")}
         else:
             field, lookup = "email", {"email": normalise_email(data.get("email"))}
         if field in self.errors or not lookup[field] or not channel:

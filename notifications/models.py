@@ -31,9 +31,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from incidents.models import Incident, IncidentStatus, IncidentUpdate
-from notifications import chat, outbox, webhooks
+from notifications import chat, outbox, sms, webhooks
 from status.models import (
     Audited,
     CodeField,
@@ -73,6 +74,12 @@ QUARANTINE_WINDOW = timedelta(hours=1)
 # The task that posts a chat subscription's confirmation message to its channel (named, as in
 # outbox.py, so that the models need not import the tasks).
 SEND_CHAT_CONFIRMATION = "notifications.tasks.send_chat_confirmation"
+# The task that texts an SMS subscription its opt-in code.
+SEND_SMS_CODE = "notifications.tasks.send_sms_code"
+# An SMS opt-in code: its digits, how long it works and how many tries it allows.
+SMS_CODE_DIGITS = 6
+SMS_CODE_MAX_AGE = timedelta(minutes=15)
+SMS_CODE_ATTEMPTS = 5
 # How long before a sweeper hands a lost fan-out message's event to another worker.
 FAN_OUT_GRACE = timedelta(minutes=1)
 FIRST_FAN_OUT_CHUNK = 1000
@@ -365,6 +372,7 @@ class Channel(models.TextChoices):
     TEAMS = "teams", "Microsoft Teams"
     DISCORD = "discord", "Discord"
     GOOGLE_CHAT = "google_chat", "Google Chat"
+    SMS = "sms", "SMS"
 
 
 # Channels that post to a chat's incoming-webhook URL (the subscriber's endpoint).
@@ -382,6 +390,9 @@ def allowed_channels(page):
         channels.append(Channel.EMAIL)
     if page.allow_webhook_subscribers:
         channels += [Channel.WEBHOOK, *CHAT_CHANNELS]
+    if page.allow_email_subscribers and sms.configured():
+        # A personal channel like email, offered while the platform has a Twilio account.
+        channels.append(Channel.SMS)
     return channels
 
 
@@ -450,9 +461,35 @@ class SubscriberQuerySet(models.QuerySet):
         return self.filter(whole_page | chose_component | chose_group)
 
     def search(self, text):
-        return self.filter(models.Q(email__icontains=text) | models.Q(endpoint__icontains=text))
+        return self.filter(
+            models.Q(email__icontains=text)
+            | models.Q(endpoint__icontains=text)
+            | models.Q(phone_number__icontains=text)
+        )
 
-    def request(self, page, *, channel, email, endpoint="", components=(), groups=(), events=None):
+    def opt_out(self, phone_number):
+        """A number replied STOP (or another opt-out word) to the platform's Twilio sender: its
+        SMS subscriptions to every page end (Twilio refuses to text it from that sender anyway,
+        error 21610). Returns how many ended."""
+        now = timezone.now()
+        return (
+            self.filter(channel=Channel.SMS, phone_number=phone_number)
+            .exclude(state=SubscriberState.UNSUBSCRIBED)
+            .update(state=SubscriberState.UNSUBSCRIBED, unsubscribed_at=now, sms_code_hash="")
+        )
+
+    def request(
+        self,
+        page,
+        *,
+        channel,
+        email,
+        endpoint="",
+        phone_number="",
+        components=(),
+        groups=(),
+        events=None,
+    ):
         """A public subscription request: what the subscribe form does, whoever is asking.
 
         A new address (or one that unsubscribed, or a failing webhook) is left waiting for
@@ -460,10 +497,20 @@ class SubscriberQuerySet(models.QuerySet):
         the confirmation link, so nobody subscribes someone else's channel unseen); a confirmed
         one is sent its manage link (when it has an email) and changes nothing. The caller
         answers the same either way, so that the form does not tell who is subscribed. `events`:
-        the EventChoice values it hears about (None: all). Returns the subscriber.
+        the EventChoice values it hears about (None: all). An SMS subscription (`phone_number`
+        in E.164) is sent a code by SMS, typed into the form to confirm. Returns the subscriber.
         """
         email = normalise_email(email)
-        lookup = {"email": email} if channel == Channel.EMAIL else {"endpoint": endpoint}
+        if channel == Channel.EMAIL:
+            lookup = {"email": email}
+        elif channel == Channel.SMS:
+            lookup = {"phone_number": phone_number}
+            email = ""
+        else:
+            if channel in CHAT_CHANNELS:
+                # One channel is one subscriber, however its URL was spelt.
+                endpoint = chat.normalise_chat_url(channel, endpoint)
+            lookup = {"endpoint": endpoint}
         for _attempt in range(2):
             try:
                 with transaction.atomic():
@@ -474,7 +521,11 @@ class SubscriberQuerySet(models.QuerySet):
                     )
                     if subscriber is None:
                         subscriber = self.create(
-                            page=page, channel=channel, email=email, endpoint=endpoint
+                            page=page,
+                            channel=channel,
+                            email=email,
+                            endpoint=endpoint,
+                            phone_number=phone_number,
                         )
                     elif subscriber.state in (
                         SubscriberState.CONFIRMED,
@@ -517,6 +568,7 @@ class SubscriberQuerySet(models.QuerySet):
         groups=(),
         skip_confirmation=False,
         events=None,
+        phone_number="",
         by=None,
     ):
         """A subscriber added by staff (console or API), recorded as "subscriber.create".
@@ -525,7 +577,8 @@ class SubscriberQuerySet(models.QuerySet):
         only a tenant the platform trusts may do (ValidationError otherwise); else it waits for
         confirmation like a public subscription and is sent the confirmation email, counted
         against the tenant's sending quota (SendingQuotaExceeded); a chat's confirmation is a
-        message to its channel. Webhook and chat endpoints are validated (ValidationError).
+        message to its channel, an SMS's a code by SMS. Webhook and chat endpoints and phone
+        numbers are validated (ValidationError).
         `events`: the EventChoice values it hears about (None: all). Raises IntegrityError when
         the address or endpoint is already a subscriber of the page.
         """
@@ -540,7 +593,11 @@ class SubscriberQuerySet(models.QuerySet):
         if channel == Channel.WEBHOOK:
             webhooks.validate_webhook_url(endpoint)
         elif channel in CHAT_CHANNELS:
-            chat.validate_chat_url(channel, endpoint)
+            endpoint = chat.validate_chat_url(channel, endpoint)  # normalised
+        elif channel == Channel.SMS:
+            if not sms.configured():
+                raise ValidationError(SMS_NOT_OFFERED, code="sms_off")
+            phone_number = sms.normalise_phone_number(phone_number)
         now = timezone.now()
         with transaction.atomic():
             subscriber = Subscriber(
@@ -548,6 +605,7 @@ class SubscriberQuerySet(models.QuerySet):
                 channel=channel,
                 email=normalise_email(email),
                 endpoint=endpoint if channel in HTTP_CHANNELS else "",
+                phone_number=phone_number if channel == Channel.SMS else "",
                 state=SubscriberState.CONFIRMED if skip_confirmation else SubscriberState.PENDING,
                 confirmed_at=now if skip_confirmation else None,
                 confirmation_sent_at=None if skip_confirmation else now,
@@ -564,6 +622,8 @@ class SubscriberQuerySet(models.QuerySet):
                 subscriber.send_confirmation_on_commit()
         return subscriber
 
+
+SMS_NOT_OFFERED = "This platform does not send SMS (no Twilio account is set up)."
 
 SKIP_CONFIRMATION_REFUSED = (
     "Adding subscribers without a confirmation email is for organisations the platform knows; "
@@ -589,6 +649,7 @@ class Subscriber(Audited, models.Model):
         "channel",
         "email",
         "endpoint",
+        "phone_number",
         "state",
         "notify_incidents",
         "notify_maintenance",
@@ -603,6 +664,13 @@ class Subscriber(Audited, models.Model):
     email = models.EmailField(blank=True)
     # A webhook's URL, or a chat's incoming-webhook URL.
     endpoint = models.URLField(max_length=2000, blank=True)
+    # An SMS subscriber's mobile number, in E.164 (notifications/sms.py).
+    phone_number = models.CharField(max_length=16, blank=True)
+    # Its opt-in code, while one is out: a keyed hash (never the digits), when it was sent and
+    # the tries made at it.
+    sms_code_hash = models.CharField(max_length=64, blank=True, editable=False)
+    sms_code_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    sms_code_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
     # Which events the subscriber hears about (EventChoice); everything unless they choose.
     notify_incidents = models.BooleanField(default=True)
     notify_maintenance = models.BooleanField(default=True)
@@ -644,14 +712,29 @@ class Subscriber(Audited, models.Model):
                 condition=models.Q(channel__in=["slack", "teams", "discord", "google_chat"]),
                 name="one_chat_subscriber_per_endpoint",
             ),
+            models.UniqueConstraint(
+                fields=["page", "phone_number"],
+                condition=models.Q(channel="sms"),
+                name="one_sms_subscriber_per_number",
+            ),
         ]
         indexes = [
+            # STOP from a number (SubscriberQuerySet.opt_out).
+            models.Index(
+                fields=["phone_number"],
+                condition=models.Q(channel="sms"),
+                name="subscriber_sms_number",
+            ),
             # Fan-out: a page's confirmed subscribers.
             models.Index(fields=["page", "state"], name="subscriber_page_state"),
         ]
 
     def __str__(self):
-        return self.email if self.channel == Channel.EMAIL else self.endpoint
+        if self.channel == Channel.EMAIL:
+            return self.email
+        if self.channel == Channel.SMS:
+            return self.phone_number
+        return self.endpoint
 
     @property
     def address(self):
@@ -664,6 +747,10 @@ class Subscriber(Audited, models.Model):
     @property
     def is_chat(self):
         return self.channel in CHAT_CHANNELS
+
+    @property
+    def is_sms(self):
+        return self.channel == Channel.SMS
 
     @property
     def events(self):
@@ -737,6 +824,56 @@ class Subscriber(Audited, models.Model):
         if changed:
             self.state, self.confirmed_at = SubscriberState.CONFIRMED, now
         return bool(changed)
+
+    # SMS opt-in: a code sent by SMS, typed into the subscribe page.
+
+    def sms_code_digest(self, code):
+        # Keyed with SECRET_KEY and the subscriber's token: a leaked table gives no code away,
+        # and a new request (a new token) ends the earlier code.
+        return salted_hmac(
+            "notifications.sms-code", f"{self.pk}:{self.token}:{code}", algorithm="sha256"
+        ).hexdigest()
+
+    def new_sms_code(self, now=None):
+        """A fresh opt-in code (the last one stops working): kept as a keyed hash, returned
+        once, for its SMS."""
+        code = f"{secrets.randbelow(10**SMS_CODE_DIGITS):0{SMS_CODE_DIGITS}d}"
+        self.sms_code_hash = self.sms_code_digest(code)
+        self.sms_code_sent_at = now or timezone.now()
+        self.sms_code_attempts = 0
+        Subscriber.objects.filter(pk=self.pk).update(
+            sms_code_hash=self.sms_code_hash,
+            sms_code_sent_at=self.sms_code_sent_at,
+            sms_code_attempts=0,
+        )
+        return code
+
+    def confirm_by_code(self, code, now=None):
+        """Someone typed `code` for this SMS subscription: a SmsCodeOutcome. Each try counts
+        (SMS_CODE_ATTEMPTS per code, counted in one conditional UPDATE, so parallel tries
+        cannot exceed it); the right code within SMS_CODE_MAX_AGE confirms."""
+        now = now or timezone.now()
+        if self.state != SubscriberState.PENDING or not self.is_sms:
+            return SmsCodeOutcome.NOT_PENDING
+        if not self.sms_code_hash or self.sms_code_sent_at is None:
+            return SmsCodeOutcome.EXPIRED
+        if now - self.sms_code_sent_at > SMS_CODE_MAX_AGE:
+            return SmsCodeOutcome.EXPIRED
+        counted = Subscriber.objects.filter(
+            pk=self.pk,
+            sms_code_hash=self.sms_code_hash,
+            sms_code_attempts__lt=SMS_CODE_ATTEMPTS,
+        ).update(sms_code_attempts=F("sms_code_attempts") + 1)
+        if not counted:
+            return SmsCodeOutcome.USED_UP
+        self.sms_code_attempts += 1
+        typed = "".join((code or "").split())
+        if not constant_time_compare(self.sms_code_digest(typed), self.sms_code_hash):
+            return SmsCodeOutcome.WRONG
+        Subscriber.objects.filter(pk=self.pk).update(sms_code_hash="")
+        self.sms_code_hash = ""
+        self.confirm()
+        return SmsCodeOutcome.CONFIRMED
 
     def unsubscribe(self):
         now = timezone.now()
@@ -862,6 +999,11 @@ class Subscriber(Audited, models.Model):
         """Ask the subscriber to confirm: by email, or for a chat by a message to its channel
         (the same confirmation link), once the transaction commits. `counted` as in
         send_email_on_commit."""
+        if self.is_sms:
+            if counted:
+                self.page.tenant.take_send()
+            outbox.enqueue_on_commit(SEND_SMS_CODE, self.pk)
+            return
         if not self.is_chat:
             self.send_email_on_commit("confirm", counted=counted)
             return
@@ -886,6 +1028,47 @@ class Subscriber(Audited, models.Model):
         outbox.enqueue_on_commit(outbox.SEND_SUBSCRIBER_EMAIL, self.pk, template)
 
 
+class SmsCodeOutcome(models.TextChoices):
+    CONFIRMED = "confirmed", "Your SMS subscription is confirmed."
+    WRONG = "wrong", "That is not the code we sent. Check the SMS and try again."
+    EXPIRED = (
+        "expired",
+        ("That code has expired (codes work for 15 minutes). Subscribe again for a new one."),
+    )
+    USED_UP = "used_up", "Too many wrong codes. Subscribe again for a new one."
+    NOT_PENDING = "not_pending", "This subscription is not waiting for a code."
+
+
+class SmsDay(models.Model):
+    """The SMS a page had sent on one day (UTC), for its daily cap (SMS_DAILY_CAP_PER_PAGE)."""
+
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="sms_days")
+    day = models.DateField()
+    sent = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["page", "day"], name="one_sms_day_per_page")]
+
+    def __str__(self):
+        return f"{self.page}: {self.sent} SMS on {self.day}"
+
+    @classmethod
+    def take(cls, page, now=None):
+        """Count one SMS of `page` today: False (nothing counted) once the cap is reached. One
+        conditional UPDATE, so parallel workers never exceed it."""
+        day = sending_day(now)
+        cls.objects.get_or_create(page=page, day=day)
+        cap = settings.SMS_DAILY_CAP_PER_PAGE
+        return bool(cls.objects.filter(page=page, day=day, sent__lt=cap).update(sent=F("sent") + 1))
+
+
+def sms_cap_reached(page):
+    return (
+        f"Not sent: {page.name} reached its daily SMS cap "
+        f"({settings.SMS_DAILY_CAP_PER_PAGE:,} messages a day, UTC). Staff may resend it."
+    )
+
+
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending", "Waiting"
     SENDING = "sending", "Sending"
@@ -893,6 +1076,7 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "failed", "Failed, will retry"
     DEAD = "dead", "Failed, gave up"
     SKIPPED = "skipped", "Skipped (no longer subscribed)"
+    CAPPED = "capped", "Not sent (daily SMS cap)"
 
 
 UNREAD_WHEN_SENDING = [
@@ -1145,6 +1329,10 @@ class Delivery(models.Model):
         success through `recorder`, a SentRecorder, when given)."""
         if not self.subscriber.wants():
             return self.finish(DeliveryStatus.SKIPPED, error="The subscriber no longer wants it.")
+        # An SMS counts against its page's daily cap once: on its first attempt (since it was
+        # made, or resent by staff).
+        if self.channel == Channel.SMS and self.attempts == 1 and not SmsDay.take(self.event.page):
+            return self.finish(DeliveryStatus.CAPPED, error=sms_cap_reached(self.event.page))
         try:
             response_code = transport.notify(self)
         except TransportError as error:
@@ -1210,7 +1398,11 @@ class Delivery(models.Model):
         now = timezone.now()
         if error.gone:
             self.subscriber.disable()
-        elif self.channel in HTTP_CHANNELS and error.retry_after is None:
+        elif (
+            self.channel in HTTP_CHANNELS
+            and error.retry_after is None
+            and error.response_code != 429
+        ):
             # Being told to slow down (429) is not a failing endpoint.
             self.subscriber.note_failure(now)
         if error.permanent or self.attempts >= MAX_ATTEMPTS:
@@ -1227,6 +1419,21 @@ class Delivery(models.Model):
             response_code=error.response_code,
             next_attempt_at=now + wait,
         )
+
+    def record_provider_status(self, status, error_code=None):
+        """Twilio's status callback for this delivery's SMS: "failed" or "undelivered" after
+        it was accepted marks it given up with Twilio's error (a number that cannot get SMS
+        disables its subscriber); other statuses (queued, sent, delivered) change nothing."""
+        if status not in sms.FAILED_STATUSES:
+            return False
+        reason = sms.NUMBER_GONE_ERRORS.get(error_code)
+        detail = f" (error {error_code}{f': {reason}' if reason else ''})" if error_code else ""
+        changed = Delivery.objects.filter(
+            pk=self.pk, status__in=[DeliveryStatus.SENT, DeliveryStatus.SENDING]
+        ).update(status=DeliveryStatus.DEAD, last_error=f"Twilio reports the SMS {status}{detail}.")
+        if reason:
+            self.subscriber.disable()
+        return bool(changed)
 
     def resend(self):
         """Staff ask for this delivery again (the same webhook-id and Message-ID): it is

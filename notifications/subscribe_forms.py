@@ -11,14 +11,26 @@ from notifications.models import (
     EventChoice,
     allowed_channels,
 )
+from notifications.sms import normalise_phone_number
 from notifications.webhooks import validate_webhook_url
 
 
 def check_address(form, data, *, missing_email):
     """The address of a subscription form (public or staff): an email for email and webhook
     subscribers (for a webhook, its contact; optional for a chat, whose confirmation goes to
-    the channel), and for a webhook or a chat an endpoint we may send to."""
+    the channel), for a webhook or a chat an endpoint we may send to, and for SMS a mobile
+    number (normalised to E.164)."""
     channel = data.get("channel")
+    if channel == Channel.SMS:
+        data["email"] = data["endpoint"] = ""
+        form.errors.pop("email", None)
+        form.errors.pop("endpoint", None)
+        try:
+            data["phone_number"] = normalise_phone_number(data.get("phone_number"))
+        except ValidationError as error:
+            form.add_error("phone_number", error)
+        return
+    data["phone_number"] = ""
     if (
         channel
         and channel not in CHAT_CHANNELS
@@ -142,6 +154,14 @@ class SubscribeForm(ScopeForm):
         "Webhooks). A chat: the channel's incoming-webhook URL; we post a message there with "
         "the confirmation link.",
     )
+    phone_number = forms.CharField(
+        label="Mobile number",
+        required=False,
+        max_length=40,
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+        help_text="For SMS: with its country code, e.g. +593 99 123 4567. We text you a 6-digit "
+        "code to confirm. Reply STOP to any message to unsubscribe.",
+    )
     events = EventsField()
 
     def clean_events(self):
@@ -173,4 +193,38 @@ class SubscribeForm(ScopeForm):
         data = self.cleaned_data
         if data.get("channel") in HTTP_CHANNELS:
             return data.get("endpoint", "")
+        if data.get("channel") == Channel.SMS:
+            return data.get("phone_number", "")
         return data.get("email", "").lower()
+
+
+class SmsCodeForm(forms.Form):
+    """The opt-in code an SMS subscriber was texted."""
+
+    code = forms.CharField(
+        label="Code",
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "pattern": "[0-9 ]*"}
+        ),
+        help_text="The 6 digits in the SMS we sent.",
+        error_messages={"required": "Enter the 6-digit code from the SMS."},
+    )
+    phone_number = forms.CharField(
+        label="Mobile number",
+        required=False,
+        max_length=40,
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+        help_text="The number the code was sent to, with its country code.",
+    )
+
+    field_order = ["phone_number", "code"]
+
+    def __init__(self, *args, ask_number=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ask_number = ask_number
+        if not ask_number:
+            del self.fields["phone_number"]
+
+    def clean_phone_number(self):
+        return normalise_phone_number(self.cleaned_data.get("phone_number"))

@@ -16,19 +16,21 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from notifications import chat, emails, outbox, webhooks
+from notifications import chat, emails, outbox, sms, webhooks
 from notifications.models import (
     HTTP_CHANNELS,
+    SMS_CODE_MAX_AGE,
     Delivery,
     DeliveryStatus,
     NotificationEvent,
     SentRecorder,
+    SmsDay,
     Subscriber,
     SubscriberState,
     TransportError,
     record_all_sent,
 )
-from notifications.transports import TRANSPORTS, WEBHOOK_TIMEOUT, ChatTransport
+from notifications.transports import TRANSPORTS, WEBHOOK_TIMEOUT, ChatTransport, SmsTransport
 
 log = logging.getLogger(__name__)
 
@@ -272,4 +274,29 @@ def send_chat_confirmation(subscriber_id):
         return transport.post((subscriber.endpoint, body, transport.prepare_headers()))
     except TransportError as error:
         log.warning("subscriber %s: the confirmation message failed: %s", subscriber.pk, error)
+        return None
+
+
+@shared_task
+def send_sms_code(subscriber_id):
+    """A new SMS subscription's opt-in code, by SMS (its confirmation email). Sent once, not
+    retried (whoever asked can ask again); counted against the page's daily SMS cap."""
+    subscriber = Subscriber.objects.select_related("page").filter(pk=subscriber_id).first()
+    if subscriber is None or not subscriber.is_sms or subscriber.state != SubscriberState.PENDING:
+        return None
+    page = subscriber.page
+    if not SmsDay.take(page):
+        log.warning(
+            "subscriber %s: no opt-in code sent, the page's SMS cap is reached", subscriber.pk
+        )
+        return None
+    code = subscriber.new_sms_code()
+    minutes = int(SMS_CODE_MAX_AGE.total_seconds() // 60)
+    text = sms.code_text(page.name, code, minutes, page.public_url("subscribe/sms/"))
+    try:
+        transport = SmsTransport()
+        transport.open()
+        return transport.send(subscriber.phone_number, text)
+    except TransportError as error:
+        log.warning("subscriber %s: the opt-in code failed: %s", subscriber.pk, error)
         return None

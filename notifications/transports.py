@@ -6,6 +6,7 @@ TransportError. The outside world is behind two seams, so tests replace only the
 connection (Django's `get_connection()`) and the HTTP request (`http_post`).
 """
 
+import base64
 import http.client
 import json
 import logging
@@ -24,7 +25,7 @@ from requests_hardened import Config, Manager
 from requests_hardened.ip_filter import InvalidIPAddress
 from standardwebhooks.webhooks import Webhook
 
-from notifications import chat, emails, webhooks
+from notifications import chat, emails, sms, webhooks
 from notifications.models import Channel, TransportError
 from status.addresses import PublicAddressAdapter
 
@@ -165,6 +166,10 @@ class WebhookTransport(Transport):
         raise TransportError(f"{status} {snippet}".strip(), response_code=status)
 
 
+# How long a chat service's 429 without a Retry-After makes us wait.
+CHAT_DEFAULT_RETRY_AFTER = timedelta(seconds=60)
+
+
 class ChatTransport(Transport):
     """POST the event as a chat service's message (notifications/chat.py) to the subscriber's
     incoming-webhook URL, through the same hardened session as webhooks.
@@ -218,9 +223,10 @@ class ChatTransport(Transport):
                 gone=True,
             )
         if status == 429:
-            return TransportError(
-                described, response_code=429, retry_after=self.retry_after(headers, content)
-            )
+            # Google Chat often says 429 without a Retry-After: wait a minute then, and (as
+            # for any 429) do not count it towards quarantine.
+            wait = self.retry_after(headers, content) or CHAT_DEFAULT_RETRY_AFTER
+            return TransportError(described, response_code=429, retry_after=wait)
         if 300 <= status < 400:
             location = headers.get("location", "")
             return TransportError(
@@ -301,6 +307,80 @@ class GoogleChatTransport(ChatTransport):
     gone_statuses = {401, 403, 404, 410}
 
 
+class SmsTransport(Transport):
+    """Text the event to the subscriber's number through Twilio's Messages API (a form POST to
+    `{TWILIO_API_BASE}/2010-04-01/Accounts/{sid}/Messages.json` with Basic auth), through the
+    same hardened session as webhooks, with a StatusCallback to /hooks/twilio/status/….
+
+    Twilio answers 201 with the message, or an error as JSON ({"code": 21211, "message": …}):
+    a number that cannot get SMS (sms.NUMBER_GONE_ERRORS, e.g. 21211 not a number, 21610 it
+    replied STOP) disables the subscriber; 429 waits (Retry-After); 5xx, a refused login (the
+    platform's account: fixed by its operator, the messages wait) and a failed connection are
+    retried with the usual backoff; any other 4xx is not (the same request would fail again).
+    """
+
+    def open(self):
+        if not sms.configured():
+            raise TransportError("SMS is not set up on this platform (TWILIO_* settings).")
+        http_session()
+
+    def notify(self, delivery):
+        return self.send(
+            delivery.subscriber.phone_number,
+            self.text(delivery.event),
+            sms.callback_url(f"/hooks/twilio/status/{delivery.pk}/{delivery.uuid}/"),
+        )
+
+    def text(self, event):
+        """The event's SMS (kept on the event: a batch builds it once)."""
+        cached = event.__dict__.get("_sms_text")
+        if cached is None:
+            message = chat.event_message(event)
+            status = message.status or message.headline
+            if message.impact in ("minor", "major", "critical") and not message.resolved:
+                status = f"{status} ({message.impact})"
+            cached = sms.notification_text(
+                message.page_name,
+                status,
+                message.title or message.headline,
+                message.link,
+            )
+            event.__dict__["_sms_text"] = cached
+        return cached
+
+    def send(self, to, body, status_callback=None):
+        """POST one message: Twilio's response code, or TransportError."""
+        credentials = f"{settings.TWILIO_ACCOUNT_SID}:{settings.TWILIO_AUTH_TOKEN}"
+        headers = {
+            "authorization": "Basic " + base64.b64encode(credentials.encode()).decode(),
+            "content-type": "application/x-www-form-urlencoded",
+            "accept": "application/json",
+            "user-agent": USER_AGENT,
+        }
+        status, response_headers, content = http_post(
+            sms.messages_url(), sms.message_form(to, body, status_callback), headers
+        )
+        if 200 <= status < 300:
+            return status
+        code, text = sms.error_of(content)
+        described = f"Twilio {status}" + (f" error {code}" if code else "") + f": {text}"
+        if code in sms.NUMBER_GONE_ERRORS:
+            raise TransportError(
+                f"{described} ({sms.NUMBER_GONE_ERRORS[code]}); the subscriber is disabled.",
+                response_code=status,
+                gone=True,
+            )
+        if status == 429:
+            raise TransportError(
+                described,
+                response_code=429,
+                retry_after=parse_retry_after(response_headers.get("retry-after")),
+            )
+        if status >= 500 or status in (401, 403):
+            raise TransportError(described, response_code=status)
+        raise TransportError(f"{described} (not retried)", response_code=status, permanent=True)
+
+
 CHAT_HEADERS = {"content-type": "application/json; charset=utf-8", "user-agent": USER_AGENT}
 
 TRANSPORTS = {
@@ -310,6 +390,7 @@ TRANSPORTS = {
     Channel.TEAMS: TeamsTransport,
     Channel.DISCORD: DiscordTransport,
     Channel.GOOGLE_CHAT: GoogleChatTransport,
+    Channel.SMS: SmsTransport,
 }
 
 

@@ -9,7 +9,7 @@ mail clients, without a cookie or CSRF token.
 from django.conf import settings
 from django.core import signing
 from django.http import Http404, HttpResponseBadRequest
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -17,12 +17,14 @@ from django.views.decorators.http import require_http_methods
 from notifications.models import (
     CHAT_CHANNELS,
     Channel,
+    SmsCodeOutcome,
     Subscriber,
     SubscriberState,
     allowed_channels,
 )
-from notifications.subscribe_forms import ManageForm, SubscribeForm
-from status.hosts import public_page
+from notifications.sms import masked
+from notifications.subscribe_forms import ManageForm, SmsCodeForm, SubscribeForm
+from status.hosts import page_reverse, public_page
 from status.limits import RATE_WINDOW, client_key, over_limit
 
 
@@ -58,15 +60,27 @@ def subscribe(request, page):
             if over_limit(address_key, settings.NOTIFICATIONS_SUBSCRIBE_PER_ADDRESS):
                 return rate_limited(request, page)
             data = form.cleaned_data
-            Subscriber.objects.request(
+            subscriber = Subscriber.objects.request(
                 page,
                 channel=data["channel"],
                 email=data["email"],
                 endpoint=data["endpoint"],
+                phone_number=data["phone_number"],
                 components=data["components"],
                 groups=data["groups"],
                 events=data["events"],
             )
+            if subscriber.is_sms:
+                # The same page for a new, pending or confirmed number (a confirmed one gets
+                # no code, and no code works for it): nothing says who is subscribed.
+                return redirect(
+                    page_reverse(
+                        request,
+                        page,
+                        "subscribe-sms-code",
+                        token=subscriber.confirmation_token(),
+                    )
+                )
             return render(
                 request,
                 "notifications/subscribe_sent.html",
@@ -86,6 +100,7 @@ def subscribe(request, page):
             "form": form,
             "sections": form.sections(),
             "chat_instructions": form.chat_instructions(),
+            "offers_sms": Channel.SMS in allowed_channels(page),
         },
     )
 
@@ -101,6 +116,9 @@ def confirm(request, page, token):
         return render(request, "notifications/link_expired.html", {"page": page}, status=410)
     except signing.BadSignature:
         raise Http404("No such subscription") from None
+    if subscriber.is_sms:
+        # An SMS subscription confirms with the code it was texted, never a link.
+        raise Http404("No such subscription")
     confirmed = False
     if request.method == "POST" and subscriber.state == SubscriberState.PENDING:
         confirmed = subscriber.confirm()
@@ -108,6 +126,67 @@ def confirm(request, page, token):
         request,
         "notifications/confirm.html",
         {"page": page, "subscriber": subscriber, "confirmed": confirmed},
+    )
+
+
+@public_page(cached=False)
+@never_cache
+@require_http_methods(["GET", "POST"])
+def sms_code(request, page, token=None):
+    """Type the code an SMS subscription was texted: reached from the subscribe form (the
+    token names the subscription), or from the link in the SMS (the number is typed too).
+    Rate limited per address like the subscribe form, and SMS_CODE_ATTEMPTS tries per code
+    (Subscriber.confirm_by_code). No answer says whether a number is subscribed."""
+    subscriber = None
+    if token is not None:
+        try:
+            subscriber = Subscriber.find_by_confirmation(page, token)
+        except signing.SignatureExpired:
+            return render(request, "notifications/link_expired.html", {"page": page}, status=410)
+        except signing.BadSignature:
+            raise Http404("No such subscription") from None
+        if not subscriber.is_sms:
+            raise Http404("No such subscription")
+    elif Channel.SMS not in allowed_channels(page):
+        raise Http404("This page does not offer SMS subscriptions.")
+    form = SmsCodeForm(request.POST if request.method == "POST" else None, ask_number=not token)
+    confirmed = False
+    status = 200
+    if request.method == "POST":
+        if over_limit(
+            f"sms-code-ip:{client_key(request)}", settings.NOTIFICATIONS_SUBSCRIBE_PER_IP
+        ):
+            return rate_limited(request, page)
+        status = 422
+        if form.is_valid():
+            target = (
+                subscriber
+                or Subscriber.objects.filter(
+                    page=page, channel=Channel.SMS, phone_number=form.cleaned_data["phone_number"]
+                ).first()
+            )
+            outcome = (
+                target.confirm_by_code(form.cleaned_data["code"])
+                if target is not None
+                else SmsCodeOutcome.NOT_PENDING
+            )
+            if outcome == SmsCodeOutcome.CONFIRMED:
+                subscriber, confirmed, status = target, True, 200
+            else:
+                # A number already confirmed (or none) answers as a wrong code would.
+                shown = SmsCodeOutcome.WRONG if outcome == SmsCodeOutcome.NOT_PENDING else outcome
+                form.add_error("code", shown.label)
+    return render(
+        request,
+        "notifications/sms_code.html",
+        {
+            "page": page,
+            "form": form,
+            "confirmed": confirmed,
+            "number": masked(subscriber.phone_number) if subscriber else "",
+            "manage_url": subscriber.manage_url if confirmed else None,
+        },
+        status=status,
     )
 
 

@@ -162,3 +162,63 @@ def test_another_tenants_key_cannot_add_a_chat_to_this_page(api_b, page):
 
     assert response.status_code == 404
     assert not Subscriber.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("events", "message"),
+    [
+        ([], "Choose at least one kind of event"),
+        ({"incidents": 1}, "Give a list of events"),
+        ("incidents", "Give a list of events"),
+    ],
+)
+def test_events_that_are_no_list_of_events_are_refused(events, message, api_a, page):
+    body = {"mode": "slack", "endpoint": URLS["slack"], "events": events,
+            "skip_confirmation_notification": True}  # fmt: skip
+
+    created = api_a.post("subscribers", {"subscriber": body})
+
+    assert created.status_code == 422, created.content
+    assert message in created.json()["message"]
+    assert not Subscriber.objects.exists()
+
+
+def test_changing_events_to_none_is_refused(api_a, page):
+    created = api_a.post(
+        "subscribers",
+        {"subscriber": {"mode": "discord", "endpoint": URLS["discord"],
+                        "skip_confirmation_notification": True}},
+    ).json()  # fmt: skip
+
+    for events in ([], {"incidents": 1}):
+        changed = api_a.patch(f"subscribers/{created['id']}", {"subscriber": {"events": events}})
+        assert changed.status_code == 422, changed.content
+    assert Subscriber.objects.get().events == ["incidents", "maintenance", "component_changes"]
+
+
+def test_one_discord_channel_spelt_five_ways_is_one_subscriber(api_a, page):
+    spellings = [
+        "https://discord.com/api/webhooks/1/tok",
+        "https://discord.com/api/webhooks/1/tok/",
+        "https://discord.com/api/v10/webhooks/1/tok",
+        "https://DISCORD.com/api/webhooks/1/tok",
+        "https://discordapp.com/api/webhooks/1/tok?x=1",
+    ]
+    answers = [
+        api_a.post(
+            "subscribers",
+            {
+                "subscriber": {
+                    "mode": "discord",
+                    "endpoint": url,
+                    "skip_confirmation_notification": True,
+                }
+            },
+        )  # fmt: skip
+        for url in spellings
+    ]
+
+    assert [answer.status_code for answer in answers] == [201, 422, 422, 422, 422]
+    assert answers[0].json()["endpoint"] == "https://discord.com/api/webhooks/1/tok"
+    assert all("already a subscriber" in answer.json()["message"] for answer in answers[1:])
+    assert Subscriber.objects.count() == 1

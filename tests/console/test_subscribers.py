@@ -162,6 +162,18 @@ def test_viewers_cannot_remove_or_export_and_see_no_such_controls(
     assert Subscriber.objects.count() == 3
 
 
+def test_the_export_names_an_sms_subscribers_number_and_events(client, tenant_a, editor_a):
+    Subscriber.objects.create(
+        page=tenant_a.page, channel="sms", phone_number="+593991234567", state="confirmed",
+        confirmed_at=timezone.now(), notify_component_changes=False,
+    )  # fmt: skip
+    client.force_login(editor_a)
+    (row,) = read_csv(client.get(export_url(tenant_a.page, "?channel=sms")))
+    # Quoted as every cell starting with "+" is (a spreadsheet shows it as text, not a formula).
+    assert (row["channel"], row["phone_number"]) == ("sms", "'+593991234567")
+    assert row["events"] == "incidents; maintenance"
+
+
 def test_export_is_a_csv_of_the_filtered_list(client, tenant_a, editor_a, subscribers):
     client.force_login(editor_a)
     assert "export.csv?channel=email" in client.get(list_url(tenant_a.page, "?channel=email")).text
@@ -174,8 +186,11 @@ def test_export_is_a_csv_of_the_filtered_list(client, tenant_a, editor_a, subscr
     assert [row["email"] for row in rows] == ["ana@example.com", "gone@example.com"]
     ana = rows[0]
     assert list(ana) == [
-        "code", "channel", "email", "endpoint", "state", "components", "created_at", "confirmed_at",
+        "code", "channel", "email", "endpoint", "phone_number", "state", "components", "events",
+        "created_at", "confirmed_at",
     ]  # fmt: skip
+    assert ana["events"] == "incidents; maintenance; component_changes"
+    assert ana["phone_number"] == ""
     assert ana["code"] == subscribers["ana"].code
     assert ana["components"] == "API; Website"
     assert ana["state"] == "confirmed"

@@ -5,9 +5,11 @@ started again.
 Everything listens on 127.0.0.1 only.
 """
 
+import base64
 import contextlib
 import email
 import email.policy
+import json
 import logging
 import os
 import shutil
@@ -18,8 +20,10 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs
 
 from aiosmtpd.controller import Controller
 
@@ -167,6 +171,133 @@ class Receiver:
         with self.lock:
             self.requests.clear()
             self.scripts.clear()
+
+
+class FakeTwilio:
+    """A local stand-in for Twilio's Messages API (point TWILIO_API_BASE at `base`).
+
+    POST /2010-04-01/Accounts/<sid>/Messages.json with Basic auth (the account SID and auth
+    token it was made with; anything else is 401, error 20003) and a form of To, Body and From
+    or MessagingServiceSid answers 201 with the message as Twilio's JSON (sid "SM…", status
+    "queued"), or what `script(to, [answer, …])` says for the next messages to that number: a
+    status (an error body of Twilio's shape with code = status * 100 …), or (status, code) for
+    a Twilio error code, or (status, code, headers). Every request is kept in `messages` as its
+    parsed form (with "_status", the answer's status)."""
+
+    ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+    AUTH_TOKEN = "fake-twilio-auth-token-0123456789"
+    FROM = "+15005550006"
+
+    def __init__(self):
+        self.messages = []
+        self.scripts = {}
+        self.lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                length = int(self.headers.get("content-length") or 0)
+                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                status, payload, headers = fake.answer(self.path, self.headers, form)
+                body = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def base(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def settings(self):
+        """The settings (or worker environment) that send SMS here."""
+        return {
+            "TWILIO_ACCOUNT_SID": self.ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": self.AUTH_TOKEN,
+            "TWILIO_FROM": self.FROM,
+            "TWILIO_API_BASE": self.base,
+        }
+
+    def script(self, to, answers):
+        with self.lock:
+            self.scripts[to] = list(answers)
+
+    def to(self, number):
+        with self.lock:
+            return [m for m in self.messages if m.get("To") == number]
+
+    def count(self):
+        with self.lock:
+            return len(self.messages)
+
+    def answer(self, path, headers, form):
+        expected = f"/2010-04-01/Accounts/{self.ACCOUNT_SID}/Messages.json"
+        credentials = base64.b64encode(f"{self.ACCOUNT_SID}:{self.AUTH_TOKEN}".encode()).decode()
+        with self.lock:
+            if path != expected:
+                return 404, self.error(20404, "The requested resource was not found", 404), {}
+            if headers.get("Authorization") != f"Basic {credentials}":
+                return 401, self.error(20003, "Authentication Error - invalid username", 401), {}
+            if (
+                not form.get("To")
+                or not form.get("Body")
+                or not (form.get("From") or form.get("MessagingServiceSid"))
+            ):
+                return 400, self.error(21604, "A 'To' phone number is required.", 400), {}
+            script = self.scripts.get(form["To"])
+            scripted = script.pop(0) if script else 201
+            if not isinstance(scripted, tuple):
+                scripted = (scripted, scripted * 100)
+            status, code, *rest = scripted
+            self.messages.append({**form, "_status": status})
+            if status != 201:
+                return status, self.error(code, f"Scripted error {code}", status), (rest or [{}])[0]
+            sid = "SM" + uuid.uuid4().hex
+            return (
+                201,
+                {
+                    "sid": sid,
+                    "account_sid": self.ACCOUNT_SID,
+                    "to": form["To"],
+                    "from": form.get("From"),
+                    "messaging_service_sid": form.get("MessagingServiceSid"),
+                    "body": form["Body"],
+                    "status": "queued",
+                    "num_segments": "1",
+                    "direction": "outbound-api",
+                    "error_code": None,
+                    "error_message": None,
+                    "uri": f"/2010-04-01/Accounts/{self.ACCOUNT_SID}/Messages/{sid}.json",
+                },
+                {},
+            )
+
+    @staticmethod
+    def error(code, message, status):
+        more_info = f"https://www.twilio.com/docs/errors/{code}"
+        return {"code": code, "message": message, "more_info": more_info, "status": status}
 
 
 class SilentServer:

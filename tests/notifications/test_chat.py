@@ -5,6 +5,7 @@ and subscribing from the public page with a confirmation message in the channel.
 
 import json
 import re
+import signal
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
 
+from incidents.markdown import render_markdown
 from incidents.models import Incident
 from notifications import chat, tasks, webhooks
 from notifications.models import (
@@ -147,6 +149,76 @@ def test_a_service_host_resolving_to_a_private_address_is_refused(channel, monke
     assert "10.0.0.7" in refused.value.messages[0]
 
 
+@pytest.mark.parametrize(
+    ("channel", "spellings", "canonical"),
+    [
+        (
+            "discord",
+            [
+                "https://discord.com/api/webhooks/1/tok",
+                "https://discord.com/api/webhooks/1/tok/",
+                "https://discord.com/api/v10/webhooks/1/tok",
+                "https://DISCORD.com/api/webhooks/1/tok",
+                "https://discordapp.com/api/webhooks/1/tok",
+                "https://discord.com/api/webhooks/1/tok?x=1#top",
+            ],
+            "https://discord.com/api/webhooks/1/tok",
+        ),
+        (
+            "slack",
+            [
+                "https://hooks.slack.com/services/T1/B1/abc",
+                "https://Hooks.Slack.com/services/T1/B1/abc/",
+                "https://hooks.slack.com/services/T1/B1/abc?x=2",
+            ],
+            "https://hooks.slack.com/services/T1/B1/abc",
+        ),
+        (
+            "google_chat",
+            [
+                "https://chat.googleapis.com/v1/spaces/A1/messages?key=k&token=t",
+                "https://chat.googleapis.com/v1/spaces/A1/messages?token=t&key=k",
+                "https://CHAT.googleapis.com/v1/spaces/A1/messages?key=k&x=3&token=t",
+            ],
+            "https://chat.googleapis.com/v1/spaces/A1/messages?key=k&token=t",
+        ),
+        (
+            "teams",
+            [
+                "https://prod-12.westus.logic.azure.com:443/workflows/0a1b/triggers/manual/paths/"
+                "invoke?api-version=2016-06-01&sig=abc",
+                "https://PROD-12.westus.logic.azure.com:443/workflows/0a1b/triggers/manual/paths/"
+                "invoke?api-version=2016-06-01&sig=abc",
+            ],
+            "https://prod-12.westus.logic.azure.com:443/workflows/0a1b/triggers/manual/paths/"
+            "invoke?api-version=2016-06-01&sig=abc",
+        ),
+    ],
+)
+def test_every_spelling_of_a_channels_url_is_saved_as_one(
+    channel, spellings, canonical, page, public_hooks, django_capture_on_commit_callbacks
+):
+    assert {chat.validate_chat_url(channel, url) for url in spellings} == {canonical}
+
+    # Subscribing each spelling from the public page: one subscriber, its URL the canonical one.
+    with django_capture_on_commit_callbacks(execute=False):  # no message leaves the machine
+        for url in spellings:
+            response = Client().post(
+                "/p/alpha/subscribe/",
+                {"channel": channel, "endpoint": url, "events_shown": "1", "events": ["incidents"]},
+            )
+            assert response.status_code == 200
+    assert list(Subscriber.objects.values_list("endpoint", flat=True)) == [canonical]
+
+
+def test_a_discord_thread_stays_a_place_of_its_own(public_hooks):
+    url = "https://discord.com/api/v10/webhooks/1/tok/?wait=true&thread_id=77"
+
+    assert chat.validate_chat_url("discord", url) == (
+        "https://discord.com/api/webhooks/1/tok?thread_id=77"
+    )
+
+
 def test_allowing_private_addresses_also_allows_local_http_receivers(settings):
     settings.WEBHOOKS_ALLOW_PRIVATE_IPS = False
     with pytest.raises(ValidationError):
@@ -250,43 +322,267 @@ def test_google_chat_gets_a_cards_v2_card(page, api, django_capture_on_commit_ca
     )
 
 
+# What a user sees broken when a cut splits markup: a partial entity, a link or tag left open,
+# an odd number of ``` fences (the rest of the message becomes code).
+ENTITY = re.compile(r"&(?!amp;|lt;|gt;)")
+MD_LINK = re.compile(r"\[(?:\\.|[^\]\\\n])*\]\([^)\s]*\)")
+
+
+def slack_problems(text):
+    problems = []
+    if len(text) > 3000:
+        problems.append(f"{len(text)} characters")
+    if ENTITY.search(text):
+        problems.append("a partial entity")
+    if not re.fullmatch(r"(?:[^<>]|<[^<>]*>)*", text):
+        problems.append("a link left open")
+    if text.count("```") % 2:
+        problems.append("an odd number of ```")
+    return problems
+
+
+def markdown_problems(text):
+    """Discord's and Teams' Markdown: links whole (every unescaped "[" starts one), fences
+    paired."""
+    problems = []
+    if re.search(r"(?<!\\)\[", MD_LINK.sub("", text)):
+        problems.append("a link cut")
+    if text.count("```") % 2:
+        problems.append("an odd number of ```")
+    return problems
+
+
+def html_problems(text):
+    """Google Chat's card HTML: every entity whole, every tag whole and closed."""
+    problems = []
+    if ENTITY.search(text):
+        problems.append("a partial entity")
+    if not re.fullmatch(r"(?:[^<>]|<[^<>]*>)*", text):
+        problems.append("a tag cut")
+    open_tags = []
+    for closing, tag in re.findall(r"<(/?)([a-z]+)\b[^<>]*>", text):
+        if tag == "br":
+            continue
+        if not closing:
+            open_tags.append(tag)
+        elif not open_tags or open_tags.pop() != tag:
+            problems.append(f"</{tag}> out of place")
+    if open_tags:
+        problems.append(f"unclosed {open_tags}")
+    return problems
+
+
+def limits_problems(channel, body):
+    """Where a built message breaks its service's documented limits or its markup."""
+    problems = []
+    if channel == "slack":
+        blocks = body["blocks"]
+        if len(blocks) > 50 or len(blocks[0]["text"]["text"]) > 150:
+            problems.append("blocks or header too long")
+        for block in blocks:
+            if block["type"] == "section":
+                problems += slack_problems(block["text"]["text"])
+    elif channel == "discord":
+        (embed,) = body["embeds"]
+        fields = embed["fields"]
+        if len(embed["title"]) > 256 or len(embed["description"]) > 4096 or len(fields) > 25:
+            problems.append("title, description or fields over their limits")
+        if any(len(f["name"]) > 256 or len(f["value"]) > 1024 for f in fields):
+            problems.append("a field over its limits")
+        total = len(embed["title"]) + len(embed["description"]) + len(embed["footer"]["text"])
+        total += sum(len(f["name"]) + len(f["value"]) for f in fields)
+        if total > 6000:
+            problems.append(f"embed of {total} characters")
+        for text in [embed["description"], *(f["name"] for f in fields)]:
+            problems += markdown_problems(text)
+    elif channel == "teams":
+        if len(chat.dumps(body)) > 28 * 1024:
+            problems.append(f"{len(chat.dumps(body))} bytes")
+        for text in texts(body["attachments"][0]["content"]["body"]):
+            problems += markdown_problems(text)
+    else:
+        if len(chat.dumps(body)) > 32_000:
+            problems.append(f"{len(chat.dumps(body))} bytes")
+        for section in body["cardsV2"][0]["card"]["sections"]:
+            for widget in section["widgets"]:
+                for text in texts({k: v for k, v in widget.items() if k != "buttonList"}):
+                    if len(text) > 4096:
+                        problems.append(f"a text of {len(text)} characters")
+                    problems += html_problems(text)
+    return problems
+
+
+def built(channel, body="", components=(), title="Outage"):
+    """A message built straight from its facts (no database), as each service gets it."""
+    message = chat.Message(
+        page_name="Acme",
+        page_url="https://status.example.com/",
+        title=title,
+        headline="Incident update",
+        status="Identified",
+        impact="major",
+        body_html=str(render_markdown(body)) if body else "",
+        link="https://status.example.com/incidents/1/",
+        link_label="View incident",
+        components=list(components),
+    )
+    return json.loads(chat.body_bytes(channel, message))
+
+
 def test_a_huge_update_keeps_within_every_services_limits(page, django_capture_on_commit_callbacks):
     components = {
-        Component.objects.create(page=page, name=f"Service {n:02d} " + "x" * 85): "major_outage"
-        for n in range(30)
+        Component.objects.create(page=page, name=f"Service {n:03d} <&> " + "x" * 80): "major_outage"
+        for n in range(320)
     }
-    body = "\n\n".join(f"## Part {n}\n\n" + "word " * 400 for n in range(45))
+    code = "```\n" + "\n".join(f"line {n:03d} " + "y" * 18 for n in range(300)) + "\n```"
+    links = " ".join(f"[label {n} words here](https://example.com/{'a' * 40}/{n}?a=1&b=2)"
+                     for n in range(300))  # fmt: skip
+    ampersands = "R&D & QA <ops> " * 600
+    parts = "\n\n".join(f"## Part {n}\n\n" + "word " * 400 for n in range(20))
+    body = "\n\n".join([code, links, ampersands, parts])
     with django_capture_on_commit_callbacks(execute=False):
         incident = Incident.declare(page, name="N" * 200, body=body, component_statuses=components)
     event = NotificationEvent.objects.get(incident=incident)
-    assert len(body) > 90_000
+    assert len(body) > 80_000
 
-    slack = payload("slack", event)
-    assert len(slack["blocks"]) <= 50
-    assert len(slack["blocks"][0]["text"]["text"]) <= 150
-    for block in slack["blocks"]:
-        if block["type"] == "section":
-            assert len(block["text"]["text"]) <= 3000
-
+    for channel in CHATS:
+        sent = payload(channel, event)
+        assert limits_problems(channel, sent) == [], channel
+        assert "line 000" in "\n".join(texts(sent)), channel
+        assert "Service 000" in "\n".join(texts(sent)), channel
+    for channel in ("teams", "google_chat"):
+        assert (
+            "and 280 more components"
+            in chat.body_bytes(channel, chat.event_message(event)).decode()
+        )
+    sections = [block for block in payload("slack", event)["blocks"] if block["type"] == "section"]
+    assert len(sections) == 2 + chat.SLACK_MAX_BODY_SECTIONS
+    assert sections[-2]["text"]["text"].endswith("…")  # the rest is on the incident's page
     (embed,) = payload("discord", event)["embeds"]
-    assert len(embed["title"]) <= 256 and len(embed["description"]) <= 4096
-    assert len(embed["fields"]) <= 25
-    assert all(len(f["name"]) <= 256 and len(f["value"]) <= 1024 for f in embed["fields"])
-    total = (
-        len(embed["title"])
-        + len(embed["description"])
-        + len(embed["footer"]["text"])
-        + sum(len(f["name"]) + len(f["value"]) for f in embed["fields"])
+    assert embed["fields"][-1]["value"].startswith("and ")
+    assert embed["fields"][-1]["value"].endswith(" more components")
+
+
+@pytest.mark.parametrize("channel", CHATS)
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Region {n:03d} " + "x" * 88,
+        "<&>" * 33,
+        "*_" * 50,
+        "@a" * 50,
+        "Region {n:03d} & " + "&" * 40,
+        "[a](b) `c` " * 9,
+    ],
+)
+def test_hundreds_of_long_component_names_build_within_every_services_limits(channel, name):
+    """A card's component list cannot push it over its limits (nor loop for ever: a build
+    that does not end fails by the alarm)."""
+    components = [(name.format(n=n), "Major outage") for n in range(300)]
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail(f"{channel} build did not end"))
+    signal.alarm(60)
+    try:
+        body = built(channel, "Short update.", components)
+    finally:
+        signal.alarm(0)
+
+    assert limits_problems(channel, body) == []
+    sent = "\n".join(texts(body))
+    assert "Short update." in sent
+    assert "components" in sent  # how many were left out, or that there are more
+
+
+def section_texts(body):
+    """The update's text in Slack: the sections between the status line and the button."""
+    return [block["text"]["text"] for block in body["blocks"][2:-1]]
+
+
+FENCED_BODIES = {
+    "code only": "```\n{code}\n```",
+    "text around": "Before.\n\n```\n{code}\n```\n\nAfter.",
+    "two blocks": "```\n{code}\n```\n\nBetween.\n\n```\n{code}\n```",
+}
+
+
+@pytest.mark.parametrize("shape", FENCED_BODIES)
+@pytest.mark.parametrize("width", [20, 27, 33, 41, 59])
+def test_long_code_is_split_across_slack_sections_each_a_closed_code_block(shape, width):
+    lines = [f"{n:03d} " + "z" * (width - 4) for n in range(300)]
+    markdown = FENCED_BODIES[shape].format(code="\n".join(lines))
+
+    sections = section_texts(built("slack", markdown))
+
+    assert len(sections) > 1
+    for text in sections:
+        assert slack_problems(text) == []
+    # Read in order, the sections show every line once, each code line inside a code block.
+    shown, in_code = [], False
+    for text in sections:
+        for line in text.split("\n"):
+            if line == "```":
+                in_code = not in_code
+            elif line.strip():
+                shown.append((line, in_code))
+        assert not in_code  # each section closes what it opens
+    expected = [(line, True) for line in lines]
+    expected = {
+        "code only": expected,
+        "text around": [("Before.", False), *expected, ("After.", False)],
+        "two blocks": [*expected, ("Between.", False), *expected],
+    }[shape]
+    assert shown == expected
+
+
+def test_code_longer_than_all_slack_sections_is_cut_and_still_closed():
+    lines = [f"{n:04d} " + "z" * 22 for n in range(3000)]
+
+    sections = section_texts(built("slack", "```\n" + "\n".join(lines) + "\n```"))
+
+    assert len(sections) == chat.SLACK_MAX_BODY_SECTIONS
+    for text in sections:
+        assert slack_problems(text) == []
+        assert text.startswith("```\n") and text.endswith("\n```")
+    assert sections[-1].endswith("…\n```")
+
+
+CUT_BODIES = [
+    lambda n: " ".join(
+        f"[label {i} wo rds](https://example.com/{'a' * n}/{i}?a=1&b=2)" for i in range(300)
+    ),
+    lambda n: "x&" * 2 + ("&x" + "x" * (n % 7)) * 3000,
+    lambda n: " ".join(f"`code{i}` and `mo re{i}`" + "x" * n for i in range(600)),
+    lambda n: "&" * (4000 + n) + " tail",
+    lambda n: " ".join(f"**bold {i} & <b>** _it_ [x](https://e.com/{'q' * n})" for i in range(600)),
+]
+
+
+@pytest.mark.parametrize("channel", CHATS)
+@pytest.mark.parametrize("shift", range(0, 60, 11))
+def test_cutting_a_long_update_never_splits_an_entity_a_link_or_a_tag(channel, shift):
+    for make_body in CUT_BODIES:
+        body = built(channel, make_body(shift))
+
+        assert limits_problems(channel, body) == [], make_body(shift)[:60]
+
+
+@pytest.mark.parametrize("channel", CHATS)
+def test_a_link_the_sanitiser_emptied_is_shown_as_its_label(channel):
+    body = built(channel, "See [the docs](javascript:alert(1)) now.")
+    sent = "\n".join(texts(body))
+
+    assert "the docs" in sent
+    for empty_link in ("<|", "]()", 'href=""', "javascript"):
+        assert empty_link not in sent
+
+
+def test_discord_field_names_are_escaped_like_the_text():
+    components = [("**Bold** _it_ `db` [x](y) @everyone", "Major outage")]
+
+    (embed,) = built("discord", "Down.", components)["embeds"]
+
+    assert embed["fields"][0]["name"] == (
+        r"\*\*Bold\*\* \_it\_ \`db\` \[x\]\(y\) @" + chat.WORD_JOINER + "everyone"
     )
-    assert total <= 6000
-
-    teams = chat.body_bytes("teams", chat.event_message(event))
-    assert len(teams) <= 28 * 1024
-    assert "Part 0" in teams.decode()
-
-    google = chat.body_bytes("google_chat", chat.event_message(event))
-    assert len(google) <= 32_000
-    assert "Part 0" in google.decode()
 
 
 @pytest.mark.parametrize("channel", CHATS)
@@ -395,6 +691,26 @@ def test_discord_429_waits_as_long_as_its_retry_after_says(
     assert timedelta(seconds=42.5) <= wait < timedelta(seconds=60)
     target.refresh_from_db()
     assert target.consecutive_failures == 0  # being slowed down is not failing
+
+
+def test_a_chat_429_without_retry_after_waits_a_minute_and_never_quarantines(
+    page, api, receiver, local_hooks, django_capture_on_commit_callbacks
+):
+    target = make_chat(page, "google_chat", receiver.url("/gchat"), email="ops@example.com")
+    receiver.script("/gchat", [429] * (QUARANTINE_FAILURES + 1))
+    for n in range(QUARANTINE_FAILURES + 1):
+        event = incident_event(
+            page, api, "Looking.", django_capture_on_commit_callbacks, name=f"Outage {n}"
+        )
+        before = timezone.now()
+        with django_capture_on_commit_callbacks(execute=True):
+            delivery = deliver(make_delivery(event, target))
+        assert delivery.status == "failed" and delivery.response_code == 429
+        assert delivery.next_attempt_at - before >= timedelta(seconds=59)
+
+    target.refresh_from_db()
+    assert target.state == "confirmed" and target.consecutive_failures == 0
+    assert mail.outbox == []
 
 
 @pytest.mark.parametrize("channel", ["teams", "discord", "google_chat"])
