@@ -433,6 +433,8 @@ class Stack:
             SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto",
             # nginx, in front: the visitor's address comes from its X-Forwarded-For.
             TRUSTED_PROXIES="127.0.0.1",
+            # and its micro-cache keeps bodies on a page boundary (config/cache_alignment.py).
+            NGINX_CACHE_ALIGN="true",
             SITE_URL=self.base,
             ALLOWED_HOSTS="127.0.0.1,localhost",
             # Pages on http://<slug>.localhost:<port>/ (browsers resolve *.localhost locally).
