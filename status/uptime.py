@@ -597,6 +597,8 @@ def _keys_and_today(component_ids, first, today):
     sums and dates only make a collision even less likely: ids reused after the rollback of a
     test database, a database restored under a shared cache that outlived it); its UptimeDay
     of `today` (_TODAY); its open period if it is not operational (_OPEN)."""
+    if connection.vendor == "postgresql":
+        return _keys_and_today_sql(component_ids, first, today)
     # Typed NULLs: PostgreSQL types an untyped one as text when two of them meet in a UNION.
     no_date, no_time, no_status = (
         Cast(Value(None), DateField()),
@@ -659,3 +661,27 @@ def _keys_and_today(component_ids, first, today):
         )  # fmt: skip
     )
     return signatures.union(todays, going_on, all=True)
+
+
+def _keys_and_today_sql(component_ids, first, today):
+    """_keys_and_today's rows on PostgreSQL, in SQL written once: the ids go as one array, not
+    three lists of a hundred parameters, and no query is built per request (building that
+    UNION cost the status page more than running it)."""
+    days = UptimeDay._meta.db_table
+    changes = ComponentStatusChange._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT component_id, {_SIGNATURE}, COUNT(id), MAX(id), SUM(major_seconds),"  # noqa: S608
+            " SUM(partial_seconds), SUM(degraded_seconds), SUM(maintenance_seconds), MIN(date),"
+            " MAX(date), NULL::varchar, NULL::timestamptz"
+            f" FROM {days} WHERE component_id = ANY(%s) AND date >= %s AND date < %s"
+            " GROUP BY component_id"
+            f" UNION ALL SELECT component_id, {_TODAY}, 0, 0, major_seconds, partial_seconds,"
+            " degraded_seconds, maintenance_seconds, date, NULL::date, worst_status,"
+            f" NULL::timestamptz FROM {days} WHERE component_id = ANY(%s) AND date = %s"
+            f" UNION ALL SELECT component_id, {_OPEN}, 0, 0, 0, 0, 0, 0, NULL::date, NULL::date,"
+            f" status, started_at FROM {changes}"
+            " WHERE component_id = ANY(%s) AND ended_at IS NULL AND status <> %s",
+            [component_ids, first, today, component_ids, today, component_ids, OPERATIONAL],
+        )
+        return cursor.fetchall()
