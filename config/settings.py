@@ -373,6 +373,19 @@ TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN")
 TWILIO_FROM = env("TWILIO_FROM")
 TWILIO_API_BASE = env("TWILIO_API_BASE", "https://api.twilio.com").rstrip("/")
 SMS_DAILY_CAP_PER_PAGE = env_int("SMS_DAILY_CAP_PER_PAGE", 1000)
+# Twilio Webhook Settings that sign callbacks with a shared key (header
+# X-Twilio-Webhooks-Signature-Settings): that key's secret. Unset, such callbacks are refused.
+TWILIO_WEBHOOK_SIGNING_SECRET = env("TWILIO_WEBHOOK_SIGNING_SECRET")
+# Opt-in codes, across all pages: at most 1 a minute, 3 an hour and 5 a day to one number, and
+# SMS_CODES_PER_DAY in all (platform-wide); only to numbers of SMS_ALLOWED_COUNTRIES (ISO
+# codes, e.g. "EC,GB"; empty: every country). Codes do not count against SMS_DAILY_CAP_PER_PAGE.
+SMS_CODES_PER_NUMBER = (
+    (60, env_int("SMS_CODES_PER_NUMBER_MINUTE", 1)),
+    (3600, env_int("SMS_CODES_PER_NUMBER_HOUR", 3)),
+    (86400, env_int("SMS_CODES_PER_NUMBER_DAY", 5)),
+)
+SMS_CODES_PER_DAY = env_int("SMS_CODES_PER_DAY", 1000)
+SMS_ALLOWED_COUNTRIES = [c.upper() for c in env_list("SMS_ALLOWED_COUNTRIES")]
 # Built-in monitors (incidents/monitors.py) call only public addresses too, under the same
 # setting. Their raw results are kept this many days (response times stay in the roll-ups).
 MONITOR_RESULTS_RETENTION_DAYS = env_int("MONITOR_RESULTS_RETENTION_DAYS", 30)

@@ -35,6 +35,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from incidents.models import Incident, IncidentStatus, IncidentUpdate
 from notifications import chat, outbox, sms, webhooks
+from status.limits import over_limit
 from status.models import (
     Audited,
     CodeField,
@@ -390,8 +391,9 @@ def allowed_channels(page):
         channels.append(Channel.EMAIL)
     if page.allow_webhook_subscribers:
         channels += [Channel.WEBHOOK, *CHAT_CHANNELS]
-    if page.allow_email_subscribers and sms.configured():
-        # A personal channel like email, offered while the platform has a Twilio account.
+    if page.allow_email_subscribers and sms.configured() and page.tenant.trusted:
+        # A personal channel like email, offered while the platform has a Twilio account, on
+        # pages of tenants the platform trusts (each code and message costs the platform).
         channels.append(Channel.SMS)
     return channels
 
@@ -504,6 +506,8 @@ class SubscriberQuerySet(models.QuerySet):
         if channel == Channel.EMAIL:
             lookup = {"email": email}
         elif channel == Channel.SMS:
+            # Counted whatever the number's state, so that a refusal says nothing about it.
+            take_sms_code(phone_number)
             lookup = {"phone_number": phone_number}
             email = ""
         else:
@@ -527,7 +531,10 @@ class SubscriberQuerySet(models.QuerySet):
                             endpoint=endpoint,
                             phone_number=phone_number,
                         )
-                    elif subscriber.state in (
+                    elif subscriber.is_sms and subscriber.state == SubscriberState.CONFIRMED:
+                        # Subscribed already: no code (the answer is the same as for others).
+                        return subscriber
+                    elif not subscriber.is_sms and subscriber.state in (
                         SubscriberState.CONFIRMED,
                         SubscriberState.QUARANTINED,
                         SubscriberState.DISABLED,
@@ -597,7 +604,11 @@ class SubscriberQuerySet(models.QuerySet):
         elif channel == Channel.SMS:
             if not sms.configured():
                 raise ValidationError(SMS_NOT_OFFERED, code="sms_off")
+            if not page.tenant.trusted:
+                raise ValidationError(SMS_UNTRUSTED, code="sms_untrusted")
             phone_number = sms.normalise_phone_number(phone_number)
+            if not skip_confirmation:
+                take_sms_code(phone_number)
         now = timezone.now()
         with transaction.atomic():
             subscriber = Subscriber(
@@ -624,6 +635,31 @@ class SubscriberQuerySet(models.QuerySet):
 
 
 SMS_NOT_OFFERED = "This platform does not send SMS (no Twilio account is set up)."
+SMS_UNTRUSTED = (
+    "SMS subscribers are for organisations the platform knows; ask the platform's staff to mark "
+    "yours as trusted."
+)
+SMS_CODES_TO_NUMBER_SPENT = (
+    "Too many codes were texted to this number lately. Wait a while and try again."
+)
+SMS_CODES_SPENT = "This platform has sent all the codes it sends today. Try again tomorrow."
+
+
+def take_sms_code(phone_number, now=None):
+    """Count a request for an opt-in code to `phone_number` against the platform-wide limits
+    (across all pages: settings.SMS_CODES_PER_NUMBER, then the daily SMS_CODES_PER_DAY), in
+    the shared cache; ValidationError once one is reached. Every request counts, whether or
+    not the number is subscribed, so the answer tells nothing about it."""
+    over = False
+    for window, limit in settings.SMS_CODES_PER_NUMBER:
+        over = over_limit(f"sms-code-number:{window}:{phone_number}", limit, window) or over
+    if over:
+        raise ValidationError(SMS_CODES_TO_NUMBER_SPENT, code="sms_number_limited")
+    day = sending_day(now).isoformat()
+    if over_limit(f"sms-codes:{day}", settings.SMS_CODES_PER_DAY, 2 * 86400):
+        log.error("SMS opt-in codes: the platform's daily budget (SMS_CODES_PER_DAY) is spent")
+        raise ValidationError(SMS_CODES_SPENT, code="sms_codes_spent")
+
 
 SKIP_CONFIRMATION_REFUSED = (
     "Adding subscribers without a confirmation email is for organisations the platform knows; "
@@ -1289,6 +1325,10 @@ class Delivery(models.Model):
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The provider's id of the message last sent (Twilio's sid "SM…"): its callbacks name it.
+    provider_message_id = models.CharField(
+        max_length=64, blank=True, default="", db_default="", editable=False
+    )
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -1332,11 +1372,20 @@ class Delivery(models.Model):
         # An SMS counts against its page's daily cap once: on its first attempt (since it was
         # made, or resent by staff).
         if self.channel == Channel.SMS and self.attempts == 1 and not SmsDay.take(self.event.page):
+            # Not sent, so not a message of the tenant's quota (claimed before): given back.
+            SendingDay.objects.filter(
+                tenant_id=self.event.page.tenant_id, day=sending_day(), sent__gte=1
+            ).update(sent=F("sent") - 1)
             return self.finish(DeliveryStatus.CAPPED, error=sms_cap_reached(self.event.page))
         try:
             response_code = transport.notify(self)
         except TransportError as error:
             return self.record_failure(error)
+        if self.channel == Channel.SMS and self.provider_message_id:
+            # Twilio's sid of the message just sent: its status callbacks name it.
+            Delivery.objects.filter(pk=self.pk, claim=self.claim).update(
+                provider_message_id=self.provider_message_id
+            )
         if recorder is not None:
             return recorder.sent(self, response_code)
         return self.record_sent(response_code)
@@ -1420,18 +1469,22 @@ class Delivery(models.Model):
             next_attempt_at=now + wait,
         )
 
-    def record_provider_status(self, status, error_code=None):
-        """Twilio's status callback for this delivery's SMS: "failed" or "undelivered" after
-        it was accepted marks it given up with Twilio's error (a number that cannot get SMS
-        disables its subscriber); other statuses (queued, sent, delivered) change nothing."""
-        if status not in sms.FAILED_STATUSES:
+    def record_provider_status(self, status, error_code=None, message_sid=""):
+        """Twilio's status callback for this delivery's SMS `message_sid`: "failed" or
+        "undelivered" after it was accepted marks it given up with Twilio's error (a number
+        that cannot get SMS disables its subscriber); other statuses (queued, sent, delivered)
+        change nothing. Only the message the delivery last sent counts (a late callback of an
+        earlier one, resent since, changes nothing), and only once."""
+        if status not in sms.FAILED_STATUSES or not message_sid:
             return False
-        reason = sms.NUMBER_GONE_ERRORS.get(error_code)
+        reason = sms.CALLBACK_NUMBER_GONE_ERRORS.get(error_code)
         detail = f" (error {error_code}{f': {reason}' if reason else ''})" if error_code else ""
         changed = Delivery.objects.filter(
-            pk=self.pk, status__in=[DeliveryStatus.SENT, DeliveryStatus.SENDING]
+            pk=self.pk,
+            provider_message_id=message_sid,
+            status__in=[DeliveryStatus.SENT, DeliveryStatus.SENDING],
         ).update(status=DeliveryStatus.DEAD, last_error=f"Twilio reports the SMS {status}{detail}.")
-        if reason:
+        if changed and reason:
             self.subscriber.disable()
         return bool(changed)
 
@@ -1441,6 +1494,7 @@ class Delivery(models.Model):
         now = timezone.now()
         Delivery.objects.filter(pk=self.pk).exclude(status=DeliveryStatus.SENDING).update(
             status=DeliveryStatus.PENDING,
+            provider_message_id="",
             attempts=0,
             next_attempt_at=now,
             enqueued_at=now,

@@ -11,29 +11,48 @@ These are pure functions; the models and the transport use them.
 
 import json
 import re
+import unicodedata
 from urllib.parse import urlencode
 
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from phonenumbers import geocoder
 
 # Twilio's error codes (https://www.twilio.com/docs/api/errors) that mean the number cannot
 # get our messages: the subscriber is disabled (no retry can help).
 NUMBER_GONE_ERRORS = {
     21211: "not a valid phone number",
-    21408: "a region the account may not send to",
     21610: "the recipient replied STOP to our number",
-    21612: "not reachable from our number",
     21614: "not a mobile number",
 }
+# The same in a status callback's ErrorCode, with the carriers' verdicts on the number (30003,
+# "unreachable destination handset", is often temporary: it does not disable).
+CALLBACK_NUMBER_GONE_ERRORS = {
+    **NUMBER_GONE_ERRORS,
+    30005: "unknown destination handset",
+    30006: "a landline or an unreachable carrier",
+}
+# Errors of the platform's own account, not of the number: the message is given up without
+# disabling its subscriber, and logged as an error for the operator.
+PLATFORM_ERRORS = {
+    21408: "the platform's Twilio account may not send to this region (geo permissions)",
+}
+# Errors worth a retry with the usual backoff.
+RETRIED_ERRORS = {
+    21611: "the sender has too many messages queued",
+}
+# Any other 4xx (e.g. 21612, the number is not reachable from our sender) is not retried and
+# does not disable the subscriber.
 # Words that unsubscribe, as Twilio's Advanced Opt-Out and the CTIA's guidelines list them.
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}
 # A message statuses Twilio's status callbacks report that end a message badly.
 FAILED_STATUSES = {"failed", "undelivered"}
 
-# One SMS segment: 160 characters of the GSM 03.38 alphabet (7 bits each). Beyond it, or with a
-# character outside it (UCS-2, 70 a segment), a message costs several.
-SEGMENT = 160
+# One SMS segment: 160 characters of the GSM 03.38 alphabet (7 bits each), 153 a part of a
+# longer message; with a character outside it the message is UCS-2: 70 in one, 67 a part.
+GSM, UCS2 = "GSM-7", "UCS-2"
+SEGMENT_SIZES = {GSM: (160, 153), UCS2: (70, 67)}
 GSM7 = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
@@ -43,7 +62,7 @@ GSM7_EXTENDED = set("^{}\\[~]|€\f")
 # Common characters outside GSM-7 and what stands in for them.
 GSM7_STAND_INS = str.maketrans(
     {"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "…": "...", "\u00a0": " ",
-     "\u2060": ""}
+     "\u2060": "", "Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "ı": "i"}
 )  # fmt: skip
 
 
@@ -80,6 +99,14 @@ def normalise_phone_number(value):
         raise ValidationError(
             f"{text} is not a mobile number: text messages cannot reach it.", code="not_mobile"
         )
+    allowed = settings.SMS_ALLOWED_COUNTRIES
+    region = phonenumbers.region_code_for_number(number)
+    if allowed and region not in allowed:
+        country = geocoder.country_name_for_number(number, "en") or region
+        raise ValidationError(
+            f"This platform does not send SMS to numbers in {country} (+{number.country_code}).",
+            code="country",
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -91,16 +118,40 @@ def masked(number):
 # Texts.
 
 
-def to_gsm7(text):
-    """`text` with common typographic characters replaced by GSM-7 ones, and the others by
-    "?" (so that a notification fits one 160-character segment, not one of 70)."""
-    text = text.translate(GSM7_STAND_INS)
-    return "".join(c if c in GSM7 or c in GSM7_EXTENDED else "?" for c in text)
+def plain(text):
+    """`text` in GSM-7 where it can be: typographic characters replaced (quotes, dashes,
+    ellipsis), and letters GSM-7 lacks transliterated (NFKD, combining marks dropped: "ó" is
+    "o", "ã" "a"), keeping the accented letters it has (é, ñ, ü, Ä, ß, …). Characters with no
+    GSM-7 form (Cyrillic, CJK, emoji) stay as they are: the message then goes as UCS-2."""
+    out = []
+    for c in text.translate(GSM7_STAND_INS):
+        if c in GSM7 or c in GSM7_EXTENDED:
+            out.append(c)
+            continue
+        bare = "".join(d for d in unicodedata.normalize("NFKD", c) if not unicodedata.combining(d))
+        out.append(bare if bare and all(d in GSM7 or d in GSM7_EXTENDED for d in bare) else c)
+    return "".join(out)
 
 
-def septets(text):
-    """The length of `text` in GSM-7 septets."""
-    return sum(2 if c in GSM7_EXTENDED else 1 for c in text)
+def is_gsm7(text):
+    return all(c in GSM7 or c in GSM7_EXTENDED for c in text)
+
+
+def units(text, encoding):
+    """The length of `text` in its encoding's units: septets (two for the extension table's
+    characters) in GSM-7, UTF-16 code units in UCS-2."""
+    if encoding == GSM:
+        return sum(2 if c in GSM7_EXTENDED else 1 for c in text)
+    return len(text.encode("utf-16-le")) // 2
+
+
+def segments(text):
+    """(encoding, segments): how `text` goes as SMS. GSM-7: 160 septets in one segment, 153 a
+    part beyond; else UCS-2: 70 characters in one, 67 a part."""
+    encoding = GSM if is_gsm7(text) else UCS2
+    single, part = SEGMENT_SIZES[encoding]
+    length = units(text, encoding)
+    return encoding, 1 if length <= single else -(-length // part)
 
 
 def one_line(text):
@@ -110,10 +161,11 @@ def one_line(text):
 def notification_text(page_name, status, title, link):
     """A notification as one SMS where it can be: "<page>: <status> - <title> <link>".
 
-    Names are cut (never the link) so that the whole fits one 160-character segment; when
-    even the link and the status do not fit, the page name goes, then the status."""
-    page_name, status, title = (to_gsm7(one_line(part)) for part in (page_name, status, title))
-    link = to_gsm7(link)
+    Names are cut (never the link) so that the whole fits one segment (160 GSM-7 characters,
+    or 70 when a character GSM-7 lacks makes it UCS-2); when even the link and the status do
+    not fit, the page name goes, then the status."""
+    page_name, status, title = (plain(one_line(part)) for part in (page_name, status, title))
+    link = plain(link)
 
     def compose(page_part, title_part):
         head = f"{page_part}: " if page_part else ""
@@ -121,35 +173,44 @@ def notification_text(page_name, status, title, link):
         return f"{head}{status_part}{title_part} {link}".strip()
 
     full = compose(page_name, title)
-    if septets(full) <= SEGMENT:
+    encoding = GSM if is_gsm7(full) else UCS2
+    budget = SEGMENT_SIZES[encoding][0]
+    if units(full, encoding) <= budget:
         return full
+
+    def size(text):
+        return units(text, encoding)
+
     # Cut the incident's name first, then the page's, keeping a few characters of each.
-    room = SEGMENT - septets(compose(page_name, ""))
+    room = budget - size(compose(page_name, ""))
     if room >= 16:
-        return compose(page_name, cut(title, room - 3))
-    short_page = cut(page_name, 20)
-    room = SEGMENT - septets(compose(short_page, ""))
+        return compose(page_name, cut(title, room - 3, encoding))
+    short_page = cut(page_name, 20, encoding)
+    room = budget - size(compose(short_page, ""))
     if room >= 12:
-        return compose(short_page, cut(title, room - 3))
+        return compose(short_page, cut(title, room - 3, encoding))
     # A very long link: it goes whole, with what still fits (or several segments).
-    return compose("", cut(title, max(SEGMENT - septets(compose("", "")) - 3, 10)))
+    return compose("", cut(title, max(budget - size(compose("", "")) - 3, 10), encoding))
 
 
-def cut(text, limit):
-    if septets(text) <= limit:
+def cut(text, limit, encoding=None):
+    encoding = encoding or (GSM if is_gsm7(text) else UCS2)
+    if units(text, encoding) <= limit:
         return text
-    out = []
+    out, used = [], 0
     for c in text:
-        if septets("".join(out)) + septets(c) > max(limit - 3, 1):
+        size = units(c, encoding)
+        if used + size > max(limit - 3, 1):
             break
         out.append(c)
+        used += size
     return "".join(out).rstrip() + "..."
 
 
 def code_text(page_name, code, minutes, link):
     """The opt-in code's SMS, with the link to the page where it is typed (the page name is
     cut so that it fits one segment where it can)."""
-    link = to_gsm7(link)
+    link = plain(link)
 
     def compose(name):
         return (
@@ -157,9 +218,10 @@ def code_text(page_name, code, minutes, link):
             "status alerts. Not you? Ignore this."
         )
 
-    name = to_gsm7(one_line(page_name))
-    room = SEGMENT - septets(compose(""))
-    return compose(cut(name, max(room, 12)))
+    name = plain(one_line(page_name))
+    encoding = GSM if is_gsm7(compose(name)) else UCS2
+    room = SEGMENT_SIZES[encoding][0] - units(compose(""), encoding)
+    return compose(cut(name, max(room, 12), encoding))
 
 
 # Twilio's Messages API.
@@ -182,6 +244,15 @@ def message_form(to, body, status_callback=None):
     if status_callback:
         fields["StatusCallback"] = status_callback
     return urlencode(fields).encode()
+
+
+def sid_of(content):
+    """The message's sid ("SM…") from Twilio's 201 answer, or "" when it has none."""
+    try:
+        sid = json.loads(content).get("sid")
+    except (ValueError, AttributeError):
+        return ""
+    return sid[:64] if isinstance(sid, str) else ""
 
 
 def error_of(content):

@@ -2,8 +2,10 @@
 texted to the platform's number (STOP and the other opt-out words unsubscribe).
 
 Twilio signs every request (X-Twilio-Signature: HMAC-SHA1 of the URL it called and the posted
-parameters, keyed with the account's auth token); the twilio library's RequestValidator checks
-it. A request without a valid signature gets 403 and changes nothing. The URL checked is the one
+parameters, keyed with the account's auth token; or, under a Webhook Setting with a shared key,
+the algorithm X-Twilio-Webhooks-Signature-Settings names, keyed with
+TWILIO_WEBHOOK_SIGNING_SECRET); the twilio library's RequestValidator checks it. A request
+without a valid signature gets 403, changes nothing and is logged. The URL checked is the one
 Twilio was given: SITE_URL and the path (for inbound messages, configure
 `{SITE_URL}/hooks/twilio/inbound/` as the number's or Messaging Service's webhook).
 """
@@ -15,7 +17,7 @@ from django.http import HttpResponse, HttpResponseForbidden
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import HMAC_SHA1, RequestValidator, get_signature_algorithm
 
 from notifications import sms
 from notifications.models import Delivery, Subscriber
@@ -27,15 +29,42 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
 def signed(request):
-    """Whether Twilio signed this request (False when SMS is not set up)."""
+    """Whether Twilio signed this request (False when SMS is not set up).
+
+    Signed with the account's auth token (HMAC-SHA1), or, when a Webhook Setting signs with a
+    shared key (header X-Twilio-Webhooks-Signature-Settings: key=…,algorithm=HMAC_SHA256), with
+    TWILIO_WEBHOOK_SIGNING_SECRET and the algorithm the header names. Every value of a repeated
+    parameter is part of the signature (the QueryDict goes to the validator whole)."""
     if not sms.configured():
+        log.warning("Twilio callback refused: SMS is not set up on this platform")
         return False
     signature = request.headers.get("X-Twilio-Signature", "")
     if not signature:
+        log.warning("Twilio callback refused: no X-Twilio-Signature")
         return False
     url = sms.callback_url(request.get_full_path())
-    params = {key: request.POST.get(key) for key in request.POST}
-    return RequestValidator(settings.TWILIO_AUTH_TOKEN).validate(url, params, signature)
+    settings_header = request.headers.get("X-Twilio-Webhooks-Signature-Settings", "")
+    if settings_header:
+        if not settings.TWILIO_WEBHOOK_SIGNING_SECRET:
+            log.error(
+                "Twilio callback refused: signed with a shared key (%s) but "
+                "TWILIO_WEBHOOK_SIGNING_SECRET is not set",
+                settings_header[:200],
+            )
+            return False
+        key, algorithm = (
+            settings.TWILIO_WEBHOOK_SIGNING_SECRET,
+            get_signature_algorithm(settings_header),
+        )
+    else:
+        key, algorithm = settings.TWILIO_AUTH_TOKEN, HMAC_SHA1
+    try:
+        valid = RequestValidator(key).validate(url, request.POST, signature, algorithm)
+    except ValueError:  # an algorithm the library does not know
+        valid = False
+    if not valid:
+        log.warning("Twilio callback refused: the signature (%s) does not match %s", algorithm, url)
+    return valid
 
 
 def refused():
@@ -83,5 +112,6 @@ def status(request, delivery_id, delivery_uuid):
         delivery.record_provider_status(
             request.POST.get("MessageStatus", ""),
             int(error_code) if error_code.isdigit() else None,
+            request.POST.get("MessageSid", ""),
         )
     return HttpResponse(status=204)

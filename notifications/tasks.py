@@ -24,7 +24,6 @@ from notifications.models import (
     DeliveryStatus,
     NotificationEvent,
     SentRecorder,
-    SmsDay,
     Subscriber,
     SubscriberState,
     TransportError,
@@ -280,16 +279,12 @@ def send_chat_confirmation(subscriber_id):
 @shared_task
 def send_sms_code(subscriber_id):
     """A new SMS subscription's opt-in code, by SMS (its confirmation email). Sent once, not
-    retried (whoever asked can ask again); counted against the page's daily SMS cap."""
+    retried (whoever asked can ask again). Codes have their own limits, counted when asked
+    for (models.take_sms_code), not the page's daily cap, which is for notifications."""
     subscriber = Subscriber.objects.select_related("page").filter(pk=subscriber_id).first()
     if subscriber is None or not subscriber.is_sms or subscriber.state != SubscriberState.PENDING:
         return None
     page = subscriber.page
-    if not SmsDay.take(page):
-        log.warning(
-            "subscriber %s: no opt-in code sent, the page's SMS cap is reached", subscriber.pk
-        )
-        return None
     code = subscriber.new_sms_code()
     minutes = int(SMS_CODE_MAX_AGE.total_seconds() // 60)
     text = sms.code_text(page.name, code, minutes, page.public_url("subscribe/sms/"))

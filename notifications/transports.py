@@ -319,17 +319,23 @@ class SmsTransport(Transport):
     retried with the usual backoff; any other 4xx is not (the same request would fail again).
     """
 
+    last_sid = ""
+
     def open(self):
         if not sms.configured():
             raise TransportError("SMS is not set up on this platform (TWILIO_* settings).")
         http_session()
 
     def notify(self, delivery):
-        return self.send(
+        status = self.send(
             delivery.subscriber.phone_number,
             self.text(delivery.event),
             sms.callback_url(f"/hooks/twilio/status/{delivery.pk}/{delivery.uuid}/"),
         )
+        # Twilio's sid of this message, kept on the delivery (Delivery.attempt) so that a
+        # status callback is matched to the message it is about.
+        delivery.provider_message_id = self.last_sid
+        return status
 
     def text(self, event):
         """The event's SMS (kept on the event: a batch builds it once)."""
@@ -361,9 +367,20 @@ class SmsTransport(Transport):
             sms.messages_url(), sms.message_form(to, body, status_callback), headers
         )
         if 200 <= status < 300:
+            self.last_sid = sms.sid_of(content)
             return status
         code, text = sms.error_of(content)
         described = f"Twilio {status}" + (f" error {code}" if code else "") + f": {text}"
+        if code in sms.PLATFORM_ERRORS:
+            # The operator's account may not send there: no fault of the number's owner.
+            log.error("SMS to %s refused: %s", sms.masked(to), described)
+            raise TransportError(
+                f"{described} ({sms.PLATFORM_ERRORS[code]}; not retried).",
+                response_code=status,
+                permanent=True,
+            )
+        if code in sms.RETRIED_ERRORS:
+            raise TransportError(f"{described} ({sms.RETRIED_ERRORS[code]})", response_code=status)
         if code in sms.NUMBER_GONE_ERRORS:
             raise TransportError(
                 f"{described} ({sms.NUMBER_GONE_ERRORS[code]}); the subscriber is disabled.",

@@ -8,6 +8,7 @@ mail clients, without a cookie or CSRF token.
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
@@ -16,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 from notifications.models import (
     CHAT_CHANNELS,
+    SMS_CODE_ATTEMPTS,
     Channel,
     SmsCodeOutcome,
     Subscriber,
@@ -39,6 +41,12 @@ def rate_limited(request, page):
     return response
 
 
+SMS_CODE_REFUSED = (
+    "That code does not work. Check the SMS; codes work for 15 minutes and 5 tries. "
+    "Subscribe again for a new one."
+)
+
+
 def offers_subscriptions(page):
     return bool(allowed_channels(page))
 
@@ -60,16 +68,32 @@ def subscribe(request, page):
             if over_limit(address_key, settings.NOTIFICATIONS_SUBSCRIBE_PER_ADDRESS):
                 return rate_limited(request, page)
             data = form.cleaned_data
-            subscriber = Subscriber.objects.request(
-                page,
-                channel=data["channel"],
-                email=data["email"],
-                endpoint=data["endpoint"],
-                phone_number=data["phone_number"],
-                components=data["components"],
-                groups=data["groups"],
-                events=data["events"],
-            )
+            try:
+                subscriber = Subscriber.objects.request(
+                    page,
+                    channel=data["channel"],
+                    email=data["email"],
+                    endpoint=data["endpoint"],
+                    phone_number=data["phone_number"],
+                    components=data["components"],
+                    groups=data["groups"],
+                    events=data["events"],
+                )
+            except ValidationError as error:
+                # An SMS code refused by the platform's limits (the same for any number).
+                form.add_error("phone_number", error)
+                return render(
+                    request,
+                    "notifications/subscribe.html",
+                    {
+                        "page": page,
+                        "form": form,
+                        "sections": form.sections(),
+                        "chat_instructions": form.chat_instructions(),
+                        "offers_sms": True,
+                    },
+                    status=429,
+                )
             if subscriber.is_sms:
                 # The same page for a new, pending or confirmed number (a confirmed one gets
                 # no code, and no code works for it): nothing says who is subscribed.
@@ -158,6 +182,12 @@ def sms_code(request, page, token=None):
         ):
             return rate_limited(request, page)
         status = 422
+        if form.is_valid() and not token:
+            # Wrong tries on one number from one address are limited too: a stranger burning
+            # a number's tries is stopped (the code's own SMS_CODE_ATTEMPTS bound it anyway).
+            number_key = f"sms-code-tries:{client_key(request)}:{form.cleaned_data['phone_number']}"
+            if over_limit(number_key, SMS_CODE_ATTEMPTS):
+                return rate_limited(request, page)
         if form.is_valid():
             target = (
                 subscriber
@@ -173,9 +203,9 @@ def sms_code(request, page, token=None):
             if outcome == SmsCodeOutcome.CONFIRMED:
                 subscriber, confirmed, status = target, True, 200
             else:
-                # A number already confirmed (or none) answers as a wrong code would.
-                shown = SmsCodeOutcome.WRONG if outcome == SmsCodeOutcome.NOT_PENDING else outcome
-                form.add_error("code", shown.label)
+                # One answer for a wrong, expired or used-up code, a number already confirmed
+                # or none: nothing tells whether the number waits for a code.
+                form.add_error("code", SMS_CODE_REFUSED)
     return render(
         request,
         "notifications/sms_code.html",

@@ -110,3 +110,43 @@ def test_another_tenants_key_cannot_add_an_sms_subscriber_to_this_page(api_b, pa
 
     assert response.status_code == 404
     assert not Subscriber.objects.exists()
+
+
+def test_a_number_of_a_country_not_allowed_is_a_422_with_a_message(api_a, page, twilio, settings):
+    settings.SMS_ALLOWED_COUNTRIES = ["GB"]
+    response = api_a.post(
+        "subscribers", {"subscriber": {"mode": "sms", "phone_number": "+593991234567"}}
+    )
+
+    assert response.status_code == 422
+    assert "This platform does not send SMS to numbers in Ecuador (+593)." in response.text
+    assert not Subscriber.objects.exists() and twilio.count() == 0
+
+
+def test_codes_asked_through_the_api_count_against_the_numbers_limit(
+    api_a, page, twilio, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        first = api_a.post(
+            "subscribers", {"subscriber": {"mode": "sms", "phone_number": "+593991234567"}}
+        )
+    Subscriber.objects.all().delete()
+    again = api_a.post(
+        "subscribers", {"subscriber": {"mode": "sms", "phone_number": "+593991234567"}}
+    )
+
+    assert (first.status_code, again.status_code) == (201, 422)
+    assert "Too many codes were texted to this number lately" in again.text
+    assert twilio.count() == 1 and not Subscriber.objects.exists()
+
+
+def test_an_untrusted_tenant_cannot_add_sms_subscribers(api_b, tenant_b, twilio):
+    page = tenant_b.page
+    response = api_b.post(
+        f"/api/v1/pages/{page.code}/subscribers",
+        {"subscriber": {"mode": "sms", "phone_number": "+593991234567"}},
+    )
+
+    assert response.status_code == 422
+    assert "SMS subscribers are for organisations the platform knows" in response.text
+    assert not Subscriber.objects.exists() and twilio.count() == 0

@@ -182,7 +182,7 @@ class FakeTwilio:
     "queued"), or what `script(to, [answer, …])` says for the next messages to that number: a
     status (an error body of Twilio's shape with code = status * 100 …), or (status, code) for
     a Twilio error code, or (status, code, headers). Every request is kept in `messages` as its
-    parsed form (with "_status", the answer's status)."""
+    parsed form (with "_status", the answer's status, and "_sid", the message's sid)."""
 
     ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
     AUTH_TOKEN = "fake-twilio-auth-token-0123456789"
@@ -271,10 +271,10 @@ class FakeTwilio:
             if not isinstance(scripted, tuple):
                 scripted = (scripted, scripted * 100)
             status, code, *rest = scripted
-            self.messages.append({**form, "_status": status})
+            sid = "SM" + uuid.uuid4().hex if status == 201 else None
+            self.messages.append({**form, "_status": status, "_sid": sid})
             if status != 201:
                 return status, self.error(code, f"Scripted error {code}", status), (rest or [{}])[0]
-            sid = "SM" + uuid.uuid4().hex
             return (
                 201,
                 {

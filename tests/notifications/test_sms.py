@@ -80,12 +80,24 @@ def test_numbers_are_kept_in_e164(typed, kept):
     assert sms.normalise_phone_number(typed) == kept
 
 
-@pytest.mark.parametrize("typed", ["0991234567", "+593 12", "call me", "+44 20 7946 0958", ""])
-def test_a_bad_number_is_refused_with_a_message_that_says_what_to_type(typed):
+FORMAT = (
+    "Enter a mobile number in international format, with its country code, e.g. +593 99 123 4567."
+)
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [("0991234567", FORMAT),
+     ("+593 12", f"+593 12 is not a valid phone number. {FORMAT}"),
+     ("call me", FORMAT),
+     ("+44 20 7946 0958",
+      "+44 20 7946 0958 is not a mobile number: text messages cannot reach it."),
+     ("", "Enter a mobile number.")],
+)  # fmt: skip
+def test_a_bad_number_is_refused_with_a_message_that_says_what_to_type(typed, said):
     with pytest.raises(ValidationError) as refused:
         sms.normalise_phone_number(typed)
-    message = refused.value.messages[0]
-    assert "number" in message.lower()
+    assert refused.value.messages == [said]
 
 
 def test_a_notification_fits_one_sms_and_keeps_its_link_whole():
@@ -100,6 +112,39 @@ def test_a_notification_fits_one_sms_and_keeps_its_link_whole():
     typographic = sms.notification_text("Alpha", "Identified", "“Login” — broken…", link)
     assert set(typographic) <= sms.GSM7 | sms.GSM7_EXTENDED
     assert '"Login" - broken...' in typographic
+
+
+def test_accents_are_transliterated_and_letters_gsm7_has_are_kept():
+    link = "https://status.alpha.example/incidents/ab12cd34ef56/"
+    text = sms.notification_text("Alpha", "Identified", "Conexión lenta en São Paulo", link)
+    assert text == f"Alpha: Identified - Conexion lenta en Sao Paulo {link}"
+    assert sms.segments(text) == ("GSM-7", 1)
+    kept = "é è à ù ì ò ñ ü Ä Ö Ñ Ü Å å æ Æ ø Ø ß É Ç"
+    assert sms.plain(kept) == kept
+    assert sms.plain("Zürich, Kraków, Łódź, Ærøskøbing") == "Zürich, Krakow, Lodz, Ærøskøbing"
+
+
+def test_text_gsm7_cannot_carry_goes_as_it_is_in_ucs2_within_70_characters():
+    link = "https://s.example/i/1/"
+    short = sms.notification_text("Альфа", "Сбой", "База данных", link)
+    assert short == f"Альфа: Сбой - База данных {link}"
+    assert sms.segments(short) == ("UCS-2", 1)
+
+    long = sms.notification_text("Альфа", "Сбой", "Очень длинное название " * 10, link)
+    assert len(long) <= 70 and long.endswith(" " + link) and "..." in long
+    assert sms.segments(long) == ("UCS-2", 1)
+    assert "?" not in long
+
+
+@pytest.mark.parametrize(
+    ("text", "counted"),
+    [("a" * 160, ("GSM-7", 1)), ("a" * 161, ("GSM-7", 2)), ("a" * 306, ("GSM-7", 2)),
+     ("a" * 307, ("GSM-7", 3)), ("€" * 80, ("GSM-7", 1)), ("€" * 81, ("GSM-7", 2)),
+     ("д" * 70, ("UCS-2", 1)), ("д" * 71, ("UCS-2", 2)), ("д" * 134, ("UCS-2", 2)),
+     ("д" * 135, ("UCS-2", 3)), ("a" * 69 + "😀", ("UCS-2", 2))],
+)  # fmt: skip
+def test_segments_count_as_carriers_do(text, counted):
+    assert sms.segments(text) == counted
 
 
 # The subscribe page and double opt-in
@@ -143,7 +188,7 @@ def test_an_sms_subscription_is_confirmed_by_the_code_texted_to_the_number(
     wrong = "000000" if code != "000000" else "111111"
     refused = visitor.post(response["Location"], {"code": wrong})
     assert refused.status_code == 422
-    assert "not the code we sent" in refused.text
+    assert "That code does not work" in refused.text
     assert Subscriber.objects.get(pk=subscriber.pk).state == "pending"
 
     confirmed = visitor.post(response["Location"], {"code": code[:3] + " " + code[3:]})
@@ -164,7 +209,7 @@ def test_an_expired_code_is_refused(page, twilio, django_capture_on_commit_callb
     with time_machine.travel(timezone.now() + timedelta(minutes=16)):
         refused = visitor.post(response["Location"], {"code": code})
 
-    assert refused.status_code == 422 and "expired" in refused.text
+    assert refused.status_code == 422 and "That code does not work" in refused.text
     assert Subscriber.objects.get(phone_number=NUMBER).state == "pending"
 
 
@@ -178,7 +223,7 @@ def test_five_wrong_codes_use_the_code_up(page, twilio, django_capture_on_commit
 
     refused = visitor.post(response["Location"], {"code": code})
 
-    assert refused.status_code == 422 and "Too many wrong codes" in refused.text
+    assert refused.status_code == 422 and "That code does not work" in refused.text
     assert Subscriber.objects.get(phone_number=NUMBER).state == "pending"
 
 
@@ -329,7 +374,18 @@ def test_stop_from_a_number_unsubscribes_it_when_signed_and_unsigned_changes_not
 @pytest.mark.parametrize("word", ["STOPALL", "unsubscribe", "Cancel", "END", "quit"])
 def test_every_opt_out_word_unsubscribes(client, page, twilio, word):
     subscriber = make_sms(page)
-    twilio_post(client, "/hooks/twilio/inbound/", {"From": NUMBER, "Body": word})
+    answer = twilio_post(client, "/hooks/twilio/inbound/", {"From": NUMBER, "Body": word})
+    assert answer.status_code == 200
+    assert Subscriber.objects.get(pk=subscriber.pk).state == "unsubscribed"
+
+
+def test_an_opt_out_twilio_recognised_in_another_language_unsubscribes(client, page, twilio):
+    # Twilio's Advanced Opt-Out reports its own keywords (here Spanish) as OptOutType=STOP.
+    subscriber = make_sms(page)
+    params = {"From": NUMBER, "Body": "BAJA", "OptOutType": "STOP"}
+    assert "BAJA" not in sms.STOP_WORDS
+    answer = twilio_post(client, "/hooks/twilio/inbound/", params)
+    assert answer.status_code == 200
     assert Subscriber.objects.get(pk=subscriber.pk).state == "unsubscribed"
 
 
@@ -347,8 +403,12 @@ def test_an_undelivered_status_is_recorded_on_the_delivery(
     with django_capture_on_commit_callbacks(execute=True):
         Incident.declare(page, name="Outage")
     delivery = Delivery.objects.get(subscriber=subscriber)
+    # The sid Twilio answered is kept on the delivery; callbacks are matched on it.
+    (sent,) = twilio.to(NUMBER)
+    assert sent["_sid"].startswith("SM") and delivery.provider_message_id == sent["_sid"]
     path = f"/hooks/twilio/status/{delivery.pk}/{delivery.uuid}/"
-    failed = {"MessageSid": "SM1", "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    sid = sent["_sid"]
+    failed = {"MessageSid": sid, "MessageStatus": "undelivered", "ErrorCode": "30003"}
 
     assert twilio_post(client, path, failed, signed=False).status_code == 403
     assert Delivery.objects.get(pk=delivery.pk).status == "sent"
@@ -356,19 +416,64 @@ def test_an_undelivered_status_is_recorded_on_the_delivery(
     wrong = f"/hooks/twilio/status/{delivery.pk}/{'0' * 8}-0000-4000-8000-{'0' * 12}/"
     assert twilio_post(client, wrong, failed).status_code == 204
     assert Delivery.objects.get(pk=delivery.pk).status == "sent"
+    # Another message's sid: nothing.
+    other = {**failed, "MessageSid": "SM" + "0" * 32}
+    assert twilio_post(client, path, other).status_code == 204
+    assert Delivery.objects.get(pk=delivery.pk).status == "sent"
 
-    delivered = {"MessageSid": "SM1", "MessageStatus": "delivered"}
+    delivered = {"MessageSid": sid, "MessageStatus": "delivered"}
     assert twilio_post(client, path, delivered).status_code == 204
     assert Delivery.objects.get(pk=delivery.pk).status == "sent"
     assert twilio_post(client, path, failed).status_code == 204
     delivery.refresh_from_db()
     assert delivery.status == "dead"
     assert delivery.last_error == "Twilio reports the SMS undelivered (error 30003)."
+    # 30003 (unreachable handset) is often temporary: the subscriber stays.
     assert Subscriber.objects.get(pk=subscriber.pk).state == "confirmed"
 
-    # A number that replied STOP: its subscriber is disabled.
-    twilio_post(client, path, {"MessageStatus": "failed", "ErrorCode": "21610"})
-    assert Subscriber.objects.get(pk=subscriber.pk).state == "disabled"
+
+@pytest.mark.parametrize(("code", "disabled"), [(21610, True), (30005, True), (30006, True),
+                                                 (30003, False), (21612, False)])  # fmt: skip
+def test_a_failed_status_disables_the_subscriber_only_for_a_number_that_cannot_get_sms(
+    client, page, twilio, django_capture_on_commit_callbacks, code, disabled
+):
+    subscriber = make_sms(page)
+    with django_capture_on_commit_callbacks(execute=True):
+        Incident.declare(page, name="Outage")
+    delivery = Delivery.objects.get(subscriber=subscriber)
+    assert delivery.status == "sent"
+    path = f"/hooks/twilio/status/{delivery.pk}/{delivery.uuid}/"
+    params = {"MessageSid": delivery.provider_message_id, "MessageStatus": "failed",
+              "ErrorCode": str(code)}  # fmt: skip
+
+    assert twilio_post(client, path, params).status_code == 204
+
+    assert Delivery.objects.get(pk=delivery.pk).status == "dead"
+    state = Subscriber.objects.get(pk=subscriber.pk).state
+    assert state == ("disabled" if disabled else "confirmed")
+
+
+def test_a_late_failure_of_an_earlier_message_changes_nothing_after_a_resend(
+    client, page, twilio, django_capture_on_commit_callbacks
+):
+    subscriber = make_sms(page)
+    with django_capture_on_commit_callbacks(execute=True):
+        Incident.declare(page, name="Outage")
+    delivery = Delivery.objects.get(subscriber=subscriber)
+    first_sid = delivery.provider_message_id
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery.resend()
+    delivery.refresh_from_db()
+    assert delivery.status == "sent" and len(twilio.to(NUMBER)) == 2
+    assert delivery.provider_message_id == twilio.to(NUMBER)[1]["_sid"] != first_sid
+
+    path = f"/hooks/twilio/status/{delivery.pk}/{delivery.uuid}/"
+    late = {"MessageSid": first_sid, "MessageStatus": "failed", "ErrorCode": "30005"}
+    assert twilio_post(client, path, late).status_code == 204
+
+    delivery.refresh_from_db()
+    assert delivery.status == "sent" and delivery.last_error == ""
+    assert Subscriber.objects.get(pk=subscriber.pk).state == "confirmed"
 
 
 def test_callbacks_are_refused_when_sms_is_not_set_up(client, page, settings):
@@ -438,7 +543,7 @@ def test_a_subscriber_added_by_staff_types_the_number_and_code_at_the_link_in_th
 
     # An unknown number answers as a wrong code does.
     unknown = visitor.post("/p/alpha/subscribe/sms/", {"phone_number": OTHER, "code": code})
-    assert unknown.status_code == 422 and "not the code we sent" in unknown.text
+    assert unknown.status_code == 422 and "That code does not work" in unknown.text
     bad = visitor.post("/p/alpha/subscribe/sms/", {"phone_number": "12", "code": code})
     assert bad.status_code == 422 and "international format" in bad.text
 
