@@ -34,6 +34,9 @@ NOT_IN_THE_ADMIN = {
     "status.sendingday",
     # Counted from the status history, which the admin shows: nothing to read or change.
     "status.uptimeday",
+    # Each page's SMS of the day, counted against SMS_DAILY_CAP_PER_PAGE: a capped delivery says
+    # so in the delivery log, which the admin shows.
+    "notifications.smsday",
     # Alert integrations hold secrets' hashes and alert state, managed by the tenant through the
     # console and the API (incidents/console_integrations.py); changes are in the audit log.
     "incidents.integration",
