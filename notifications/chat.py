@@ -12,6 +12,7 @@ the limits its service documents, cutting the update's text (with a link to the 
 These are pure functions of the message; the transports (transports.py) post their JSON.
 """
 
+import html
 import json
 import re
 from bisect import bisect_right
@@ -466,8 +467,7 @@ class SlackWriter(Writer):
     def text(self, text):
         # Slack's own escaping: with "<", ">" and "&" escaped no text can form <!here>,
         # <!channel>, <@U…> or a link.
-        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        return neutralise_at(text)
+        return neutralise_at(html.escape(text, quote=False))
 
     def strong(self, text):
         return f"*{text}*" if text else ""
@@ -538,8 +538,7 @@ class GoogleChatWriter(Writer):
 
     def text(self, text):
         # Escaped, no text can form a tag, <users/all> (a mention) included.
-        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        return neutralise_at(text)
+        return neutralise_at(html.escape(text, quote=False))
 
     def heading(self, text):
         return f"<b>{text}</b>" if text else ""

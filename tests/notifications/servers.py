@@ -93,7 +93,26 @@ class SmtpSink:
             return len({peer for peer, *_ in self.messages})
 
 
-class Receiver:
+class LocalServer:
+    """An HTTP server on a free port of 127.0.0.1, in a thread of its own: `serve(handler)` in
+    the subclass's __init__, then start() and stop()."""
+
+    def serve(self, handler):
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Receiver(LocalServer):
     """An HTTP server recording every request: (path, headers, body). Answers 200, or what
     `script(path, [status, …])` says for the next requests to a path (a status may be a tuple
     (status, headers) or (status, headers, body)). Each answer waits `delay` seconds after the
@@ -139,18 +158,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def start(self):
-        self.thread.start()
-        return self
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(Handler)
 
     def url(self, path="/hook"):
         return f"http://127.0.0.1:{self.port}{path}"
@@ -173,7 +181,7 @@ class Receiver:
             self.scripts.clear()
 
 
-class FakeTwilio:
+class FakeTwilio(LocalServer):
     """A local stand-in for Twilio's Messages API (point TWILIO_API_BASE at `base`).
 
     POST /2010-04-01/Accounts/<sid>/Messages.json with Basic auth (the account SID and auth
@@ -214,18 +222,7 @@ class FakeTwilio:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def start(self):
-        self.thread.start()
-        return self
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(Handler)
 
     @property
     def base(self):
