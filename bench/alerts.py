@@ -43,7 +43,6 @@ import json
 import random
 import re
 import statistics
-import subprocess
 import sys
 import time
 import urllib.error
@@ -58,7 +57,6 @@ from bench.common import (
     WRK_CONNECTIONS,
     WRK_THREADS,
     django_with_demo,
-    duration_ms,
     fetch,
     gunicorn,
     have_wrk,
@@ -111,7 +109,7 @@ def main():
             new["applied"] = queue_drains()
             log(f"{BODIES - ALERTS} bodies of repeats and resolutions: wrk {RUN_SECONDS} s")
             tasks_before = tasks_run(worker_log)
-            load = wrk_post(f"{base}{hook_path}", script, RUN_SECONDS)
+            load = wrk(f"{base}{hook_path}", RUN_SECONDS, script=script)
             load["applied"] = queue_drains()
             load["tasks"] = tasks_run(worker_log) - tasks_before
             log("waiting for the public page to show what the alerts say")
@@ -322,28 +320,6 @@ function request()
   return wrk.format(nil, nil, nil, bodies[n])
 end
 """
-
-
-def wrk_post(url, script, seconds):
-    command = ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", "--latency",
-               "-s", str(script), url]  # fmt: skip
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
-    try:
-        bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-        errors = re.search(
-            r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
-        )
-        result = {
-            "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
-            "requests": int(re.search(r"(\d+) requests in", output).group(1)),
-            "p50": duration_ms(re.search(r"^\s*50%\s+(\S+)", output, re.M).group(1)),
-            "p99": duration_ms(re.search(r"^\s*99%\s+(\S+)", output, re.M).group(1)),
-            "bad": int(bad.group(1)) if bad else 0,
-            "errors": sum(int(n) for n in errors.groups()) if errors else 0,
-        }
-    except AttributeError:
-        raise RuntimeError(f"cannot read wrk's output:\n{output}") from None
-    return result
 
 
 def statuses_on_page(base):

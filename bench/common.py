@@ -47,10 +47,12 @@ def fetch(url):
         return response.status, response.headers, response.read()
 
 
-def wrk(url, seconds):
-    """wrk's figures for `url` over `seconds`: requests/s, p50 and p99 in ms, non-2xx/3xx
-    answers ("bad") and socket errors (which include its 2-second timeouts)."""
-    command = ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", "--latency", url]
+def wrk(url, seconds, script=None):
+    """wrk's figures for `url` over `seconds` (with the Lua `script` file, if given): requests/s,
+    requests in all, p50 and p99 in ms, non-2xx/3xx answers ("bad") and socket errors (which
+    include its 2-second timeouts)."""
+    command = ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", "--latency",
+               *(["-s", str(script)] if script else []), url]  # fmt: skip
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
     try:
         bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
@@ -59,6 +61,7 @@ def wrk(url, seconds):
         )
         return {
             "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+            "requests": int(re.search(r"(\d+) requests in", output).group(1)),
             "p50": duration_ms(re.search(r"^\s*50%\s+(\S+)", output, re.M).group(1)),
             "p99": duration_ms(re.search(r"^\s*99%\s+(\S+)", output, re.M).group(1)),
             "bad": int(bad.group(1)) if bad else 0,

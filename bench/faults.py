@@ -20,13 +20,12 @@ Exits 1 when a scenario did not deliver everything, not when a target is missed.
 
 import sys
 
-from bench.common import django_on_services
+from bench.common import django_on_services, logger
 
 TARGETS = {"post": 1.0, "page": 1.0, "errors": 0, "recovery": 120.0}
 
 
-def log(message):
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
+log = logger("bench")
 
 
 def main():

@@ -28,7 +28,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from bench.common import django_on_services
+from bench.common import django_on_services, logger
 
 RECORD_P99_TARGET_MS = 20
 BATCH_TARGET_S = 2.0
@@ -36,8 +36,7 @@ RENDER_TARGET_MS = 50
 BATCH_POINTS = 3000
 
 
-def log(message):
-    print(f"[bench.metrics] {message}", file=sys.stderr, flush=True)
+log = logger("bench.metrics")
 
 
 def percentile(values, share):

@@ -31,15 +31,14 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from bench.common import django_on_services
+from bench.common import django_on_services, logger
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 CPU_TARGET, DELAY_TARGET = 0.15, 5.0
 WARM_UP = 60
 
 
-def log(message):
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
+log = logger("bench")
 
 
 def main(argv):

@@ -36,7 +36,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.common import django_on_services
+from bench.common import django_on_services, logger
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 EMAIL_TARGET, POST_TARGET, WEBHOOK_TARGET, FAN_OUT_TARGET = 1.2, 2.0, 1000, 3.0
@@ -45,8 +45,7 @@ WEBHOOK_RUNS = 3
 FAN_OUT_RUNS = 3
 
 
-def log(message):
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
+log = logger("bench")
 
 
 def main(argv):
