@@ -433,17 +433,15 @@ class BatchRules:
         return self.rules, self._components
 
 
-def apply_queued(integration, row, known=None):
-    """One queued request, applied as `receive` does (the caller holds the lock); sets the row's
-    outcome and detail, which the caller saves."""
+def apply_queued(integration, row, known):
+    """One queued request, applied as `receive` does (the caller holds the lock), with the
+    batch's rules (`known`, a BatchRules); sets the row's outcome and detail, which the caller
+    saves."""
     notices = unpack_notices(row.detail["notices"])
     report = new_report(notices)
     now = timezone.now()
     try:
-        if known is not None:
-            rules, components = known.for_notices(notices)
-        else:
-            rules, components = rules_and_components(integration, notices)
+        rules, components = known.for_notices(notices)
         # Repeats (most of what Alertmanager sends) only read: no savepoint for them.
         if not known_already(integration, rules, components, notices, report):
             with transaction.atomic():

@@ -82,18 +82,7 @@ def subscribe(request, page):
             except ValidationError as error:
                 # An SMS code refused by the platform's limits (the same for any number).
                 form.add_error("phone_number", error)
-                return render(
-                    request,
-                    "notifications/subscribe.html",
-                    {
-                        "page": page,
-                        "form": form,
-                        "sections": form.sections(),
-                        "chat_instructions": form.chat_instructions(),
-                        "offers_sms": True,
-                    },
-                    status=429,
-                )
+                return subscribe_form(request, page, form, offers_sms=True, status=429)
             if subscriber.is_sms:
                 # The same page for a new, pending or confirmed number (a confirmed one gets
                 # no code, and no code works for it): nothing says who is subscribed.
@@ -116,6 +105,10 @@ def subscribe(request, page):
                     "is_chat": data["channel"] in CHAT_CHANNELS,
                 },
             )
+    return subscribe_form(request, page, form, offers_sms=Channel.SMS in allowed_channels(page))
+
+
+def subscribe_form(request, page, form, *, offers_sms, status=200):
     return render(
         request,
         "notifications/subscribe.html",
@@ -124,8 +117,9 @@ def subscribe(request, page):
             "form": form,
             "sections": form.sections(),
             "chat_instructions": form.chat_instructions(),
-            "offers_sms": Channel.SMS in allowed_channels(page),
+            "offers_sms": offers_sms,
         },
+        status=status,
     )
 
 

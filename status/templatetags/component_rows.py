@@ -136,33 +136,26 @@ def prepare_uptime_bars(context, sections):
 
     for key, (kind, item) in wanted.items():
         markup, sums = found[key]
+        links = item.day_incidents
         if kind == "component":
             today = item.bars.today
             label = f"{item.name} uptime, one bar per day"
-            links = item.day_incidents
-            totals = {
-                length: [sums[length][0] + today.major_seconds,
-                         sums[length][1] + today.partial_seconds,
-                         sums[length][2] + today.counted_seconds]
-                for length in sums
-            }  # fmt: skip
         else:
-            members = item.shown
-            today = _merge_days([c.bars.today for c in members])
+            today = _merge_days([c.bars.today for c in item.shown])
             label = f"{item.name} uptime, the worst of its components each day"
-            links = item.day_incidents
-            totals = {
-                length: [sums[length][0] + today.major_seconds,
-                         sums[length][1] + today.partial_seconds,
-                         sums[length][2] + today.counted_seconds]
-                for length in sums
-            }  # fmt: skip
+        totals = {
+            length: [sums[length][0] + today.major_seconds,
+                     sums[length][1] + today.partial_seconds,
+                     sums[length][2] + today.counted_seconds]
+            for length in sums
+        }  # fmt: skip
+        if kind == "group":
             # All the days: the components' own totals, weighed by their counted seconds
             # (status.uptime.group_uptime), not the merged days'.
             totals[days_total] = [
                 sum(
                     found[c.finished_key][1][days_total][n] + getattr(c.bars.today, field)
-                    for c in members
+                    for c in item.shown
                 )
                 for n, field in enumerate(("major_seconds", "partial_seconds", "counted_seconds"))
             ]
