@@ -1,6 +1,7 @@
 """How fast notifications go out, on throwaway PostgreSQL and Redis and a real Celery worker.
 
-    .venv/bin/python -m bench.notifications [--emails N] [--webhooks N] [--subscribers N]
+    .venv/bin/python -m bench.notifications [--emails N] [--webhooks N] [--chat N]
+                                            [--subscribers N]
 
 1. Email: an update to 10,000 confirmed email subscribers, from posting it until every message
    is in a local SMTP sink (aiosmtpd), through the worker (prefork, 2 processes): fan-out,
@@ -14,10 +15,11 @@
    printed beside it, so that a reader sees which side limits; it counts every webhook-id (a
    repeat shows) and every signature is verified after the run. Against it, a plain requests
    loop POSTing the same bodies. Target: at least 1,000 deliveries a second.
-   Slack: an update to 1,000 Slack subscribers (Block Kit messages, notifications/chat.py) sent
-   the same way to the same receiver, which answers "ok" as Slack does; the median of
-   WEBHOOK_RUNS updates, each message checked to be Block Kit JSON. No target of its own: it
-   gives the chat channels' throughput beside the webhooks'.
+   Chats: for each of Slack, Microsoft Teams, Discord and Google Chat, an update to 1,000
+   subscribers of that channel (notifications/chat.py's messages) sent the same way to the
+   same receiver, which answers "ok" with 200 as Slack does; the median of WEBHOOK_RUNS
+   updates, each message checked to have its provider's shape. No target of their own: they
+   give each chat channel's throughput beside the webhooks'.
 3. Posting: how long Incident.declare takes on a page with 100,000 subscribers against a page
    with none (the fan-out happens in the worker; here the worker is stopped, so only the
    write and the enqueue are timed), and then how long that fan-out takes in-process (the
@@ -42,6 +44,20 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 EMAIL_TARGET, POST_TARGET, WEBHOOK_TARGET, FAN_OUT_TARGET = 1.2, 2.0, 1000, 3.0
 POSTS = 7
 WEBHOOK_RUNS = 3
+
+# Each chat channel: its label, its bench page's slug, and whether a message has the shape its
+# provider documents (Block Kit with a header; an Adaptive Card in Teams' envelope; a Discord
+# embed; a Google Chat cardsV2 card).
+CHAT_SHAPES = {
+    "slack": ("Slack", "slackbench", lambda m: m["blocks"][0]["type"] == "header"),
+    "teams": (
+        "Microsoft Teams",
+        "teamsbench",
+        lambda m: m["attachments"][0]["content"]["type"] == "AdaptiveCard",
+    ),
+    "discord": ("Discord", "discordbench", lambda m: bool(m["embeds"][0]["title"])),
+    "google_chat": ("Google Chat", "gchatbench", lambda m: bool(m["cardsV2"][0]["card"])),
+}
 FAN_OUT_RUNS = 3
 
 
@@ -52,7 +68,7 @@ def main(argv):
     parser = argparse.ArgumentParser(prog="python -m bench.notifications")
     parser.add_argument("--emails", type=int, default=10_000)
     parser.add_argument("--webhooks", type=int, default=2_000)
-    parser.add_argument("--slack", type=int, default=1_000)
+    parser.add_argument("--chat", type=int, default=1_000, help="subscribers per chat channel")
     parser.add_argument("--subscribers", type=int, default=100_000)
     args = parser.parse_args(argv)
     with django_on_services(
@@ -79,7 +95,7 @@ class Bench:
         try:
             self.emails()
             self.webhooks()
-            self.slack()
+            self.chat()
             self.posting()
         finally:
             self.sink.stop()
@@ -114,8 +130,8 @@ class Bench:
         for n in range(subscribers):
             if channel == "email":
                 fields = {"email": f"reader{n}@example.com"}
-            elif channel == "slack":
-                fields = {"endpoint": self.receiver.url(f"/services/T0/B0/{n}")}
+            elif channel != "webhook":  # a chat: its incoming-webhook URL
+                fields = {"endpoint": self.receiver.url(f"/{channel}/T0/{n}")}
             else:
                 fields = {"email": "ops@example.com", "endpoint": self.receiver.url(f"/hook/{n}")}
             batch.append(
@@ -254,17 +270,23 @@ class Bench:
         )  # fmt: skip
         self.rows.append(("  same requests, plain requests loop", loop, f"{count / loop:,.0f}/s"))
 
-    def slack(self):
+    def chat(self):
+        """Each chat channel in turn: its messages to the same receiver, each checked to be
+        the provider's documented shape."""
+        for channel, (label, slug, well_formed) in CHAT_SHAPES.items():
+            self.chat_channel(channel, label, slug, well_formed)
+
+    def chat_channel(self, channel, label, slug, well_formed):
         import json
 
-        count = self.args.slack
-        log(f"slack: {count} subscribers, {WEBHOOK_RUNS} updates")
-        page = self.page("slackbench", count, channel="slack")
+        count = self.args.chat
+        log(f"{channel}: {count} subscribers, {WEBHOOK_RUNS} updates")
+        page = self.page(slug, count, channel=channel)
         worker = self.worker(concurrency=1)
         times = []
         try:
             for _ in range(WEBHOOK_RUNS):
-                times.append(self.deliver(page, count, "Slack messages"))
+                times.append(self.deliver(page, count, f"{label} messages"))
         finally:
             worker.kill()
             worker.stop()
@@ -273,25 +295,23 @@ class Bench:
         malformed = 0
         for _path, _headers, body in seen:
             try:
-                message = json.loads(body)
-                if not message["blocks"] or message["blocks"][0]["type"] != "header":
-                    malformed += 1
+                malformed += not well_formed(json.loads(body))
             except (ValueError, KeyError, IndexError, TypeError):
                 malformed += 1
         if len(seen) != count * WEBHOOK_RUNS or len(paths) != count or malformed:
-            log(f"the receiver got {len(seen)} Slack messages for {len(paths)} channels,"
-                f" {malformed} not Block Kit")  # fmt: skip
+            log(f"the receiver got {len(seen)} {label} messages for {len(paths)} channels,"
+                f" {malformed} malformed")  # fmt: skip
             self.failed = True
         self.receiver.clear()
         ours = statistics.median(times)
         self.rows.append(
-            (f"{count:,} Slack messages (Block Kit) to a local receiver (1 worker process),"
+            (f"{count:,} {label} messages to a local receiver (1 worker process),"
              f" median of {WEBHOOK_RUNS} ({', '.join(f'{t:.2f}' for t in times)} s)", ours,
              f"{count / ours:,.0f}/s")
         )  # fmt: skip
         self.rows.append(
             (f"  {len(seen):,} messages received for {len(paths):,} channels,"
-             f" {len(seen) - malformed:,} of them Block Kit with a header", None, "")
+             f" {len(seen) - malformed:,} of them well formed", None, "")
         )  # fmt: skip
 
     def posting(self):

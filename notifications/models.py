@@ -383,19 +383,15 @@ HTTP_CHANNELS = (Channel.WEBHOOK, *CHAT_CHANNELS)
 
 
 def allowed_channels(page):
-    """The channels `page` offers subscribers: email when it allows email subscribers; webhooks
-    and the chat channels (which are incoming webhooks of a chat service) when it allows
-    webhook subscribers."""
-    channels = []
-    if page.allow_email_subscribers:
-        channels.append(Channel.EMAIL)
-    if page.allow_webhook_subscribers:
-        channels += [Channel.WEBHOOK, *CHAT_CHANNELS]
-    if page.allow_email_subscribers and sms.configured() and page.tenant.trusted:
-        # A personal channel like email, offered while the platform has a Twilio account, on
-        # pages of tenants the platform trusts (each code and message costs the platform).
-        channels.append(Channel.SMS)
-    return channels
+    """The channels `page` offers subscribers (and delivers to): each one its settings allow;
+    SMS only while the platform has a Twilio account, on pages of tenants the platform trusts
+    (each code and message costs the platform)."""
+    return [
+        channel
+        for channel in Channel
+        if page.allows_subscribers(channel)
+        and (channel != Channel.SMS or (sms.configured() and page.tenant.trusted))
+    ]
 
 
 class EventChoice(models.TextChoices):

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 from notifications.models import (
     CHAT_CHANNELS,
+    HTTP_CHANNELS,
     SMS_CODE_ATTEMPTS,
     Channel,
     SmsCodeOutcome,
@@ -82,7 +83,7 @@ def subscribe(request, page):
             except ValidationError as error:
                 # An SMS code refused by the platform's limits (the same for any number).
                 form.add_error("phone_number", error)
-                return subscribe_form(request, page, form, offers_sms=True, status=429)
+                return subscribe_form(request, page, form, status=429)
             if subscriber.is_sms:
                 # The same page for a new, pending or confirmed number (a confirmed one gets
                 # no code, and no code works for it): nothing says who is subscribed.
@@ -105,10 +106,11 @@ def subscribe(request, page):
                     "is_chat": data["channel"] in CHAT_CHANNELS,
                 },
             )
-    return subscribe_form(request, page, form, offers_sms=Channel.SMS in allowed_channels(page))
+    return subscribe_form(request, page, form)
 
 
-def subscribe_form(request, page, form, *, offers_sms, status=200):
+def subscribe_form(request, page, form, *, status=200):
+    channels = allowed_channels(page)
     return render(
         request,
         "notifications/subscribe.html",
@@ -117,7 +119,10 @@ def subscribe_form(request, page, form, *, offers_sms, status=200):
             "form": form,
             "sections": form.sections(),
             "chat_instructions": form.chat_instructions(),
-            "offers_sms": offers_sms,
+            "offers_endpoint": any(channel in HTTP_CHANNELS for channel in channels),
+            "offers_webhook": Channel.WEBHOOK in channels,
+            "offers_chat": any(channel in CHAT_CHANNELS for channel in channels),
+            "offers_sms": Channel.SMS in channels,
         },
         status=status,
     )

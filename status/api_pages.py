@@ -18,7 +18,14 @@ from status.api_schema import (
     UptimeSchema,
     with_errors,
 )
-from status.models import Component, ComponentGroup, ComponentStatus, Page, validate_moment
+from status.models import (
+    SUBSCRIBER_SETTINGS,
+    Component,
+    ComponentGroup,
+    ComponentStatus,
+    Page,
+    validate_moment,
+)
 from status.shapes import components_json, domain_verification_json, group_json, timestamp
 from status.uptime import range_uptime
 
@@ -37,8 +44,7 @@ def page_data(page):
         "url": page.company_url or None,
         "support_url": page.support_url or None,
         "time_zone": page.time_zone,
-        "allow_email_subscribers": page.allow_email_subscribers,
-        "allow_webhook_subscribers": page.allow_webhook_subscribers,
+        **{name: getattr(page, name) for name in SUBSCRIBER_SETTINGS},
         "page_url": page.public_url(),
     }
 
@@ -51,6 +57,11 @@ class PageInput(serializers.Serializer):
     time_zone = serializers.CharField(max_length=64)
     allow_email_subscribers = serializers.BooleanField()
     allow_webhook_subscribers = serializers.BooleanField()
+    allow_sms_subscribers = serializers.BooleanField()
+    allow_slack_subscribers = serializers.BooleanField()
+    allow_teams_subscribers = serializers.BooleanField()
+    allow_discord_subscribers = serializers.BooleanField()
+    allow_google_chat_subscribers = serializers.BooleanField()
 
 
 @extend_schema(operation_id="pages_list", responses=with_errors({200: PageSchema(many=True)}))

@@ -93,6 +93,14 @@ class PageSchema(serializers.Serializer):
     time_zone = serializers.CharField()
     allow_email_subscribers = serializers.BooleanField()
     allow_webhook_subscribers = serializers.BooleanField()
+    allow_sms_subscribers = serializers.BooleanField(
+        help_text="Offered on the subscribe page while the platform has SMS set up and lets"
+        " the page's team send it."
+    )
+    allow_slack_subscribers = serializers.BooleanField()
+    allow_teams_subscribers = serializers.BooleanField()
+    allow_discord_subscribers = serializers.BooleanField()
+    allow_google_chat_subscribers = serializers.BooleanField()
     page_url = serializers.URLField()
 
 

@@ -19,6 +19,7 @@ from django.utils.text import slugify
 
 from status.models import (
     RESERVED_SLUGS,
+    SUBSCRIBER_SETTINGS,
     Component,
     ComponentGroup,
     Membership,
@@ -365,18 +366,29 @@ class PageSettingsForm(forms.ModelForm):
             "support_url",
             "logo",
             "accent_color",
-            "allow_email_subscribers",
-            "allow_webhook_subscribers",
+            *SUBSCRIBER_SETTINGS,
         ]
         labels = {
             "slug": "Page address",
             "accent_color": "Accent colour",
             "allow_email_subscribers": "Visitors may subscribe by email",
             "allow_webhook_subscribers": "Visitors may subscribe with a webhook",
+            "allow_sms_subscribers": "Visitors may subscribe by SMS",
+            "allow_slack_subscribers": "Visitors may subscribe in Slack",
+            "allow_teams_subscribers": "Visitors may subscribe in Microsoft Teams",
+            "allow_discord_subscribers": "Visitors may subscribe in Discord",
+            "allow_google_chat_subscribers": "Visitors may subscribe in Google Chat",
         }
         help_texts = {
             "slug": "Changing it changes the page's address; old links stop working.",
             "custom_domain": "Such as status.example.com; empty for our address only.",
+            "allow_email_subscribers": (
+                "Unticking a channel also stops updates to its existing subscribers, who are"
+                " kept, and hear again if you tick it back."
+            ),
+            "allow_sms_subscribers": (
+                "Offered while this platform has SMS set up and lets your team send it."
+            ),
             "logo": (
                 "PNG, JPEG, GIF or WebP, at most 1 MB and 4096×4096 pixels; shown in place of"
                 " the name."

@@ -429,11 +429,23 @@ def slug_words(text):
     return re.findall(r"[a-z0-9]+", ascii_text.lower())
 
 
+# The page's settings for each subscription channel, named after the channel they allow.
+SUBSCRIBER_SETTINGS = (
+    "allow_email_subscribers",
+    "allow_webhook_subscribers",
+    "allow_sms_subscribers",
+    "allow_slack_subscribers",
+    "allow_teams_subscribers",
+    "allow_discord_subscribers",
+    "allow_google_chat_subscribers",
+)
+
+
 class Page(Audited, models.Model):
     AUDIT_NAME = "page"
     AUDIT_FIELDS = (
         "name", "slug", "custom_domain", "time_zone", "company_url", "support_url", "logo",
-        "accent_color", "allow_email_subscribers", "allow_webhook_subscribers",
+        "accent_color", *SUBSCRIBER_SETTINGS,
     )  # fmt: skip
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="pages")
@@ -466,8 +478,14 @@ class Page(Audited, models.Model):
     support_url = models.URLField(blank=True)
     logo = models.ImageField(upload_to="logos/", blank=True)
     accent_color = models.CharField(max_length=7, default="#2563eb", validators=[validate_colour])
+    # The channels visitors may subscribe on (each one the page offers is also delivered to).
     allow_email_subscribers = models.BooleanField(default=True)
     allow_webhook_subscribers = models.BooleanField(default=True)
+    allow_sms_subscribers = models.BooleanField(default=True)
+    allow_slack_subscribers = models.BooleanField(default=True)
+    allow_teams_subscribers = models.BooleanField(default=True)
+    allow_discord_subscribers = models.BooleanField(default=True)
+    allow_google_chat_subscribers = models.BooleanField(default=True)
     # Bumped by every write that changes what the public page shows; part of its cache key.
     version = models.PositiveBigIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now)
@@ -673,6 +691,14 @@ class Page(Audited, models.Model):
         if settings.PUBLIC_BASE_DOMAIN:
             return f"{self.slug}.{settings.PUBLIC_BASE_DOMAIN}"
         return None
+
+    def allows_subscribers(self, channel):
+        """Whether the page's settings allow subscribers on `channel` ("email", "slack", …)."""
+        return getattr(self, f"allow_{channel}_subscribers")
+
+    @property
+    def allows_any_subscribers(self):
+        return any(getattr(self, name) for name in SUBSCRIBER_SETTINGS)
 
     def public_url(self, path=""):
         """Absolute URL of the page, or of `path` (relative to the page root) on it."""

@@ -16,7 +16,14 @@ from django.test import Client
 
 from incidents.models import CANCELLED_BODY, RESOLVED_BODY, Incident
 from notifications.models import NotificationEvent, Subscriber
-from status.models import ApiKey, AuditLogEntry, Component, ComponentGroup, Page
+from status.models import (
+    SUBSCRIBER_SETTINGS,
+    ApiKey,
+    AuditLogEntry,
+    Component,
+    ComponentGroup,
+    Page,
+)
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 CODE = re.compile(r"\b[a-z0-9]{12}\b")
@@ -447,8 +454,7 @@ def test_setting_a_custom_domain_stores_it_lowercase(pair):
             "custom_domain": "Status.Example.COM.",
             "time_zone": "Europe/Paris",
             "accent_color": console.page.accent_color,
-            "allow_email_subscribers": "on",
-            "allow_webhook_subscribers": "on",
+            **dict.fromkeys(SUBSCRIBER_SETTINGS, "on"),
         },
     )
     answer = api.send("patch", "", {"page": {"domain": "Status.Example.COM."}})

@@ -8,6 +8,8 @@ from incidents.models import Incident
 from notifications.models import Subscriber
 from status.models import AuditLogEntry, Component, ComponentStatusChange
 
+CHANNELS = ["email", "webhook", "sms", "slack", "teams", "discord", "google_chat"]
+
 
 def test_an_incident_goes_from_declared_to_postmortem_through_the_api(api_a, tenant_a, key_a):
     page = tenant_a.page
@@ -102,6 +104,22 @@ def test_a_page_can_be_renamed(api_a, tenant_a):
     assert response.status_code == 200, response.content
     tenant_a.page.refresh_from_db()
     assert (tenant_a.page.name, tenant_a.page.time_zone) == ("Alpha Inc", "Europe/Paris")
+
+
+def test_each_subscription_channel_is_a_page_setting(api_a, tenant_a):
+    page = api_a.get("").json()
+    assert [page[f"allow_{c}_subscribers"] for c in CHANNELS] == [True] * 7
+
+    response = api_a.patch("", {"page": {"allow_sms_subscribers": False,
+                                         "allow_google_chat_subscribers": False}})  # fmt: skip
+
+    assert response.status_code == 200
+    assert [response.json()[f"allow_{c}_subscribers"] for c in CHANNELS] == [
+        True, True, False, True, True, True, False,
+    ]  # fmt: skip
+    tenant_a.page.refresh_from_db()
+    assert not tenant_a.page.allow_google_chat_subscribers
+    assert api_a.patch("", {"page": {"allow_slack_subscribers": "maybe"}}).status_code == 422
 
 
 def test_a_component_status_change_writes_history(api_a, tenant_a):

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from status.models import AuditLogEntry, Page, Role
+from status.models import SUBSCRIBER_SETTINGS, AuditLogEntry, Page, Role
 
 HTMX = {"HX-Request": "true"}
 
@@ -33,8 +33,7 @@ def current(page):
         "company_url": page.company_url,
         "support_url": page.support_url,
         "accent_color": page.accent_color,
-        "allow_email_subscribers": "on" if page.allow_email_subscribers else "",
-        "allow_webhook_subscribers": "on" if page.allow_webhook_subscribers else "",
+        **{name: "on" if getattr(page, name) else "" for name in SUBSCRIBER_SETTINGS},
     }
 
 
@@ -94,6 +93,32 @@ def test_owner_changes_the_settings_and_the_public_page_follows(client, page, ow
     assert (entry.before["slug"], entry.after["slug"]) == ("alpha", "alpha-inc")
     assert entry.before["allow_webhook_subscribers"] is True
     assert entry.after["allow_webhook_subscribers"] is False
+
+
+def test_each_subscription_channel_is_a_setting_the_subscribe_page_follows(client, page, owner_a):
+    client.force_login(owner_a)
+    form = client.get(settings_url(page)).text
+    for label in ("by SMS", "in Slack", "in Microsoft Teams", "in Discord", "in Google Chat"):
+        assert f"Visitors may subscribe {label}" in form
+
+    response = client.post(
+        settings_url(page),
+        {**current(page), "allow_slack_subscribers": "", "allow_discord_subscribers": ""},
+    )
+
+    assert response.status_code == 302
+    page.refresh_from_db()
+    assert not page.allow_slack_subscribers and not page.allow_discord_subscribers
+    assert page.allow_teams_subscribers and page.allow_webhook_subscribers
+    subscribe = client.get("/p/alpha/subscribe/").text
+    assert 'value="slack"' not in subscribe and 'value="discord"' not in subscribe
+    assert 'value="teams"' in subscribe and 'value="webhook"' in subscribe
+    entry = AuditLogEntry.objects.get(action="page.update")
+    assert (entry.before["allow_slack_subscribers"], entry.after["allow_slack_subscribers"]) == (
+        True,
+        False,
+    )
+    assert "Slack subscriptions" in client.get(f"/manage/{page.code}/audit/").text
 
 
 def test_saving_unchanged_settings_writes_no_audit_entry(client, page, owner_a):

@@ -805,14 +805,25 @@ def test_the_subscribe_page_offers_each_chat_with_how_to_get_its_url(client, pag
     assert 'name="events" value="component_changes"' in response.text
 
 
-def test_a_page_without_webhooks_offers_no_chat(client, page):
-    page.allow_webhook_subscribers = False
+def test_each_chat_is_offered_only_while_the_page_allows_it(client, page):
+    page.allow_slack_subscribers = page.allow_webhook_subscribers = False
     page.save()
 
     response = client.get("/p/alpha/subscribe/")
 
     assert 'value="slack"' not in response.text
+    assert 'value="webhook"' not in response.text
+    assert "<strong>Slack</strong>" not in response.text
+    assert 'value="teams"' in response.text and "<strong>Microsoft Teams</strong>" in response.text
+    assert "(chats)" in response.text  # the URL field, for chats only
+
+    for name in ("teams", "discord", "google_chat"):
+        setattr(page, f"allow_{name}_subscribers", False)
+    page.save()
+
+    response = client.get("/p/alpha/subscribe/")
     assert "chat-instructions" not in response.text
+    assert 'name="endpoint"' not in response.text
 
 
 def test_a_chat_subscription_is_confirmed_from_the_message_posted_in_the_channel(

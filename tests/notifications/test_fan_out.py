@@ -5,7 +5,7 @@ from django.core import mail
 from django.db import transaction
 
 from incidents.models import Incident
-from notifications.models import Delivery, EventKind, NotificationEvent
+from notifications.models import Channel, Delivery, EventKind, NotificationEvent, Subscriber
 from notifications.tasks import fan_out
 from tests.factories import make_subscriber
 
@@ -141,6 +141,19 @@ def test_channels_the_page_no_longer_allows_get_nothing(page, django_capture_on_
         Incident.declare(page, name="Outage")
 
     assert delivered_to() == ["everything@example.com"]
+
+
+def test_each_channel_is_its_own_setting(page, django_capture_on_commit_callbacks):
+    make_subscriber(page, "https://hooks.example.com/status")
+    slack = make_subscriber(page, "https://hooks.slack.com/services/T0/B0/x")
+    Subscriber.objects.filter(pk=slack.pk).update(channel=Channel.SLACK)
+    page.allow_slack_subscribers = False
+    page.save()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        Incident.declare(page, name="Outage")
+
+    assert [d.channel for d in Delivery.objects.all()] == [Channel.WEBHOOK]
 
 
 def test_a_component_status_change_outside_incidents_asked_to_notify_tells_its_subscribers(

@@ -12,6 +12,7 @@ from django.utils import timezone
 from incidents.models import Incident
 from notifications import webhooks
 from notifications.models import Delivery, Subscriber
+from status.models import SUBSCRIBER_SETTINGS
 from tests.factories import make_subscriber
 
 SUBSCRIBE = "/p/alpha/subscribe/"
@@ -299,7 +300,8 @@ def test_a_page_without_webhooks_offers_email_only(
 
 
 def test_a_page_without_subscriptions_has_no_subscribe_page(client, page):
-    page.allow_email_subscribers = page.allow_webhook_subscribers = False
+    for name in SUBSCRIBER_SETTINGS:
+        setattr(page, name, False)
     page.save()
 
     assert client.get(SUBSCRIBE).status_code == 404

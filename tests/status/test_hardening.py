@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from status.models import Page, Tenant
+from status.models import SUBSCRIBER_SETTINGS, Page, Tenant
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME_ERROR = "without line breaks, tabs or other control characters"
@@ -48,8 +48,7 @@ def settings_form(page, **changes):
         "company_url": page.company_url,
         "support_url": page.support_url,
         "accent_color": page.accent_color,
-        "allow_email_subscribers": "on",
-        "allow_webhook_subscribers": "on",
+        **dict.fromkeys(SUBSCRIBER_SETTINGS, "on"),
         **changes,
     }
 
