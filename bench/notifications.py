@@ -1,6 +1,6 @@
 """How fast notifications go out, on throwaway PostgreSQL and Redis and a real Celery worker.
 
-    .venv/bin/python -m bench.notifications [--emails N] [--webhooks N] [--chat N]
+    .venv/bin/python -m bench.notifications [--emails N] [--webhooks N] [--chat N] [--sms N]
                                             [--subscribers N]
 
 1. Email: an update to 10,000 confirmed email subscribers, from posting it until every message
@@ -20,6 +20,8 @@
    same receiver, which answers "ok" with 200 as Slack does; the median of WEBHOOK_RUNS
    updates, each message checked to have its provider's shape. No target of their own: they
    give each chat channel's throughput beside the webhooks'.
+   SMS: an update to 1,000 SMS subscribers, each message a request to a local fake of
+   Twilio's Messages API (tests/notifications/servers.py), the median of WEBHOOK_RUNS updates.
 3. Posting: how long Incident.declare takes on a page with 100,000 subscribers against a page
    with none (the fan-out happens in the worker; here the worker is stopped, so only the
    write and the enqueue are timed), and then how long that fan-out takes in-process (the
@@ -69,22 +71,33 @@ def main(argv):
     parser.add_argument("--emails", type=int, default=10_000)
     parser.add_argument("--webhooks", type=int, default=2_000)
     parser.add_argument("--chat", type=int, default=1_000, help="subscribers per chat channel")
+    parser.add_argument("--sms", type=int, default=1_000)
     parser.add_argument("--subscribers", type=int, default=100_000)
     args = parser.parse_args(argv)
-    with django_on_services(
-        SITE_URL="https://status.example.com", WEBHOOKS_ALLOW_PRIVATE_IPS="true"
-    ) as services:
-        if services is None:
-            return 1
-        return Bench(args, *services).run()
+    from tests.notifications.servers import FakeTwilio
+
+    twilio = FakeTwilio().start()
+    try:
+        with django_on_services(
+            SITE_URL="https://status.example.com",
+            WEBHOOKS_ALLOW_PRIVATE_IPS="true",
+            SMS_DAILY_CAP_PER_PAGE=str(10 * args.sms),
+            **twilio.settings(),
+        ) as services:
+            if services is None:
+                return 1
+            return Bench(args, *services, twilio=twilio).run()
+    finally:
+        twilio.stop()
 
 
 class Bench:
-    def __init__(self, args, database_url, redis_url):
+    def __init__(self, args, database_url, redis_url, twilio):
         from bench.receiver import FastReceiver
         from tests.notifications.servers import SmtpSink
 
         self.args = args
+        self.twilio = twilio
         self.database_url, self.redis_url = database_url, redis_url
         self.sink = SmtpSink().start()
         self.receiver = FastReceiver().start()
@@ -96,6 +109,7 @@ class Bench:
             self.emails()
             self.webhooks()
             self.chat()
+            self.sms()
             self.posting()
         finally:
             self.sink.stop()
@@ -130,6 +144,8 @@ class Bench:
         for n in range(subscribers):
             if channel == "email":
                 fields = {"email": f"reader{n}@example.com"}
+            elif channel == "sms":
+                fields = {"phone_number": f"+5939{n:08d}"}
             elif channel != "webhook":  # a chat: its incoming-webhook URL
                 fields = {"endpoint": self.receiver.url(f"/{channel}/T0/{n}")}
             else:
@@ -312,6 +328,36 @@ class Bench:
         self.rows.append(
             (f"  {len(seen):,} messages received for {len(paths):,} channels,"
              f" {len(seen) - malformed:,} of them well formed", None, "")
+        )  # fmt: skip
+
+    def sms(self):
+        """SMS to the local fake of Twilio's Messages API (one request per message)."""
+        count = self.args.sms
+        log(f"sms: {count} subscribers, {WEBHOOK_RUNS} updates")
+        page = self.page("smsbench", count, channel="sms")
+        worker = self.worker(concurrency=1)
+        times = []
+        try:
+            for _ in range(WEBHOOK_RUNS):
+                times.append(self.deliver(page, count, "SMS"))
+        finally:
+            worker.kill()
+            worker.stop()
+        sent = [m for m in self.twilio.messages if m["_status"] == 201]
+        numbers = {m["To"] for m in sent}
+        long = sum(len(m["Body"]) > 160 for m in sent)
+        if len(sent) != count * WEBHOOK_RUNS or len(numbers) != count:
+            log(f"the fake Twilio took {len(sent)} SMS for {len(numbers)} numbers")
+            self.failed = True
+        ours = statistics.median(times)
+        self.rows.append(
+            (f"{count:,} SMS to a local fake of Twilio's Messages API (1 worker process),"
+             f" median of {WEBHOOK_RUNS} ({', '.join(f'{t:.2f}' for t in times)} s)", ours,
+             f"{count / ours:,.0f}/s")
+        )  # fmt: skip
+        self.rows.append(
+            (f"  {len(sent):,} messages taken for {len(numbers):,} numbers,"
+             f" {long} over 160 characters", None, "")
         )  # fmt: skip
 
     def posting(self):
