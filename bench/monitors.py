@@ -24,16 +24,15 @@ not when a target is missed: this measures, it does not test.
 
 import argparse
 import os
-import subprocess
 import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from bench.common import django_on_services, logger
+from bench.common import django_on_services, logger, running
 
-BASE_DIR = Path(__file__).resolve().parent.parent
 CPU_TARGET, DELAY_TARGET = 0.15, 5.0
 WARM_UP = 60
 
@@ -143,29 +142,36 @@ def run(args, database_url, redis_url):
     worker = Worker(database_url=database_url, redis_url=redis_url, smtp_url="smtp://127.0.0.1:1",
                     concurrency=args.concurrency,
                     env={"DEBUG": "false", "SECURE_SSL_REDIRECT": "false"}).start()  # fmt: skip
-    scheduler = subprocess.Popen(
-        [sys.executable, "manage.py", "run_scheduler"],
-        cwd=BASE_DIR, env={**os.environ}, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    started = time.monotonic()
     try:
-        warm_until = start + timedelta(seconds=WARM_UP)
-        end = warm_until + timedelta(minutes=args.minutes)
-        wait_until(warm_until)
-        cpu_before, wall_before = cpu_seconds([scheduler.pid, worker.process.pid]), time.monotonic()
-        log(f"measuring {args.minutes:g} min of due times")
-        wait_until(end)
-        cpu = cpu_seconds([scheduler.pid, worker.process.pid]) - cpu_before
-        wall = time.monotonic() - wall_before
-        # The checks due before `end` get a few seconds to start.
-        time.sleep(10)
-        results = list(
-            MonitorResult.objects.filter(due_at__gte=warm_until, due_at__lt=end).values_list(
-                "at", "due_at", "ok"
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-monitors-") as tmp,
+            running(
+                "the scheduler",
+                [sys.executable, "manage.py", "run_scheduler"],
+                Path(tmp) / "scheduler.log",
+                # It says nothing when ready: up and still running after a second will do
+                # (running() reports its log if it exits before).
+                lambda _logfile: time.monotonic() - started > 1,
+            ) as scheduler,
+        ):
+            warm_until = start + timedelta(seconds=WARM_UP)
+            end = warm_until + timedelta(minutes=args.minutes)
+            wait_until(warm_until)
+            roots = [scheduler.pid, worker.process.pid]
+            cpu_before, wall_before = cpu_seconds(roots), time.monotonic()
+            log(f"measuring {args.minutes:g} min of due times")
+            wait_until(end)
+            cpu = cpu_seconds(roots) - cpu_before
+            wall = time.monotonic() - wall_before
+            # The checks due before `end` get a few seconds to start.
+            time.sleep(10)
+            results = list(
+                MonitorResult.objects.filter(due_at__gte=warm_until, due_at__lt=end).values_list(
+                    "at", "due_at", "ok"
+                )
             )
-        )
     finally:
-        scheduler.terminate()
-        scheduler.wait(15)
         worker.stop()
         server.shutdown()
     expected = round(args.minutes * len(ids))

@@ -8,6 +8,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from notifications import sms
 from notifications.api_schema import SubscriberCreatedSchema, SubscriberSchema
 from notifications.models import CHAT_CHANNELS, Channel, EventChoice, Subscriber
 from status.api import (
@@ -36,7 +37,15 @@ class SubscriberInput(serializers.Serializer):
         required=False,
         allow_blank=True,
         max_length=40,
-        help_text="For mode sms: a mobile number with its country code (kept in E.164).",
+        help_text="For SMS (mode sms, or any subscriber given a phone_number and no mode): a"
+        " mobile number, kept in E.164; with its country code, or as dialled in phone_country.",
+    )
+    phone_country = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=8,
+        help_text="As in Statuspage: the two-letter country (ISO 3166) whose way of dialling"
+        " phone_number follows; US when phone_number has no country code and this is not given.",
     )
     component_ids = serializers.ListField(child=serializers.CharField(), required=False)
     events = serializers.ListField(
@@ -53,6 +62,26 @@ class SubscriberInput(serializers.Serializer):
     skip_confirmation_notification = serializers.BooleanField(required=False)
 
 
+def inferred_mode(data):
+    """The channel of a subscriber created without a mode, as Statuspage infers it."""
+    if data.get("endpoint"):
+        return Channel.WEBHOOK
+    if data.get("phone_number") and not data.get("email"):
+        return Channel.SMS
+    return Channel.EMAIL
+
+
+ALREADY_SUBSCRIBED = {
+    Channel.EMAIL: "This email address is already a subscriber of the page.",
+    Channel.SMS: "This phone number is already a subscriber of the page.",
+    Channel.WEBHOOK: "This endpoint is already a subscriber of the page.",
+    **{
+        channel: f"This {Channel(channel).label} URL is already a subscriber of the page."
+        for channel in CHAT_CHANNELS
+    },
+}
+
+
 def subscriber_data(subscriber):
     return {
         "id": subscriber.code,
@@ -60,6 +89,8 @@ def subscriber_data(subscriber):
         "email": subscriber.email or None,
         "endpoint": subscriber.endpoint or None,
         "phone_number": subscriber.phone_number or None,
+        "phone_country": sms.country_of(subscriber.phone_number),
+        "display_phone_number": sms.display_number(subscriber.phone_number),
         "state": subscriber.state,
         "events": subscriber.events,
         "components": [c.code for c in subscriber.components.all()],
@@ -97,13 +128,21 @@ def subscribers(request, page_code):
             queryset = queryset.search(q)
         return Response([subscriber_data(s) for s in paginate(request, queryset)])
     data = unwrap(request, "subscriber", SubscriberInput)
-    channel = data.get("mode") or (Channel.WEBHOOK if data.get("endpoint") else Channel.EMAIL)
+    channel = data.get("mode") or inferred_mode(data)
     if channel == Channel.EMAIL and not data.get("email"):
         raise Unprocessable("Give an email, or an endpoint for a webhook.")
     if channel in (Channel.WEBHOOK, *CHAT_CHANNELS) and not data.get("endpoint"):
         raise Unprocessable(f"A {Channel(channel).label} subscriber needs an endpoint URL.")
-    if channel == Channel.SMS and not data.get("phone_number"):
-        raise Unprocessable("An SMS subscriber needs a phone_number, e.g. +593991234567.")
+    phone_number = ""
+    if channel == Channel.SMS:
+        if not data.get("phone_number"):
+            raise Unprocessable("An SMS subscriber needs a phone_number, e.g. +593991234567.")
+        phone_number = data["phone_number"].strip()
+        if not phone_number.startswith("+") or data.get("phone_country"):
+            # As dialled in its country (Statuspage's phone_country, US when not given).
+            phone_number = sms.normalise_phone_number(
+                phone_number, data.get("phone_country") or "US"
+            )
     components = components_by_code(page, data.get("component_ids") or [])
     events = data.get("events")
     try:
@@ -112,14 +151,14 @@ def subscribers(request, page_code):
             channel=channel,
             email=data.get("email", ""),
             endpoint=data.get("endpoint", "") if channel != Channel.EMAIL else "",
-            phone_number=data.get("phone_number", "") if channel == Channel.SMS else "",
+            phone_number=phone_number,
             components=components,
             skip_confirmation=data.get("skip_confirmation_notification", False),
             events=None if events is None else set(events),
             by=request.auth,
         )
     except IntegrityError as error:
-        raise Unprocessable("This address is already a subscriber of the page.") from error
+        raise Unprocessable(ALREADY_SUBSCRIBED[channel]) from error
     created = subscriber_data(subscriber)
     if subscriber.is_webhook:
         # The signing secret, once: the receiver needs it to verify what we send.

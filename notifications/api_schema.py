@@ -13,7 +13,13 @@ class SubscriberSchema(serializers.Serializer):
     mode = EnumField("SubscriberMode", Channel.choices)
     email = nullable(serializers.EmailField)
     endpoint = nullable(serializers.URLField)
-    phone_number = nullable(serializers.CharField)
+    phone_number = nullable(serializers.CharField, help_text="In E.164: +593991234567.")
+    phone_country = nullable(
+        serializers.CharField, help_text="The number's country (ISO 3166), e.g. EC."
+    )
+    display_phone_number = nullable(
+        serializers.CharField, help_text="The number as written internationally."
+    )
     state = EnumField("SubscriberState", SubscriberState.choices)
     events = serializers.ListField(child=EnumField("SubscriberEvents", EventChoice.choices))
     components = serializers.ListField(child=serializers.CharField())

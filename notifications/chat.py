@@ -152,6 +152,21 @@ class Message:
     link_label: str
     components: list = field(default_factory=list)  # [(name, status label)]
     resolved: bool = False
+    # The subscriber's manage page (events, components, unsubscribe): in an event's message,
+    # with MANAGE_STAND_IN where each subscriber's token goes (with_token(), per delivery).
+    manage_url: str = ""
+
+
+# Stands for the subscriber's token in an event's message, built once for all subscribers; as
+# long as a token (secrets.token_urlsafe(24)), so the sizes measured against the providers'
+# limits hold, and of letters only, which no escaping changes.
+MANAGE_STAND_IN = "zHeliographzSubscriberzTokenzzzz"  # noqa: S105 (not a secret)
+MANAGE_LABEL = "Manage subscription"
+
+
+def with_token(body, token):
+    """An event's message `body` (bytes) for the subscriber whose token is `token`."""
+    return body.replace(MANAGE_STAND_IN.encode(), token.encode())
 
 
 HEADLINES = {
@@ -189,6 +204,7 @@ def event_message(event):
         body_html="",
         link=page.public_url(),
         link_label="View status page",
+        manage_url=page.public_url(f"subscribe/manage/{MANAGE_STAND_IN}/"),
     )
     if incident is not None:
         message.title = incident.name
@@ -246,12 +262,36 @@ def confirmation_message(page_name, page_url, confirm_url):
         body_html=str(
             render_markdown(
                 "Someone asked for this channel to get the status notifications of "
-                f"{page_url}. Nothing more is posted here unless somebody confirms with the "
-                "button below; if you did not ask, ignore this message."
+                f"{page_url}. Nothing more is posted here unless somebody follows "
+                f"[this confirmation link]({confirm_url}) and confirms; if you did not ask, "
+                "ignore this message."
             )
         ),
         link=confirm_url,
         link_label="Confirm",
+    )
+
+
+def already_subscribed_message(page_name, page_url, manage_url):
+    """What a request to subscribe a channel that is subscribed already posts there: its
+    manage link (which events and components, or unsubscribe), and nothing changes."""
+    return Message(
+        page_name=page_name,
+        page_url=page_url,
+        title=f"This channel gets {page_name}'s status notifications",
+        headline="Subscribed already",
+        status="Confirmed",
+        impact="",
+        body_html=str(
+            render_markdown(
+                "Someone asked again for this channel to get the status notifications of "
+                f"{page_url}. It gets them already; nothing has changed. To choose which "
+                f"events and components it hears about, or to unsubscribe it, use "
+                f"[its manage page]({manage_url})."
+            )
+        ),
+        link=manage_url,
+        link_label=MANAGE_LABEL,
     )
 
 
@@ -765,7 +805,12 @@ def slack_message(message):
                             {
                                 "type": "mrkdwn",
                                 "text": f"{writer.text(page)} · <{slack_url(message.page_url)}"
-                                f"|{writer.text(message.page_url)}>",
+                                f"|{writer.text(message.page_url)}>"
+                                + (
+                                    f" · <{slack_url(message.manage_url)}|{MANAGE_LABEL}>"
+                                    if message.manage_url
+                                    else ""
+                                ),
                             }
                         ],
                     }
@@ -858,9 +903,12 @@ def discord_message(message):
     if message.impact:
         status += f" · Impact: {writer.text(impact_label(message))}"
     body = writer.write(message.body_html)
+    # The manage link closes the description (an embed's footer cannot hold a link).
+    manage = f"\n\n[{MANAGE_LABEL}]({message.manage_url})" if message.manage_url else ""
     used = len(title) + len(footer) + sum(len(f["name"]) + len(f["value"]) for f in fields)
-    room = min(DISCORD_MAX_DESCRIPTION, DISCORD_MAX_TOTAL - used)
+    room = min(DISCORD_MAX_DESCRIPTION, DISCORD_MAX_TOTAL - used) - len(manage)
     description = cut_markup(f"{status}\n\n{body}".strip(), room, DISCORD_UNSAFE, fences=True)
+    description += manage
     return {
         "embeds": [
             {
@@ -945,6 +993,17 @@ def teams_message(message):
                             "title": message.link_label,
                             "url": message.link,
                         },
+                        *(
+                            [
+                                {
+                                    "type": "Action.OpenUrl",
+                                    "title": MANAGE_LABEL,
+                                    "url": message.manage_url,
+                                }
+                            ]
+                            if message.manage_url
+                            else []
+                        ),
                     ],  # fmt: skip
                     "msteams": {"width": "Full"},
                 },
@@ -1021,7 +1080,17 @@ def google_chat_message(message, card_id="status"):
                             {
                                 "text": message.link_label,
                                 "onClick": {"openLink": {"url": message.link}},
-                            }
+                            },
+                            *(
+                                [
+                                    {
+                                        "text": MANAGE_LABEL,
+                                        "onClick": {"openLink": {"url": message.manage_url}},
+                                    }
+                                ]
+                                if message.manage_url
+                                else []
+                            ),
                         ]  # fmt: skip
                     }
                 }

@@ -101,6 +101,12 @@ class SubscriberCreateForm(ScopeForm):
 
     def __init__(self, page, *args, **kwargs):
         super().__init__(page, *args, **kwargs)
+        # The channels the page's settings allow (create_subscriber refuses the others).
+        self.fields["channel"].choices = [
+            (channel, label)
+            for channel, label in Channel.choices
+            if page.allows_subscribers(channel)
+        ]
         if not page.tenant.trusted:
             # The rule is the domain's (create_subscriber); the form shows it before a try.
             field = self.fields["skip_confirmation"]

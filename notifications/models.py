@@ -382,6 +382,15 @@ CHAT_CHANNELS = (Channel.SLACK, Channel.TEAMS, Channel.DISCORD, Channel.GOOGLE_C
 HTTP_CHANNELS = (Channel.WEBHOOK, *CHAT_CHANNELS)
 
 
+def channel_not_offered(channel, *, to_staff=True):
+    """The message for a subscription on a channel the page's settings do not allow."""
+    name = {Channel.EMAIL: "email", Channel.WEBHOOK: "webhook"}.get(channel)
+    if name is None:
+        name = Channel(channel).label if channel in Channel.values else "such"
+    message = f"This page does not offer {name} subscriptions"
+    return message + (": an owner can allow them in the page's settings." if to_staff else ".")
+
+
 def allowed_channels(page):
     """The channels `page` offers subscribers (and delivers to): each one its settings allow;
     SMS only while the platform has a Twilio account, on pages of tenants the platform trusts
@@ -401,6 +410,13 @@ class EventChoice(models.TextChoices):
     MAINTENANCE = "maintenance", "Maintenance"
     COMPONENT_CHANGES = "component_changes", "Component status changes outside incidents"
 
+
+# Each choice in a sentence ("… about its incidents and maintenance").
+EVENT_WORDS = {
+    EventChoice.INCIDENTS: "incidents",
+    EventChoice.MAINTENANCE: "maintenance",
+    EventChoice.COMPONENT_CHANGES: "component status changes",
+}
 
 # The Subscriber field that holds each choice.
 EVENT_CHOICE_FIELDS = {
@@ -538,6 +554,9 @@ class SubscriberQuerySet(models.QuerySet):
                         # Only staff bring a failing webhook back; its owner gets the manage
                         # link at the address they gave, and nothing changes.
                         subscriber.send_email_on_commit("already_subscribed", counted=False)
+                        if subscriber.is_chat and subscriber.state == SubscriberState.CONFIRMED:
+                            # The channel gets its manage link too (it may have no email).
+                            outbox.enqueue_on_commit(SEND_CHAT_CONFIRMATION, subscriber.pk)
                         return subscriber
                     elif subscriber.state != SubscriberState.PENDING or subscriber.email != email:
                         # A new request: links of the earlier one stop working and a webhook
@@ -587,6 +606,10 @@ class SubscriberQuerySet(models.QuerySet):
         """
         if skip_confirmation and not page.tenant.trusted:
             raise ValidationError(SKIP_CONFIRMATION_REFUSED, code="untrusted")
+        if not page.allows_subscribers(channel):
+            # Nothing would reach it (deliveries go to the channels the page allows), and its
+            # confirmation (a code, a message) would lead to a subscribe page that refuses it.
+            raise ValidationError(channel_not_offered(channel), code="channel_off")
         if channel == Channel.WEBHOOK and not skip_confirmation and not email:
             raise ValidationError(
                 "A webhook needs a contact email: the confirmation goes there, and notices "
@@ -788,6 +811,13 @@ class Subscriber(Audited, models.Model):
     def events(self):
         """The EventChoice values the subscriber hears about."""
         return [choice for choice, field in EVENT_CHOICE_FIELDS.items() if getattr(self, field)]
+
+    @property
+    def events_phrase(self):
+        """What it hears about, in words: "incidents, maintenance and component status
+        changes", "incidents"."""
+        words = [EVENT_WORDS[choice] for choice in self.events]
+        return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
 
     def set_events(self, events):
         """Hear about `events` (EventChoice values) only; saved by the caller."""

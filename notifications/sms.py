@@ -76,16 +76,24 @@ INVALID_NUMBER = (
 )
 
 
-def normalise_phone_number(value):
+def normalise_phone_number(value, country=None):
     """The number in E.164 (+593991234567), or ValidationError with a message a person can
-    act on. A number without its country code is refused (we serve every country)."""
+    act on. Without `country` (an ISO code, "EC": the number is as dialled there), a number
+    without its country code is refused (we serve every country)."""
     text = (value or "").strip()
     if not text:
         raise ValidationError("Enter a mobile number.", code="required")
     if len(text) > 40:
         raise ValidationError(INVALID_NUMBER, code="invalid")
+    if country is not None:
+        country = country.strip().upper()
+        if country not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValidationError(
+                f"{country[:8]!r} is not a country code: give two letters, e.g. EC or US.",
+                code="country_code",
+            )
     try:
-        number = phonenumbers.parse(text, None)
+        number = phonenumbers.parse(text, country)
     except phonenumbers.NumberParseException as error:
         raise ValidationError(INVALID_NUMBER, code="invalid") from error
     if not phonenumbers.is_valid_number(number):
@@ -108,6 +116,20 @@ def normalise_phone_number(value):
             code="country",
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def country_of(number):
+    """The ISO code of the country of an E.164 number ("EC"), or None."""
+    return phonenumbers.region_code_for_number(phonenumbers.parse(number)) if number else None
+
+
+def display_number(number):
+    """An E.164 number as written internationally: +593 99 123 4567."""
+    if not number:
+        return None
+    return phonenumbers.format_number(
+        phonenumbers.parse(number), phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
 
 
 def masked(number):

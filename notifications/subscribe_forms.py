@@ -10,6 +10,7 @@ from notifications.models import (
     Channel,
     EventChoice,
     allowed_channels,
+    channel_not_offered,
 )
 from notifications.sms import normalise_phone_number
 from notifications.webhooks import validate_webhook_url
@@ -131,13 +132,23 @@ class ManageForm(ScopeForm):
         return clean_events(self)
 
 
+class ChannelField(forms.ChoiceField):
+    """The channels a page offers; another is refused naming it as visitors know it."""
+
+    def validate(self, value):
+        try:
+            super().validate(value)
+        except forms.ValidationError as error:
+            if error.code != "invalid_choice":
+                raise
+            raise forms.ValidationError(
+                channel_not_offered(value, to_staff=False), code="invalid_choice"
+            ) from None
+
+
 class SubscribeForm(ScopeForm):
-    channel = forms.ChoiceField(
-        label="How",
-        choices=Channel.choices,
-        initial=Channel.EMAIL,
-        widget=forms.RadioSelect,
-        error_messages={"invalid_choice": "This page does not offer %(value)s subscriptions."},
+    channel = ChannelField(
+        label="How", choices=Channel.choices, initial=Channel.EMAIL, widget=forms.RadioSelect
     )
     email = forms.EmailField(
         label="Email address",

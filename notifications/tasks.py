@@ -260,12 +260,20 @@ def send_subscriber_email(subscriber_id, name):
 @shared_task
 def send_chat_confirmation(subscriber_id):
     """A new chat subscription's message to its channel, carrying the confirmation link (the
-    chat's own confirmation email). Sent once, not retried: whoever asked can ask again."""
+    chat's own confirmation email); for a channel subscribed already, its manage link. Sent
+    once, not retried: whoever asked can ask again."""
     subscriber = Subscriber.objects.select_related("page").filter(pk=subscriber_id).first()
-    if subscriber is None or not subscriber.is_chat or subscriber.state != SubscriberState.PENDING:
+    if subscriber is None or not subscriber.is_chat:
         return None
     page = subscriber.page
-    message = chat.confirmation_message(page.name, page.public_url(), subscriber.confirm_url)
+    if subscriber.state == SubscriberState.PENDING:
+        message = chat.confirmation_message(page.name, page.public_url(), subscriber.confirm_url)
+    elif subscriber.state == SubscriberState.CONFIRMED:
+        message = chat.already_subscribed_message(
+            page.name, page.public_url(), subscriber.manage_url
+        )
+    else:
+        return None
     transport = TRANSPORTS[subscriber.channel]()
     body = chat.body_bytes(subscriber.channel, message)
     try:

@@ -201,6 +201,7 @@ class ChatTransport(Transport):
 
     def prepare(self, delivery):
         body = delivery.event.__dict__["_chat_bodies"][self.channel]
+        body = chat.with_token(body, delivery.subscriber.token)
         return delivery.subscriber.endpoint, body, self.prepare_headers()
 
     def prepare_headers(self):

@@ -214,6 +214,7 @@ def sms_code(request, page, token=None):
             "confirmed": confirmed,
             "number": masked(subscriber.phone_number) if subscriber else "",
             "manage_url": subscriber.manage_url if confirmed else None,
+            "events_phrase": subscriber.events_phrase if confirmed else "",
         },
         status=status,
     )

@@ -8,6 +8,7 @@ from django.utils import timezone
 from status.models import Role
 from tests.dns import LocalDns
 from tests.factories import make_page, make_tenant
+from tests.notifications.servers import FakeTwilio
 from tests.services import need
 
 
@@ -42,6 +43,18 @@ def _site(settings, local_dns):
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def twilio(settings):
+    """A local fake of Twilio's Messages API (tests/notifications/servers.py) that this process
+    sends SMS to, with local receivers allowed."""
+    fake = FakeTwilio().start()
+    for name, value in fake.settings().items():
+        setattr(settings, name, value)
+    settings.WEBHOOKS_ALLOW_PRIVATE_IPS = True
+    yield fake
+    fake.stop()
 
 
 @pytest.fixture

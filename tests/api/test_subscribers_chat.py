@@ -222,3 +222,22 @@ def test_one_discord_channel_spelt_five_ways_is_one_subscriber(api_a, page):
     assert answers[0].json()["endpoint"] == "https://discord.com/api/webhooks/1/tok"
     assert all("already a subscriber" in answer.json()["message"] for answer in answers[1:])
     assert Subscriber.objects.count() == 1
+
+
+def test_a_channel_the_page_does_not_offer_is_refused(api_a, page, client, editor_a):
+    page.allow_slack_subscribers = False
+    page.save()
+    body = {"subscriber": {"mode": "slack", "endpoint": URLS["slack"],
+                           "skip_confirmation_notification": True}}  # fmt: skip
+
+    response = api_a.post("subscribers", body)
+
+    assert response.status_code == 422
+    assert response.json()["message"] == (
+        "This page does not offer Slack subscriptions: an owner can allow them in the page's"
+        " settings."
+    )
+    assert not Subscriber.objects.exists()
+    client.force_login(editor_a)
+    form = client.get(f"/manage/{page.code}/subscribers/new/").text
+    assert 'value="slack"' not in form and 'value="teams"' in form

@@ -6,17 +6,6 @@ import pytest
 
 from notifications.models import Subscriber
 from status.models import AuditLogEntry
-from tests.notifications.servers import FakeTwilio
-
-
-@pytest.fixture
-def twilio(settings):
-    fake = FakeTwilio().start()
-    for name, value in fake.settings().items():
-        setattr(settings, name, value)
-    settings.WEBHOOKS_ALLOW_PRIVATE_IPS = True
-    yield fake
-    fake.stop()
 
 
 def test_an_sms_subscriber_is_created_confirmed_and_listed_with_its_number(

@@ -45,15 +45,27 @@ def wait_for(predicate, timeout=30.0, interval=0.05, message="condition"):
 
 
 class SmtpSink:
-    """Accepts every message and keeps it: (peer, mail_from, rcpt_tos, email.message)."""
+    """Accepts every message and keeps it: (peer, mail_from, rcpt_tos, email.message). A
+    recipient is accepted, or answered what `script(address, [reply, …])` says for its next
+    RCPT TOs (an SMTP reply such as "451 4.3.0 Try again later")."""
 
     def __init__(self):
         # aiosmtpd logs every SMTP command at INFO.
         logging.getLogger("mail.log").setLevel(logging.WARNING)
         self.messages = []
+        self.scripts = {}
         self.lock = threading.Lock()
         self.port = free_port()
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        with self.lock:
+            script = self.scripts.get(address)
+            reply = script.pop(0) if script else None
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
@@ -71,6 +83,11 @@ class SmtpSink:
     def clear(self):
         with self.lock:
             self.messages.clear()
+            self.scripts.clear()
+
+    def script(self, address, replies):
+        with self.lock:
+            self.scripts[address] = list(replies)
 
     @property
     def url(self):
@@ -179,6 +196,7 @@ class Receiver(LocalServer):
         with self.lock:
             self.requests.clear()
             self.scripts.clear()
+            self.delay = 0.0
 
 
 class FakeTwilio(LocalServer):
@@ -248,6 +266,11 @@ class FakeTwilio(LocalServer):
     def count(self):
         with self.lock:
             return len(self.messages)
+
+    def clear(self):
+        with self.lock:
+            self.messages.clear()
+            self.scripts.clear()
 
     def answer(self, path, headers, form):
         expected = f"/2010-04-01/Accounts/{self.ACCOUNT_SID}/Messages.json"

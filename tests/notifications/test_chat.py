@@ -25,6 +25,7 @@ from notifications.models import (
 )
 from status.models import Component
 from tests.factories import make_delivery, make_subscriber
+from tests.notifications.payloads import texts
 from tests.notifications.servers import Receiver
 
 CHATS = ["slack", "teams", "discord", "google_chat"]
@@ -95,18 +96,6 @@ def incident_event(page, api, body, callbacks, name="Checkout errors"):
 
 def payload(channel, event):
     return json.loads(chat.body_bytes(channel, chat.event_message(event)))
-
-
-def texts(value):
-    """Every string in a JSON value."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from texts(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from texts(item)
 
 
 # URLs
@@ -862,6 +851,79 @@ def test_a_chat_subscription_is_confirmed_from_the_message_posted_in_the_channel
         Incident.declare(page, name="After", component_statuses={api: "major_outage"})
     assert Delivery.objects.get(subscriber=subscriber).status == "sent"
     assert len(receiver.to("/slack/T1/B1/x")) == 2
+
+
+def test_each_message_carries_its_subscribers_own_manage_link(
+    client, page, api, receiver, local_hooks, django_capture_on_commit_callbacks
+):
+    first = make_chat(page, "slack", receiver.url("/slack/T1/B1/one"))
+    second = make_chat(page, "discord", receiver.url("/discord/1/two"))
+    third = make_chat(page, "teams", receiver.url("/teams/three"))
+    fourth = make_chat(page, "google_chat", receiver.url("/gchat/four"))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        Incident.declare(page, name="Outage", component_statuses={api: "major_outage"})
+
+    ((_h, slack),) = receiver.to("/slack/T1/B1/one")
+    ((_h, discord),) = receiver.to("/discord/1/two")
+    ((_h, teams),) = receiver.to("/teams/three")
+    ((_h, gchat),) = receiver.to("/gchat/four")
+    context = json.loads(slack)["attachments"][0]["blocks"][0]["elements"][0]["text"]
+    assert f"|{chat.MANAGE_LABEL}>" in context
+    assert f"/subscribe/manage/{first.token}/|" in context
+    description = json.loads(discord)["embeds"][0]["description"]
+    assert description.endswith(f"[Manage subscription]({second.manage_url})")
+    actions = json.loads(teams)["attachments"][0]["content"]["actions"]
+    assert actions[1] == {
+        "type": "Action.OpenUrl",
+        "title": "Manage subscription",
+        "url": third.manage_url,
+    }
+    buttons = json.loads(gchat)["cardsV2"][0]["card"]["sections"][-1]["widgets"][0]
+    assert buttons["buttonList"]["buttons"][1]["onClick"]["openLink"]["url"].endswith(
+        f"/subscribe/manage/{fourth.token}/"
+    )
+    assert chat.MANAGE_STAND_IN.encode() not in slack + discord + teams + gchat
+    # The link opens the channel's manage page (events, components, unsubscribe).
+    manage = client.get(f"/p/alpha/subscribe/manage/{second.token}/")
+    assert manage.status_code == 200 and "Unsubscribe" in manage.text
+
+
+def test_a_channel_subscribed_already_is_posted_its_manage_link(
+    page, receiver, local_hooks, django_capture_on_commit_callbacks
+):
+    url = receiver.url("/slack/T1/B1/again")
+    subscriber = make_chat(page, "slack", url)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = Client().post(
+            "/p/alpha/subscribe/",
+            {"channel": "slack", "endpoint": url, "events_shown": "1", "events": ["incidents"]},
+            REMOTE_ADDR="192.0.2.9",
+        )
+
+    assert "Check your Slack channel" in response.text
+    ((_headers, body),) = receiver.to("/slack/T1/B1/again")
+    button = json.loads(body)["blocks"][-1]["elements"][0]
+    assert button["text"]["text"] == "Manage subscription"
+    assert button["url"].endswith(f"/subscribe/manage/{subscriber.token}/")
+    subscriber.refresh_from_db()
+    assert subscriber.state == "confirmed"
+    assert subscriber.events == ["incidents", "maintenance", "component_changes"]  # unchanged
+
+
+def test_a_chat_the_page_stopped_offering_is_refused_by_its_name(client, page, public_hooks):
+    page.allow_google_chat_subscribers = False
+    page.save()
+
+    response = client.post(
+        "/p/alpha/subscribe/",
+        {"channel": "google_chat", "endpoint": GOOD_URLS["google_chat"], "events_shown": "1",
+         "events": ["incidents"]},
+    )  # fmt: skip
+
+    assert "This page does not offer Google Chat subscriptions." in response.text
+    assert not Subscriber.objects.exists()
 
 
 def test_a_url_that_is_no_chat_webhook_is_refused_on_the_subscribe_page(

@@ -3,85 +3,20 @@ SMTP sink and an HTTP receiver standing in for Slack, Teams, Discord and Google 
 reaches an email, a webhook and every chat once each, in each service's documented shape and
 limits; failures are retried, a gone channel disabled, Discord's retry_after obeyed."""
 
-import itertools
 import json
-import os
 from datetime import timedelta
 
-import pytest
-import redis as redis_client
-import time_machine
-from django.db import connection
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from incidents.models import Incident
-from notifications import tasks
 from notifications.models import Delivery, Subscriber
 from status.models import Component
 from tests.factories import make_subscriber
-from tests.notifications.servers import (
-    Receiver,
-    SmtpSink,
-    Worker,
-    broker,
-    database_url,
-    wait_for,
-)
+from tests.notifications.real import REAL_PARTS, attempted
+from tests.notifications.servers import wait_for
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.redis,
-    pytest.mark.celery,
-    pytest.mark.django_db(transaction=True),
-]
-
-# Each test gets a Redis database of its own (test_real_delivery.py counts from 1 too; they
-# flush theirs before use and never run at once).
-redis_databases = itertools.count(9)
-
-
-class Real:
-    """The real parts of one test: its Redis database, its workers, the sinks."""
-
-    def __init__(self, sink, receiver):
-        self.sink, self.receiver = sink, receiver
-        base = os.environ["TEST_REDIS_URL"].rsplit("/", 1)[0]
-        self.redis_url = f"{base}/{next(redis_databases) % 16}"
-        redis_client.Redis.from_url(self.redis_url).flushdb()
-        self.workers = []
-
-    def worker(self, **env):
-        worker = Worker(
-            database_url=database_url(connection.settings_dict),
-            redis_url=self.redis_url,
-            smtp_url=self.sink.url,
-            env={key: str(value) for key, value in env.items()},
-        )
-        self.workers.append(worker)
-        return worker.start()
-
-    def broker(self):
-        return broker(self.redis_url)
-
-    def sweep(self, later=timedelta(0)):
-        with self.broker(), time_machine.travel(timezone.now() + later):
-            return tasks.sweep()
-
-    def close(self):
-        for worker in self.workers:
-            worker.kill()
-            worker.stop()
-
-
-@pytest.fixture
-def real():
-    sink, receiver = SmtpSink().start(), Receiver().start()
-    parts = Real(sink, receiver)
-    yield parts
-    parts.close()
-    sink.stop()
-    receiver.stop()
+pytestmark = REAL_PARTS
 
 
 def chat(page, channel, url, **fields):
@@ -168,14 +103,6 @@ def test_chat_failures_are_retried_a_gone_channel_disabled_and_discord_obeyed(pa
 
     with real.broker():
         Incident.declare(page, name="Outage")
-
-    def attempted(target, attempts):
-        def check():
-            delivery = Delivery.objects.filter(subscriber=target).first()
-            finished = delivery and delivery.status not in ("pending", "sending")
-            return finished and delivery.attempts >= attempts and delivery
-
-        return check
 
     first = wait_for(attempted(flaky, 1), message="Teams' first attempt")
     assert (first.status, first.response_code) == ("failed", 500)

@@ -3,104 +3,19 @@ sink and an HTTP receiver. Faults: a worker killed with kill -9 in the middle of
 Redis down while an update is posted, failing, gone and redirecting endpoints."""
 
 import email.utils
-import itertools
-import os
 from contextlib import contextmanager
 from datetime import timedelta
 
-import pytest
-import redis as redis_client
-import time_machine
-from django.db import connection
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from incidents.models import Incident
-from notifications import tasks
 from notifications.models import Delivery, NotificationEvent, Subscriber
 from tests.factories import make_subscriber
-from tests.notifications.servers import (
-    Receiver,
-    RedisServer,
-    SmtpSink,
-    Worker,
-    broker,
-    database_url,
-    wait_for,
-)
+from tests.notifications.real import REAL_PARTS, attempted, sent
+from tests.notifications.servers import RedisServer, wait_for
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.redis,
-    pytest.mark.celery,
-    pytest.mark.django_db(transaction=True),
-]
-
-# Each test gets a Redis database of its own, so no worker sees another test's messages.
-redis_databases = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def module_sink():
-    """An SMTP sink for all the tests of this module (`real` clears it before each)."""
-    server = SmtpSink().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def module_receiver():
-    """An HTTP receiver for all the tests of this module (`real` clears it before each)."""
-    server = Receiver().start()
-    yield server
-    server.stop()
-
-
-class Real:
-    """The real parts of one test: its Redis database, its workers, the sinks."""
-
-    def __init__(self, sink, receiver):
-        self.sink, self.receiver = sink, receiver
-        base = os.environ["TEST_REDIS_URL"].rsplit("/", 1)[0]
-        self.redis_url = f"{base}/{next(redis_databases) % 16}"
-        redis_client.Redis.from_url(self.redis_url).flushdb()
-        self.workers = []
-
-    def worker(self, redis_url=None, **env):
-        worker = Worker(
-            database_url=database_url(connection.settings_dict),
-            redis_url=redis_url or self.redis_url,
-            smtp_url=self.sink.url,
-            env={key: str(value) for key, value in env.items()},
-        )
-        self.workers.append(worker)
-        return worker.start()
-
-    def broker(self, url=None):
-        return broker(url or self.redis_url)
-
-    def sweep(self, later=timedelta(0), url=None):
-        """Run the sweeper here, `later` from now (leases and grace periods pass)."""
-        with self.broker(url), time_machine.travel(timezone.now() + later):
-            return tasks.sweep()
-
-    def close(self):
-        for worker in self.workers:
-            worker.kill()
-            worker.stop()
-
-
-@pytest.fixture
-def real(module_sink, module_receiver):
-    module_sink.clear()
-    module_receiver.clear()
-    parts = Real(module_sink, module_receiver)
-    yield parts
-    parts.close()
-
-
-def sent(count):
-    return lambda: Delivery.objects.filter(status="sent").count() >= count
+pytestmark = REAL_PARTS
 
 
 def test_an_update_reaches_every_subscriber_by_email_and_signed_webhook(page, api, real):
@@ -269,20 +184,12 @@ def test_failing_endpoints_are_retried_with_the_same_id_disabled_or_not_followed
     with real.broker():
         Incident.declare(page, name="Outage")
 
-    def finished(target, attempts):
-        def check():
-            delivery = Delivery.objects.filter(subscriber=target).first()
-            done = delivery and delivery.status not in ("pending", "sending")
-            return done and delivery.attempts >= attempts and delivery
-
-        return check
-
-    wait_for(finished(flaky, 1), message="the first attempt")
+    wait_for(attempted(flaky, 1), message="the first attempt")
     for attempt in (2, 3):
         # The retry is due (instead of waiting 1 and then 5 minutes): the sweeper sends it.
         Delivery.objects.filter(subscriber=flaky).update(next_attempt_at=timezone.now())
         real.sweep()
-        wait_for(finished(flaky, attempt), message=f"attempt {attempt}")
+        wait_for(attempted(flaky, attempt), message=f"attempt {attempt}")
 
     delivery = Delivery.objects.get(subscriber=flaky)
     assert (delivery.status, delivery.attempts, delivery.response_code) == ("sent", 3, 200)
@@ -291,10 +198,10 @@ def test_failing_endpoints_are_retried_with_the_same_id_disabled_or_not_followed
     for headers, body in requests:
         Webhook(flaky.secret).verify(body, headers)
 
-    gone_delivery = wait_for(finished(gone, 1))
+    gone_delivery = wait_for(attempted(gone, 1))
     assert (gone_delivery.status, gone_delivery.response_code) == ("dead", 410)
     assert Subscriber.objects.get(pk=gone.pk).state == "disabled"
 
-    moved_delivery = wait_for(finished(moved, 1))
+    moved_delivery = wait_for(attempted(moved, 1))
     assert (moved_delivery.status, moved_delivery.response_code) == ("failed", 301)
     assert real.receiver.to("/private") == []

@@ -23,16 +23,6 @@ NUMBER = "+593991234567"  # a mobile number in Ecuador
 OTHER = "+447911123456"  # a UK mobile number
 
 
-@pytest.fixture
-def twilio(settings):
-    fake = FakeTwilio().start()
-    for name, value in fake.settings().items():
-        setattr(settings, name, value)
-    settings.WEBHOOKS_ALLOW_PRIVATE_IPS = True
-    yield fake
-    fake.stop()
-
-
 def make_sms(page, number=NUMBER, state="confirmed", **fields):
     return Subscriber.objects.create(
         page=page,

@@ -13,7 +13,6 @@ from twilio.request_validator import RequestValidator
 from incidents.models import Incident
 from notifications.models import Delivery, SmsDay, Subscriber
 from status.models import SendingDay
-from tests.notifications.servers import FakeTwilio
 from tests.notifications.test_sms import NUMBER, OTHER, code_in, make_sms, signature
 
 NUMBER_REFUSED = "Too many codes were texted to this number lately. Wait a while and try again."
@@ -31,16 +30,6 @@ def ask(slug, number, capture, address="192.0.2.7"):
              "events": ["incidents"]},
             REMOTE_ADDR=address,
         )  # fmt: skip
-
-
-@pytest.fixture
-def twilio(settings):
-    fake = FakeTwilio().start()
-    for name, value in fake.settings().items():
-        setattr(settings, name, value)
-    settings.WEBHOOKS_ALLOW_PRIVATE_IPS = True
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture

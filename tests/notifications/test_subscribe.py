@@ -189,8 +189,23 @@ def test_pressing_confirm_confirms(client, pending):
 
     assert response.status_code == 200
     assert "You are subscribed" in response.text
+    assert (
+        "will email <strong>ana@example.com</strong> about its incidents, maintenance and"
+        " component status changes." in response.text
+    )
     ana.refresh_from_db()
     assert ana.state == "confirmed" and ana.confirmed_at is not None
+
+
+def test_the_confirmation_says_which_events_were_chosen(
+    client, page, django_capture_on_commit_callbacks
+):
+    subscribe(client, django_capture_on_commit_callbacks, email="bo@example.com",
+              events_shown="1", events=["incidents", "component_changes"])  # fmt: skip
+
+    response = client.post(on_main_site(link(mail.outbox[-1], "confirm")))
+
+    assert "about its incidents and component status changes." in response.text
 
 
 def test_a_confirmation_link_expires_after_7_days(client, pending):
