@@ -27,7 +27,10 @@ long after the load until no request is queued any more and the page shows what 
    status of its alerts recorded as firing, operational when none; and, when every body was
    sent, as the bodies say (an alert with a resolved notice among them is resolved). Prints
    how many processing tasks the worker ran for how many requests (one task is queued per
-   integration at a time, however many requests arrive).
+   integration at a time, however many requests arrive). And the CPU time gunicorn, the Celery
+   worker, PostgreSQL and Redis spent per accepted request, from the start of the load until
+   all of it was applied: on a shared machine requests/s fall with the others' load, this
+   much less; the cores divided by it estimates what the machine would take on its own.
 3. Reaches the page: SAMPLES times, a new firing alert (hold-down 0) is posted for a component
    and /p/<page>/ polled every POLL_SECONDS until the component shows its status (through the
    queue, the worker and the page cache), then the
@@ -40,6 +43,7 @@ shows the alerts' statuses), not when a target is missed: this measures, it does
 
 import contextlib
 import json
+import os
 import random
 import re
 import statistics
@@ -51,6 +55,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import redis
 
 from bench.common import (
     WORKERS,
@@ -109,8 +115,10 @@ def main():
             new["applied"] = queue_drains()
             log(f"{BODIES - ALERTS} bodies of repeats and resolutions: wrk {RUN_SECONDS} s")
             tasks_before = tasks_run(worker_log)
+            cpu_before = cpu_by_part()
             load = wrk(f"{base}{hook_path}", RUN_SECONDS, script=script)
             load["applied"] = queue_drains()
+            load["cpu"] = cpu_spent(cpu_before, cpu_by_part())
             load["tasks"] = tasks_run(worker_log) - tasks_before
             log("waiting for the public page to show what the alerts say")
             everything = load["requests"] >= (BODIES - ALERTS) * WRK_THREADS
@@ -264,6 +272,50 @@ def tasks_run(logfile):
     return len(
         re.findall(r"Task incidents\.tasks\.process_alert_requests\[[^]]+\] succeeded", text)
     )
+
+
+def cpu_by_part():
+    """CPU seconds used so far by what serves and applies the hook, {part: seconds}: gunicorn,
+    the Celery worker, PostgreSQL and Redis, each with its child processes (Linux /proc; {}
+    elsewhere). The machine may be shared: this counts our processes' work only, which the
+    others' load does not change much, where requests/s drop with it."""
+    if not Path("/proc/self/stat").exists():
+        return {}
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        postmaster = process_stat(cursor.fetchone()[0])["ppid"]
+    with redis.Redis.from_url(os.environ["REDIS_URL"]) as client:
+        roots = {"PostgreSQL": [postmaster], "Redis": [client.info("server")["process_id"]]}
+    for pid in children(os.getpid()):
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        for part, name in (("web (gunicorn)", b"gunicorn"), ("applier (Celery)", b"celery")):
+            if name in command:
+                roots.setdefault(part, []).append(pid)
+    return {part: sum(tree_cpu(pid) for pid in pids) for part, pids in roots.items()}
+
+
+def process_stat(pid):
+    """ppid and CPU seconds (its own and its reaped children's) of a process, from /proc."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    fields = text[text.rindex(")") + 2 :].split()
+    ticks = sum(int(n) for n in fields[11:15])  # utime stime cutime cstime
+    return {"ppid": int(fields[1]), "cpu": ticks / os.sysconf("SC_CLK_TCK")}
+
+
+def children(pid):
+    return [int(n) for n in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def tree_cpu(pid):
+    with contextlib.suppress(OSError):
+        return process_stat(pid)["cpu"] + sum(tree_cpu(child) for child in children(pid))
+    return 0.0  # it exited meanwhile
+
+
+def cpu_spent(before, after):
+    return {part: after[part] - before.get(part, 0.0) for part in after}
 
 
 def queue_drains():
@@ -425,6 +477,18 @@ def report(new, load, healthz, everything, truth, shown, settled, reach):
         f" after the load ended; {load['tasks']} processing task(s) had finished by then (one is"
         " queued per integration at a time)"
     )
+    if load["cpu"]:
+        per_request = {
+            part: seconds * 1000 / load["requests"] for part, seconds in load["cpu"].items()
+        }
+        total = sum(per_request.values())
+        parts = ", ".join(f"{part} {ms:.2f}" for part, ms in sorted(per_request.items()))
+        print(
+            f"  CPU per accepted request, load and applying together: {total:.2f} ms ({parts});"
+            f" {os.cpu_count()} cores given to these alone would take about"
+            f" {os.cpu_count() * 1000 / total:.0f} requests/s (an estimate: this machine may be"
+            " shared, and the requests/s above are what was measured)"
+        )
     print(
         f"  for scale, the same gunicorn answers /healthz (no database, no cache) at"
         f" {healthz['rps']:.0f} requests/s"

@@ -4,24 +4,15 @@ through a real gunicorn process on 127.0.0.1 (the API creates the integration, i
 takes the alerts, the public v2 JSON shows them)."""
 
 import copy
-import http.client
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from incidents.models import Integration, IntegrationRequest
 from status.models import ApiKey, ComponentStatus, ComponentStatusChange
 from tests.html import visible
-from tests.incidents.alerting import fixture
-
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
+from tests.incidents.alerting import fixture, request, served_by_gunicorn
 
 
 def shown_status(client, name):
@@ -110,62 +101,11 @@ def test_alertmanager_and_grafana_drive_the_page_through_firing_and_resolved(cli
 # A real server process ------------------------------------------------------------------------
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def request(port, method, path, body=None, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
-    try:
-        data = json.dumps(body) if body is not None and not isinstance(body, bytes) else body
-        conn.request(method, path, body=data, headers={"Host": "127.0.0.1", **(headers or {})})
-        response = conn.getresponse()
-        return response.status, response.read().decode()
-    finally:
-        conn.close()
-
-
 @pytest.fixture
 def gunicorn(transactional_db, tmp_path):
     """gunicorn serving the test database (committed rows: transactional_db)."""
-    db = connection.settings_dict
-    if connection.vendor != "postgresql":
-        pytest.skip("needs the suite's PostgreSQL")  # conftest's `postgres` marker fails in CI
-    port = free_port()
-    host = db["HOST"] or "127.0.0.1"
-    url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{host}:{db['PORT']}/{db['NAME']}"
-    env = {**os.environ, "DATABASE_URL": url, "DEBUG": "false", "SECURE_SSL_REDIRECT": "false",
-           "SECRET_KEY": "alerts-" + "x" * 50, "ALLOWED_HOSTS": "127.0.0.1",
-           "SITE_URL": f"http://127.0.0.1:{port}", "VAR_DIR": str(tmp_path),
-           "API_RATE_LIMIT_PER_SECOND": "1000", "API_RATE_LIMIT_BURST": "1000",
-           "LOG_LEVEL": "WARNING"}  # fmt: skip
-    env.pop("TEST_REDIS_URL", None)
-    env.pop("REDIS_URL", None)
-    log = tmp_path / "gunicorn.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind",
-         f"127.0.0.1:{port}", "--workers", "2", "--error-logfile", str(log)],
-        cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"gunicorn exited:\n{log.read_text()[-3000:]}")
-            try:
-                if request(port, "GET", "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("gunicorn did not answer in 30 s")
-            time.sleep(0.1)
+    with served_by_gunicorn(tmp_path) as port:
         yield port
-    finally:
-        process.terminate()
-        process.wait(15)
 
 
 @pytest.mark.postgres
