@@ -26,6 +26,7 @@ import cProfile
 import os
 import pstats
 import random
+import re
 import statistics
 import sys
 import time
@@ -405,13 +406,13 @@ def clear_every_cache():
     cache.clear()
     pagecache.clear_local()
     component_rows.forget_finished()
-    heliograph._DAY_MEMO.clear()
+    heliograph.forget_memos()
     uptime._GROUP_DAYS.clear()
 
 
 def render_once(client, cold=False):
     """One uncached request of the page: (ms, SQL queries, ms in SQL, bytes, template ms, CPU
-    ms); `cold`, with every cache cleared first."""
+    ms, [(table, ms) of each query]); `cold`, with every cache cleared first."""
     from django.db import connection
 
     from status.models import Page
@@ -426,7 +427,7 @@ def render_once(client, cold=False):
         try:
             return execute(sql, params, many, context)
         finally:
-            queries.append(time.perf_counter() - t0)
+            queries.append((query_name(sql), time.perf_counter() - t0))
 
     with connection.execute_wrapper(timed), timed_templates() as templates:
         t0, cpu0 = time.perf_counter(), time.process_time()
@@ -437,11 +438,20 @@ def render_once(client, cold=False):
     return (
         elapsed * 1000,
         len(queries),
-        sum(queries) * 1000,
+        sum(seconds for _, seconds in queries) * 1000,
         len(response.content),
         sum(templates),
         cpu * 1000,
+        [(name, seconds * 1000) for name, seconds in queries],
     )
+
+
+def query_name(sql):
+    """The table a query reads first ("status_component"), "+ prefetch" when it is a
+    prefetch_related() query: enough to tell a page's queries apart in the report."""
+    found = re.search(r'\bFROM\s+"?(\w+)', sql)
+    name = found.group(1) if found else sql.split(None, 1)[0]
+    return f"{name} + prefetch" if "_prefetch_related_val" in sql else name
 
 
 def render_times():
@@ -470,6 +480,12 @@ def summary(runs):
         "template_share": statistics.median(r[4] / r[0] for r in runs),
         # This process's CPU time: less skewed than the wall clock when other work shares the CPUs.
         "cpu_ms": statistics.median(r[5] for r in runs),
+        # Each query's median time, in the order the last render ran them (renders that ran
+        # other queries are left out).
+        "each_query": [
+            (name, statistics.median(r[6][n][1] for r in runs if len(r[6]) == len(runs[-1][6])))
+            for n, (name, _) in enumerate(runs[-1][6])
+        ],
     }
 
 
@@ -564,6 +580,10 @@ def print_render_report(facts, rendered):
     print(
         f"   of the uncached render, the template (context prebuilt) {rendered['template_ms']:.1f}"
         f" ms, {rendered['template_share']:.0%} of the request (median per render)"
+    )
+    print(
+        "   its SQL queries, median ms each: "
+        + ", ".join(f"{name} {ms:.1f}" for name, ms in rendered["each_query"])
     )
     load = ", ".join(f"{n:.2f}" for n in os.getloadavg())
     print(f"   load average at the end: {load} on {os.cpu_count()} CPUs (other work skews these)")

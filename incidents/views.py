@@ -6,7 +6,7 @@ incidents (tests/incidents/test_query_counts.py), and is cached whole (status/pa
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
@@ -26,7 +26,7 @@ from incidents.queries import (
     with_updates,
 )
 from status.hosts import LIVE_REFRESH_HEADER, page_reverse, public_page
-from status.models import ComponentStatus, worst_status
+from status.models import Component, ComponentStatus, worst_status
 from status.tenancy import public_view
 from status.uptime import today_and_keys
 
@@ -48,15 +48,17 @@ def status_page(request, page):
         Incident.objects.filter(page=page)
         .recent(since)
         .prefetch_related(
-            Prefetch("updates", queryset=IncidentUpdate.objects.order_by("-display_at", "-id")),
-            # The cards name the components affected.
-            "components",
+            Prefetch("updates", queryset=IncidentUpdate.objects.order_by("-display_at", "-id"))
         )
         .order_by("-started_at", "-id")
     )
     for incident in incidents:
         label_updates(incident.updates.all())
     open_incidents = [i for i in incidents if i.status not in CLOSED_STATUSES]
+    # The cards of open incidents name the components affected; the past ones do not.
+    prefetch_related_objects(
+        open_incidents, Prefetch("components", queryset=Component.objects.only("id", "name"))
+    )
 
     visible = [
         c

@@ -13,18 +13,27 @@ uptime_legend's, byte for byte (tests/status/test_uptime_render.py).
 """
 
 import hashlib
+from html import escape  # django.utils.html.escape's escaping, without its lazy-string wrapper
+from itertools import chain
 from pathlib import Path
 
 from django import template
 from django.core.cache import cache
 from django.utils import translation
-from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from status import models as status_models
 from status import uptime
 from status.templatetags import heliograph
-from status.templatetags.heliograph import PHONE_RANGES, day_parts, legend_markup, status_label
+from status.templatetags.heliograph import (
+    _DAY_END,
+    PHONE_RANGES,
+    _day_markup,
+    _incident_links,
+    day_parts,
+    legend_markup,
+    status_label,
+)
 from status.uptime import _merge_days, _percent, daily_uptime
 
 register = template.Library()
@@ -45,13 +54,23 @@ MARKUP_CODE = hashlib.blake2b(
 ).hexdigest()
 
 
-def _links_key(incidents):
+def _links_key(incidents, last, memo):
+    """What the links of the finished days (index below `last`) of {day index: [incident]}
+    show; `memo` keeps each incident's part for the render (an incident spans components)."""
     if not incidents:
         return ()
-    return tuple(
-        (i, tuple((incident.pk, incident.name, incident.public_url) for incident in listed))
-        for i, listed in sorted(incidents.items())
-    )
+    parts = []
+    for i, listed in sorted(incidents.items()):
+        if i >= last:
+            continue
+        shown = []
+        for incident in listed:
+            part = memo.get(id(incident))
+            if part is None:
+                part = memo[id(incident)] = (incident.pk, incident.name, incident.public_url)
+            shown.append(part)
+        parts.append((i, tuple(shown)))
+    return tuple(parts)
 
 
 def forget_finished():
@@ -93,81 +112,93 @@ def prepare_uptime_bars(context, sections):
     finished days' markup kept (this process, else one round trip to the shared cache for all
     of them, else built from daily_uptime() in one query) followed by today's."""
     days_total = context["uptime_days"]
-    now = context["now"]
-    tz = context["page"].tz
     language = translation.get_language()
     last = days_total - 1
-    keep = context.render_context.setdefault("uptime_keep", [])  # Days' ids stay unique
+    links_memo = {}
 
-    wanted = {}  # key -> (kind, item)
+    # key -> [(kind, item)]: two components can show the same (same name, same days).
+    wanted = {}
     for group, members in sections:
         shown = [c for c in members if getattr(c, "bars", None) is not None]
         for component in shown:
-            finished = {i: listed for i, listed in component.day_incidents.items() if i < last}
-            component.finished_key = (
-                "component", language, component.name, component.bars.key, _links_key(finished)
+            component.finished_key = key = (
+                "component", language, component.name, component.bars.key,
+                _links_key(component.day_incidents, last, links_memo),
             )  # fmt: skip
-            wanted[component.finished_key] = ("component", component)
+            wanted.setdefault(key, []).append(("component", component))
         if group is not None and shown:
             group.shown = shown
-            finished = {i: listed for i, listed in group.day_incidents.items() if i < last}
-            group.finished_key = (
+            group.finished_key = key = (
                 "group", language, group.name, tuple(c.bars.key for c in shown),
-                _links_key(finished),
+                _links_key(group.day_incidents, last, links_memo),
             )  # fmt: skip
-            wanted[group.finished_key] = ("group", group)
+            wanted.setdefault(key, []).append(("group", group))
     if not wanted:
         return ""
 
-    found = {key: _FINISHED[key] for key in wanted if key in _FINISHED}
-    missing = [key for key in wanted if key not in found]
+    found = {}
+    missing = []
+    for key in wanted:
+        entry = _FINISHED.get(key)
+        if entry is None:
+            missing.append(key)
+        else:
+            found[key] = entry
     if missing:
         names = {_cache_key(key): key for key in missing}
         for name, entry in cache.get_many(list(names)).items():
             found[names[name]] = _FINISHED[names[name]] = entry
         missing = [key for key in missing if key not in found]
     if missing:
-        built = _build(context, [wanted[key] for key in missing], days_total, tz, now, keep)
+        keep = context.render_context.setdefault("uptime_keep", [])  # Days' ids stay unique
+        built = _build(
+            context,
+            [wanted[key][0] for key in missing],
+            days_total,
+            context["page"].tz,
+            context["now"],
+            keep,
+        )
         if len(_FINISHED) + len(built) > _FINISHED_LIMIT:
             _FINISHED.clear()
         _FINISHED.update(built)
         found.update(built)
         cache.set_many({_cache_key(key): entry for key, entry in built.items()}, FINISHED_SECONDS)
 
-    for key, (kind, item) in wanted.items():
-        markup, sums = found[key]
-        links = item.day_incidents
+    today_links = context.render_context.setdefault("uptime_links", {})
+    for kind, item in chain.from_iterable(wanted.values()):
+        markup, sums = item.finished_entry = found[item.finished_key]
         if kind == "component":
             today = item.bars.today
             label = f"{item.name} uptime, one bar per day"
         else:
             today = _merge_days([c.bars.today for c in item.shown])
             label = f"{item.name} uptime, the worst of its components each day"
-        totals = {
-            length: [sums[length][0] + today.major_seconds,
-                     sums[length][1] + today.partial_seconds,
-                     sums[length][2] + today.counted_seconds]
-            for length in sums
-        }  # fmt: skip
-        if kind == "group":
-            # All the days: the components' own totals, weighed by their counted seconds
-            # (status.uptime.group_uptime), not the merged days'.
-            totals[days_total] = [
-                sum(
-                    found[c.finished_key][1][days_total][n] + getattr(c.bars.today, field)
-                    for c in item.shown
-                )
-                for n, field in enumerate(("major_seconds", "partial_seconds", "counted_seconds"))
-            ]
-        keep.append(today)
-        today_links = {0: links[last]} if last in links else None
-        (today_markup,) = day_parts(context, [today], today_links)
+        ranges = []
+        for length, (major, partial, counted) in sums.items():
+            if length == days_total and kind == "group":
+                # All the days: the components' own totals, weighed by their counted seconds
+                # (status.uptime.group_uptime), not the merged days'.
+                major = partial = counted = 0
+                for c in item.shown:
+                    c_major, c_partial, c_counted = c.finished_entry[1][days_total]
+                    c_today = c.bars.today
+                    major += c_major + c_today.major_seconds
+                    partial += c_partial + c_today.partial_seconds
+                    counted += c_counted + c_today.counted_seconds
+            else:
+                major += today.major_seconds
+                partial += today.partial_seconds
+                counted += today.counted_seconds
+            ranges.append((length, _percent(major, partial, counted)))
+        head, today_markup = _day_markup(today)
+        listed = item.day_incidents.get(last)
+        if listed:
+            today_markup = f"{head}{_incident_links(listed, today_links)}{_DAY_END}"
         item.bars_html = mark_safe(  # noqa: S308 (escaped label, and markup built as uptime_bars')
             f'<ol class="uptime-days" aria-label="{escape(label)}">{markup}{today_markup}</ol>'
         )
-        item.legend_html = legend_markup(
-            [(length, _percent(*totals[length])) for length in _ranges(days_total)]
-        )
+        item.legend_html = legend_markup(ranges)
     return ""
 
 

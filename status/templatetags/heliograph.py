@@ -1,8 +1,11 @@
+import functools
 import math
 from datetime import timedelta
 
 from django import template
-from django.utils import timezone
+from django.conf import settings
+from django.urls import get_script_prefix
+from django.utils import timezone, translation
 from django.utils.dateformat import format as date_format
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
@@ -14,10 +17,45 @@ from status.uptime import format_seconds
 register = template.Library()
 
 
+# Public pages repeat the same links and times on every render (a grown status page has dozens
+# of each), and reverse() and Django's date formatting are slow: their results are kept per
+# process, keyed by everything they depend on. Bounded: cleared when they grow.
+_URL_MEMO = {}
+_TIME_MEMO = {}
+_MEMO_LIMIT = 20_000
+
+
+def _remember(memo, key, value):
+    if len(memo) > _MEMO_LIMIT:
+        memo.clear()
+    memo[key] = value
+    return value
+
+
+def forget_memos():
+    """Forget what this module kept in this process (the benchmark's cold render)."""
+    for memo in (_URL_MEMO, _TIME_MEMO, _DAY_MEMO, _LEGEND_MEMO):
+        memo.clear()
+    accent_style.cache_clear()
+
+
 @register.simple_tag(takes_context=True)
 def page_url(context, name, **kwargs):
     """The path of a public view of the current page, on whichever host serves the request."""
-    return page_reverse(context.get("request"), context["page"], name, **kwargs)
+    request, page = context.get("request"), context["page"]
+    key = (
+        getattr(request, "page_host_id", None) == page.pk,
+        page.slug,
+        name,
+        tuple(sorted(kwargs.items())),
+        get_script_prefix(),
+        settings.ROOT_URLCONF,
+        settings.PAGE_HOST_URLCONF,
+    )
+    url = _URL_MEMO.get(key)
+    if url is None:
+        url = _remember(_URL_MEMO, key, page_reverse(request, page, name, **kwargs))
+    return url
 
 
 @register.simple_tag
@@ -25,13 +63,18 @@ def local_time(value, tz, fmt="M j, Y, g:i A T"):
     """A <time> element in the page's time zone, with the exact instant in `datetime`."""
     if value is None:
         return ""
-    local = value.astimezone(tz)
-    return format_html(
-        '<time datetime="{}" title="{}">{}</time>',
-        local.isoformat(timespec="seconds"),
-        long_time(local),
-        date_format(local, fmt),
-    )
+    key = (value, str(tz), fmt, translation.get_language())
+    markup = _TIME_MEMO.get(key)
+    if markup is None:
+        local = value.astimezone(tz)
+        markup = format_html(
+            '<time datetime="{}" title="{}">{}</time>',
+            local.isoformat(timespec="seconds"),
+            long_time(local),
+            date_format(local, fmt),
+        )
+        _remember(_TIME_MEMO, key, markup)
+    return markup
 
 
 @register.simple_tag
@@ -135,8 +178,9 @@ def percent(value):
 # and shows the matching "N days ago" and percentage below these widths).
 PHONE_RANGES = (60, 30)
 
-# A day's markup depends only on the (frozen, hashable) Day, but for the links to its
-# incidents: most days recur across components and renders, so their markup is built once, as
+# A day's markup depends only on its date, worst status and seconds per status, but for the
+# links to its incidents: most days recur across components and renders (today's too: its
+# counted seconds, which grow every second, are not shown), so their markup is built once, as
 # (the markup up to the popover's end, to which links and _DAY_END are added; the markup
 # without links). Bounded: cleared when it grows.
 _DAY_MEMO = {}
@@ -145,11 +189,19 @@ _DAY_END = "</div></li>"
 
 
 def _day_markup(day):
-    markup = _DAY_MEMO.get(day)
+    key = (
+        day.date,
+        day.status,
+        day.major_seconds,
+        day.partial_seconds,
+        day.degraded_seconds,
+        day.maintenance_seconds,
+    )
+    markup = _DAY_MEMO.get(key)
     if markup is None:
         if len(_DAY_MEMO) > _DAY_MEMO_LIMIT:
             _DAY_MEMO.clear()
-        markup = _DAY_MEMO[day] = _build_day_markup(day)
+        markup = _DAY_MEMO[key] = _build_day_markup(day)
     return markup
 
 
@@ -251,23 +303,39 @@ def uptime_legend(uptime):
 
 def legend_markup(ranges):
     """uptime_legend()'s markup for [(days, uptime percentage or None)], all days first."""
-    ago = "".join(f'<span class="range-{days}">{days} days ago</span>' for days, _ in ranges)
-    uptimes = "".join(
-        f'<span class="range-{days}">'
-        f"{'No data yet' if value is None else percent(value) + ' uptime'}</span>"
+    # Kept by what it shows: most legends recur from one render to the next.
+    shown = tuple(
+        (days, "No data yet" if value is None else percent(value) + " uptime")
         for days, value in ranges
     )
-    return mark_safe(  # noqa: S308 (numbers and our own words only)
-        f'<div class="uptime-legend muted small"><span>{ago}</span><span>{uptimes}</span>'
-        "<span>Today</span></div>"
-    )
+    markup = _LEGEND_MEMO.get(shown)
+    if markup is None:
+        ago = "".join(f'<span class="range-{days}">{days} days ago</span>' for days, _ in shown)
+        uptimes = "".join(f'<span class="range-{days}">{text}</span>' for days, text in shown)
+        markup = mark_safe(  # noqa: S308 (numbers and our own words only)
+            f'<div class="uptime-legend muted small"><span>{ago}</span><span>{uptimes}</span>'
+            "<span>Today</span></div>"
+        )
+        _remember(_LEGEND_MEMO, shown, markup)
+    return markup
+
+
+_LEGEND_MEMO = {}
 
 
 @register.simple_tag
 def status_label(status):
-    return mark_safe(  # noqa: S308 (label is one of our own constants)
-        f'<span class="status status-{status}">{ComponentStatus(status).label}</span>'
-    )
+    key = (status, translation.get_language())
+    markup = _STATUS_LABELS.get(key)
+    if markup is None:
+        markup = _STATUS_LABELS[key] = mark_safe(  # noqa: S308 (one of our own labels)
+            f'<span class="status status-{status}">{ComponentStatus(status).label}</span>'
+        )
+    return markup
+
+
+# {(status, language): its label's markup}: a handful of entries.
+_STATUS_LABELS = {}
 
 
 # The page's accent colour made readable in each theme (WCAG AA, 4.5:1): the backgrounds it
@@ -318,6 +386,7 @@ def text_on(colour):
 
 
 @register.simple_tag
+@functools.lru_cache(maxsize=1024)  # every public page's head: the same few colours each time
 def accent_style(colour):
     """The CSS custom properties of a page's accent, for light and dark themes: its links and
     buttons stay readable whatever colour its owner chose."""

@@ -313,3 +313,18 @@ def test_a_new_start_date_and_time_zone_redraw_the_kept_days(client, busy_page):
     busy_page.save()
     assert looped_sections(again := client.get(f"/p/{busy_page.slug}/")) in again.text
     assert again.text != response.text
+
+
+@pytest.mark.django_db
+def test_two_components_that_show_the_same_both_have_their_bars(client, tenant_a):
+    """Same name, same days, in two groups: the same kept markup, drawn for each of them."""
+    page = tenant_a.page
+    start = timezone.now() - timedelta(days=200)
+    for name in ("Europe", "America"):
+        group = ComponentGroup.objects.create(page=page, name=name)
+        make_component(page, name="Shop", group=group, created_at=start)
+    forget_finished()
+    for _ in range(2):  # the markup built, then kept
+        text = fresh_render(client, page).text
+        assert text.count('aria-label="Shop uptime, one bar per day"') == 2
+        assert text.count('<ol class="uptime-days"') == text.count('<div class="uptime-legend')
