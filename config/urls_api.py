@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from incidents import api as incidents_api
 from incidents import api_integrations, api_monitors
 from notifications import api as notifications_api
+from notifications import api_export
 from status import api_metrics, api_pages
 from status.tenancy import public_view
 
@@ -24,6 +25,8 @@ urlpatterns = [
     ),
     path("pages", api_pages.pages, name="api-pages"),
     path("pages/<str:page_code>", api_pages.page, name="api-page"),
+    # The whole page as one document (notifications/api_export.py).
+    path(PAGE + "export", api_export.page_export, name="api-page-export"),
     path(PAGE + "components", api_pages.components, name="api-components"),
     path(PAGE + "components/<str:component_code>", api_pages.component, name="api-component"),
     path(

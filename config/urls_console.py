@@ -21,6 +21,7 @@ from django.urls import path
 from incidents import console as incidents_console
 from incidents import console_integrations, console_monitors
 from notifications import console as notifications_console
+from notifications import console_export
 from status import console, console_metrics, team
 
 app_name = "manage"
@@ -34,6 +35,8 @@ urlpatterns = [
     # Pages and components
     path(PAGE + "settings/", console.page_settings, name="settings"),
     path(PAGE + "settings/domain/check/", console.domain_check, name="settings-domain-check"),
+    # Export of the whole page (notifications/console_export.py).
+    path(PAGE + "settings/export/", console_export.page_export, name="export"),
     path(PAGE + "components/", console.components, name="components"),
     path(PAGE + "components/new/", console.component_create, name="component-create"),
     path(

@@ -579,6 +579,42 @@ class SubscriberQuerySet(models.QuerySet):
                 continue
         raise RuntimeError("could not create or find the subscriber")
 
+    def checked_address(
+        self, page, *, channel, email="", endpoint="", phone_number="", confirmed=False
+    ):
+        """The rules a subscriber staff add (create_subscriber) or a restore brings must meet
+        on `page`, and the sending policy: (email, endpoint, phone_number) as stored
+        (normalised, and blank where the channel has none), or ValidationError. `confirmed`:
+        it reaches its address without confirming it, which only a tenant the platform trusts
+        may allow. Sends and counts nothing."""
+        if confirmed and not page.tenant.trusted:
+            raise ValidationError(SKIP_CONFIRMATION_REFUSED, code="untrusted")
+        if not page.allows_subscribers(channel):
+            # Nothing would reach it (deliveries go to the channels the page allows), and its
+            # confirmation (a code, a message) would lead to a subscribe page that refuses it.
+            raise ValidationError(channel_not_offered(channel), code="channel_off")
+        if channel == Channel.WEBHOOK and not confirmed and not email:
+            raise ValidationError(
+                "A webhook needs a contact email: the confirmation goes there, and notices "
+                "if the endpoint keeps failing.",
+                code="no_contact",
+            )
+        if channel == Channel.WEBHOOK:
+            webhooks.validate_webhook_url(endpoint)
+        elif channel in CHAT_CHANNELS:
+            endpoint = chat.validate_chat_url(channel, endpoint)  # normalised
+        elif channel == Channel.SMS:
+            if not sms.configured():
+                raise ValidationError(SMS_NOT_OFFERED, code="sms_off")
+            if not page.tenant.trusted:
+                raise ValidationError(SMS_UNTRUSTED, code="sms_untrusted")
+            phone_number = sms.normalise_phone_number(phone_number)
+        return (
+            normalise_email(email),
+            endpoint if channel in HTTP_CHANNELS else "",
+            phone_number if channel == Channel.SMS else "",
+        )
+
     def create_subscriber(
         self,
         page,
@@ -604,38 +640,24 @@ class SubscriberQuerySet(models.QuerySet):
         `events`: the EventChoice values it hears about (None: all). Raises IntegrityError when
         the address or endpoint is already a subscriber of the page.
         """
-        if skip_confirmation and not page.tenant.trusted:
-            raise ValidationError(SKIP_CONFIRMATION_REFUSED, code="untrusted")
-        if not page.allows_subscribers(channel):
-            # Nothing would reach it (deliveries go to the channels the page allows), and its
-            # confirmation (a code, a message) would lead to a subscribe page that refuses it.
-            raise ValidationError(channel_not_offered(channel), code="channel_off")
-        if channel == Channel.WEBHOOK and not skip_confirmation and not email:
-            raise ValidationError(
-                "A webhook needs a contact email: the confirmation goes there, and notices "
-                "if the endpoint keeps failing.",
-                code="no_contact",
-            )
-        if channel == Channel.WEBHOOK:
-            webhooks.validate_webhook_url(endpoint)
-        elif channel in CHAT_CHANNELS:
-            endpoint = chat.validate_chat_url(channel, endpoint)  # normalised
-        elif channel == Channel.SMS:
-            if not sms.configured():
-                raise ValidationError(SMS_NOT_OFFERED, code="sms_off")
-            if not page.tenant.trusted:
-                raise ValidationError(SMS_UNTRUSTED, code="sms_untrusted")
-            phone_number = sms.normalise_phone_number(phone_number)
-            if not skip_confirmation:
-                take_sms_code(phone_number)
+        email, endpoint, phone_number = self.checked_address(
+            page,
+            channel=channel,
+            email=email,
+            endpoint=endpoint,
+            phone_number=phone_number,
+            confirmed=skip_confirmation,
+        )
+        if channel == Channel.SMS and not skip_confirmation:
+            take_sms_code(phone_number)
         now = timezone.now()
         with transaction.atomic():
             subscriber = Subscriber(
                 page=page,
                 channel=channel,
-                email=normalise_email(email),
-                endpoint=endpoint if channel in HTTP_CHANNELS else "",
-                phone_number=phone_number if channel == Channel.SMS else "",
+                email=email,
+                endpoint=endpoint,
+                phone_number=phone_number,
                 state=SubscriberState.CONFIRMED if skip_confirmation else SubscriberState.PENDING,
                 confirmed_at=now if skip_confirmation else None,
                 confirmation_sent_at=None if skip_confirmation else now,
@@ -1253,6 +1275,13 @@ class DeliveryQuerySet(models.QuerySet):
                 ).update(sent=F("sent") - count)
         return [(pk, channel) for pk, channel, *_ in held]
 
+    def keep_message_ids(self, deliveries):
+        """Keep the provider's id of each SMS just sent (Twilio's sid "SM…", set on the delivery
+        by the transport): its status callbacks name it."""
+        for delivery in deliveries:
+            if delivery.provider_message_id:
+                self.filter(pk=delivery.pk).update(provider_message_id=delivery.provider_message_id)
+
     def record_sent_many(self, deliveries, now=None):
         """Record claimed deliveries sent: one UPDATE per claim and response code (usually
         one in all), each row only while its claim still holds it."""
@@ -1275,6 +1304,7 @@ class DeliveryQuerySet(models.QuerySet):
         if updated != len(deliveries):
             log.warning("%d deliveries lost their claim before being recorded sent",
                         len(deliveries) - updated)  # fmt: skip
+        self.keep_message_ids([d for d in deliveries if d.channel == Channel.SMS])
         for delivery in deliveries:
             delivery.status, delivery.sent_at = DeliveryStatus.SENT, now
             delivery.claim = delivery.lease_until = None
@@ -1395,26 +1425,28 @@ class Delivery(models.Model):
         success through `recorder`, a SentRecorder, when given)."""
         if not self.subscriber.wants():
             return self.finish(DeliveryStatus.SKIPPED, error="The subscriber no longer wants it.")
-        # An SMS counts against its page's daily cap once: on its first attempt (since it was
-        # made, or resent by staff).
-        if self.channel == Channel.SMS and self.attempts == 1 and not SmsDay.take(self.event.page):
-            # Not sent, so not a message of the tenant's quota (claimed before): given back.
-            SendingDay.objects.filter(
-                tenant_id=self.event.page.tenant_id, day=sending_day(), sent__gte=1
-            ).update(sent=F("sent") - 1)
-            return self.finish(DeliveryStatus.CAPPED, error=sms_cap_reached(self.event.page))
+        if not self.within_sms_cap():
+            return self.status
         try:
             response_code = transport.notify(self)
         except TransportError as error:
             return self.record_failure(error)
-        if self.channel == Channel.SMS and self.provider_message_id:
-            # Twilio's sid of the message just sent: its status callbacks name it.
-            Delivery.objects.filter(pk=self.pk, claim=self.claim).update(
-                provider_message_id=self.provider_message_id
-            )
         if recorder is not None:
             return recorder.sent(self, response_code)
         return self.record_sent(response_code)
+
+    def within_sms_cap(self):
+        """False, the delivery marked capped, for an SMS past its page's daily cap. An SMS
+        counts against the cap once: on its first attempt (since it was made, or resent by
+        staff)."""
+        if self.channel != Channel.SMS or self.attempts != 1 or SmsDay.take(self.event.page):
+            return True
+        # Not sent, so not a message of the tenant's quota (claimed before): given back.
+        SendingDay.objects.filter(
+            tenant_id=self.event.page.tenant_id, day=sending_day(), sent__gte=1
+        ).update(sent=F("sent") - 1)
+        self.finish(DeliveryStatus.CAPPED, error=sms_cap_reached(self.event.page))
+        return False
 
     def finish(self, status, *, error="", response_code=None, next_attempt_at=None):
         now = timezone.now()
@@ -1462,6 +1494,8 @@ class Delivery(models.Model):
             )
             if cursor.rowcount != 1:
                 log.warning("delivery %s: lost its claim before recording it sent", self.pk)
+        if self.channel == Channel.SMS:
+            Delivery.objects.keep_message_ids([self])
         self.status, self.sent_at, self.response_code = DeliveryStatus.SENT, now, response_code
         self.claim = self.lease_until = None
         self.last_error = ""

@@ -20,6 +20,7 @@ from notifications import chat, emails, outbox, sms, webhooks
 from notifications.models import (
     HTTP_CHANNELS,
     SMS_CODE_MAX_AGE,
+    Channel,
     Delivery,
     DeliveryStatus,
     NotificationEvent,
@@ -32,6 +33,10 @@ from notifications.models import (
 from notifications.transports import TRANSPORTS, WEBHOOK_TIMEOUT, ChatTransport, SmsTransport
 
 log = logging.getLogger(__name__)
+
+# The channels whose batches are sent from threads (send_concurrently): a request each, to the
+# subscriber's endpoint or to Twilio, mostly spent waiting for the answer.
+CONCURRENT_CHANNELS = (*HTTP_CHANNELS, Channel.SMS)
 
 
 @task_prerun.connect
@@ -79,7 +84,7 @@ def deliver(delivery_ids):
                     delivery.record_failure(error)
                 continue
             try:
-                if channel in HTTP_CHANNELS and len(batch) > 1:
+                if channel in CONCURRENT_CHANNELS and len(batch) > 1:
                     sent += send_concurrently(batch, transport, lease)
                     continue
                 with SentRecorder(threaded=len(batch) > 1) as recorder:
@@ -98,11 +103,13 @@ NOT_STARTED = object()
 
 
 def send_concurrently(batch, transport, lease):
-    """Send a batch of webhooks from NOTIFICATIONS_WEBHOOK_THREADS threads at once, each
-    request with its own timeouts; returns how many were sent.
+    """Send a batch of webhooks, chat messages or SMS from NOTIFICATIONS_WEBHOOK_THREADS threads
+    at once, each request with its own timeouts; returns how many were sent.
 
-    The threads sign each body as they send it (its webhook-timestamp is when it goes) and
-    make the request; this thread records every outcome: the successes that have arrived
+    This thread first sets aside what is not to be sent (a subscriber who no longer wants it,
+    an SMS past its page's daily cap) and builds each event's message once. The threads sign
+    each webhook body as they send it (its webhook-timestamp is when it goes) and make the
+    request; this thread records every outcome: the successes that have arrived
     together in one UPDATE, as they arrive, so a worker killed mid-batch repeats only the
     requests in flight and those answered but not yet written, and leaves the rest, still
     claimed, to the sweeper. No request starts once a batch has run so long that its slowest
@@ -114,12 +121,14 @@ def send_concurrently(batch, transport, lease):
     for delivery in batch:
         if not delivery.subscriber.wants():
             delivery.finish(DeliveryStatus.SKIPPED, error="The subscriber no longer wants it.")
-        else:
+        elif delivery.within_sms_cap():
             requests.append(delivery)
     for event in {delivery.event_id: delivery.event for delivery in requests}.values():
         # Built here, where the database is, before the threads.
         if isinstance(transport, ChatTransport):
             transport.ready(event)
+        elif isinstance(transport, SmsTransport):
+            transport.text(event)
         else:
             webhooks.body_parts(event)
 
@@ -299,7 +308,7 @@ def send_sms_code(subscriber_id):
     try:
         transport = SmsTransport()
         transport.open()
-        return transport.send(subscriber.phone_number, text)
+        return transport.send(subscriber.phone_number, text)[0]
     except TransportError as error:
         log.warning("subscriber %s: the opt-in code failed: %s", subscriber.pk, error)
         return None

@@ -320,22 +320,32 @@ class SmsTransport(Transport):
     retried with the usual backoff; any other 4xx is not (the same request would fail again).
     """
 
-    last_sid = ""
-
     def open(self):
         if not sms.configured():
             raise TransportError("SMS is not set up on this platform (TWILIO_* settings).")
         http_session()
 
     def notify(self, delivery):
-        status = self.send(
+        return self.post(self.prepare(delivery))
+
+    def prepare(self, delivery):
+        """The delivery's message, ready for `post()` (where the database is: the event's text
+        is built once, on the event)."""
+        return (
+            delivery,
             delivery.subscriber.phone_number,
             self.text(delivery.event),
             sms.callback_url(f"/hooks/twilio/status/{delivery.pk}/{delivery.uuid}/"),
         )
-        # Twilio's sid of this message, kept on the delivery (Delivery.attempt) so that a
-        # status callback is matched to the message it is about.
-        delivery.provider_message_id = self.last_sid
+
+    def post(self, request):
+        """Send a prepared message: Twilio's response code, or TransportError. Thread-safe
+        (a batch's threads send at once, notifications/tasks.py); Twilio's sid of the message
+        is kept on its delivery (recorded with it) so that a status callback is matched to
+        the message it is about."""
+        delivery, to, body, status_callback = request
+        status, sid = self.send(to, body, status_callback)
+        delivery.provider_message_id = sid
         return status
 
     def text(self, event):
@@ -356,7 +366,7 @@ class SmsTransport(Transport):
         return cached
 
     def send(self, to, body, status_callback=None):
-        """POST one message: Twilio's response code, or TransportError."""
+        """POST one message: (Twilio's response code, the message's sid), or TransportError."""
         credentials = f"{settings.TWILIO_ACCOUNT_SID}:{settings.TWILIO_AUTH_TOKEN}"
         headers = {
             "authorization": "Basic " + base64.b64encode(credentials.encode()).decode(),
@@ -368,8 +378,7 @@ class SmsTransport(Transport):
             sms.messages_url(), sms.message_form(to, body, status_callback), headers
         )
         if 200 <= status < 300:
-            self.last_sid = sms.sid_of(content)
-            return status
+            return status, sms.sid_of(content)
         code, text = sms.error_of(content)
         described = f"Twilio {status}" + (f" error {code}" if code else "") + f": {text}"
         if code in sms.PLATFORM_ERRORS:

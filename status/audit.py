@@ -46,6 +46,8 @@ ACTIONS = {
     "page.update": "Page settings changed",
     "page.domain_verified": "Custom domain verified",
     "page.domain_released": "Custom domain released",
+    "page.export": "Page exported",
+    "page.restore": "Page restored from an export",
     "component.create": "Component added",
     "component.update": "Component edited",
     "component.move": "Component moved",

@@ -8,16 +8,15 @@ answers can fail this test. After a deliberate change of a shape, rewrite the re
 
 import json
 import os
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import time_machine
-from django.apps import apps
 from django.core.management import call_command
 
 from status.models import Page
+from tests.publicviews import all_codes, by_appearance
 
 REFERENCE = Path(__file__).parent.parent / "fixtures" / "demo_v2"
 ENDPOINTS = [
@@ -30,28 +29,11 @@ ENDPOINTS = [
     "scheduled-maintenances/upcoming.json",
     "scheduled-maintenances/active.json",
 ]
-CODE = re.compile(r"\b[a-z0-9]{12}\b")
-
-
-def all_codes():
-    """Every public id in the database."""
-    codes = set()
-    for model in apps.get_models():
-        if any(field.name == "code" for field in model._meta.fields):
-            codes.update(model.objects.values_list("code", flat=True))
-    return codes
 
 
 def normalised(text, codes, known):
     """The JSON with every id replaced by its order of first appearance."""
-
-    def name(match):
-        value = match.group(0)
-        if value not in known:
-            return value  # a plain 12-letter word
-        return codes.setdefault(value, f"<id{len(codes)}>")
-
-    return json.loads(CODE.sub(name, text))
+    return json.loads(by_appearance(text, codes, known))
 
 
 @pytest.mark.parametrize("slug", ["jelou", "acme"])

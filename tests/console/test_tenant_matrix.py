@@ -298,6 +298,8 @@ ROUTES = {
     "manage:subscribers": Route(Role.VIEWER, writes=False),
     # The export writes an audit log entry: addresses left the console.
     "manage:subscribers-export": Route(Role.EDITOR, get_only=True),
+    # The page's export (notifications/console_export.py): the download is ?download=1.
+    "manage:export": Route(Role.OWNER, writes=False, get_only=True),
     "manage:subscriber-remove": Route(Role.EDITOR),
     "manage:subscriber-create": Route(
         Role.EDITOR,

@@ -338,6 +338,24 @@ def test_the_daily_cap_stops_sms_past_it_and_says_so_in_the_delivery_log(
     assert capped.status == "sent" and twilio.count() == 3
 
 
+def test_a_batch_of_sms_goes_at_once_each_delivery_keeping_its_own_message_sid(
+    page, twilio, django_capture_on_commit_callbacks
+):
+    numbers = [f"+59399123456{n}" for n in range(6)]
+    for number in numbers:
+        make_sms(page, number)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        Incident.declare(page, name="Outage")
+
+    deliveries = Delivery.objects.select_related("subscriber")
+    assert sorted(d.status for d in deliveries) == ["sent"] * 6
+    for delivery in deliveries:
+        (message,) = twilio.to(delivery.subscriber.phone_number)
+        assert delivery.provider_message_id == message["_sid"]
+    assert len({d.provider_message_id for d in deliveries}) == 6
+
+
 # Twilio's callbacks
 
 
