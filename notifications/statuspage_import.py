@@ -47,6 +47,7 @@ from datetime import UTC, date, datetime
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from django.db import transaction
 from requests_hardened.ip_filter import InvalidIPAddress
 
@@ -115,6 +116,10 @@ def base_url(url):
         raise ImportFailure(
             f"{url or 'The address'} is not the address of a status page (https://…)."
         )
+    if parts.username is not None or parts.password is not None:
+        raise ImportFailure(
+            "Give the page's address without a user name or password: the public JSON needs none."
+        )
     if parts.query or parts.fragment:
         raise ImportFailure(f"{url}: give the page's address without ?… or #….")
     return url
@@ -149,7 +154,9 @@ def http_get(url, *, max_bytes=None):
     content = bytearray()
     try:
         with response:
-            for chunk in response.iter_content(64 * 1024):
+            # read1: whatever has arrived (at least a byte), so that a source sending a byte
+            # now and then is stopped at the deadline, not after a whole chunk.
+            while chunk := response.raw.read1(64 * 1024, decode_content=True):
                 content += chunk
                 if len(content) > max_bytes:
                     raise ImportFailure(
@@ -159,7 +166,7 @@ def http_get(url, *, max_bytes=None):
                     raise ImportFailure(f"{url}: the answer took over {TOTAL_TIMEOUT} seconds.")
     except requests.Timeout:
         raise ImportFailure(f"{url}: the answer stopped for {TIMEOUT} seconds.") from None
-    except requests.RequestException as error:
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
         raise ImportFailure(
             f"{url}: reading the answer failed ({error.__class__.__name__})."
         ) from None
@@ -189,7 +196,7 @@ def fetch_json(url, sleep=time.sleep):
         raise ImportFailure(f"{url} answered {status}.")
     try:
         data = json.loads(content.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # ValueError: JSON's and ints
         raise ImportFailure(
             f"{url} did not answer JSON (or it was cut short): is this a Statuspage page?"
         ) from None
@@ -279,9 +286,11 @@ def plain_text_markdown(text):
         indent = "\u00a0" * (len(stripped) - len(body))
         pieces, last = [], 0
         for match in URL.finditer(body):
+            url = link_target(match.group(0))
             pieces.append(escape_inline(body[last : match.start()]))
-            pieces.append(match.group(0))
-            last = match.end()
+            # An autolink: its text is its address, whatever Markdown the address holds.
+            pieces.append(f"<{url if '://' in url else 'http://' + url}>")
+            last = match.start() + len(url)
         pieces.append(escape_inline(body[last:]))
         escaped = "".join(pieces)
         escaped = LINE_START.sub(
@@ -295,6 +304,14 @@ def plain_text_markdown(text):
         following = lines[n + 1] if n + 1 < len(lines) else ""
         out.append(line + "\\" if line.strip() and following.strip() else line)
     return "\n".join(out).strip("\n")
+
+
+def link_target(found):
+    """A web address found in text, without the punctuation that ends its sentence."""
+    url = found.rstrip(".,;:!?'\"")
+    while url.endswith(")") and url.count(")") > url.count("("):
+        url = url[:-1].rstrip(".,;:!?'\"")
+    return url
 
 
 def escape_inline(text):
@@ -691,7 +708,15 @@ def plan(url):
     """Fetch and convert the public JSON of the Statuspage page at `url`: a Plan, or
     ImportFailure."""
     base, documents = fetch(url)
-    return convert(base, documents)
+    try:
+        return convert(base, documents)
+    except (TypeError, ValueError, OverflowError, KeyError, AttributeError) as error:
+        # A value of a type or range Statuspage never sends (the reader checks what it uses,
+        # but not every odd shape): refused whole, as any malformed source.
+        raise ImportFailure(
+            f"{base}: the JSON is not Statuspage's as documented ({error.__class__.__name__}:"
+            f" {str(error)[:200]})."
+        ) from None
 
 
 def apply(tenant, plan, *, dry_run=False, by=None):

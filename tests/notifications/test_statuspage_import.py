@@ -39,7 +39,8 @@ DOCUMENTS = statuspage_import.DOCUMENTS
 class FakeStatuspage(LocalServer):
     """Statuspage's public API v2 of one page: /api/v2/<document> from `folder`, or what
     `script(document, [answer, …])` says for the next requests (an answer: (status, headers,
-    body), or a number of seconds to wait before answering as usual). Records the paths asked."""
+    body), a number of seconds to wait before answering as usual, or ("drip", seconds, body):
+    the body a byte at a time, one every `seconds`). Records the paths asked."""
 
     def __init__(self, folder):
         self.documents = {name: (folder / name).read_bytes() for name in DOCUMENTS}
@@ -58,6 +59,19 @@ class FakeStatuspage(LocalServer):
                 if isinstance(answer, (int, float)):
                     time.sleep(answer)
                     answer = None
+                if isinstance(answer, tuple) and answer[0] == "drip":
+                    _drip, seconds, body = answer
+                    try:
+                        self.send_response(200)
+                        self.send_header("content-length", str(len(body)))
+                        self.end_headers()
+                        for byte in body:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(seconds)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass
+                    return
                 if answer is None:
                     if self.path.startswith("/api/v2/") and name in server.documents:
                         answer = (200, {"content-type": "application/json"}, server.documents[name])
@@ -364,6 +378,69 @@ def test_a_source_that_does_not_answer_in_time_is_refused(grouped, tenant, monke
     monkeypatch.setattr(statuspage_import, "TIMEOUT", 1)
     grouped.script("incidents.json", [3])
     refused(tenant, grouped.url, r"incidents\.json: no answer within 1 seconds")
+
+
+def test_a_source_that_sends_a_byte_now_and_then_is_stopped_at_the_deadline(
+    grouped, tenant, monkeypatch
+):
+    monkeypatch.setattr(statuspage_import, "TOTAL_TIMEOUT", 1)
+    grouped.script("summary.json", [("drip", 0.2, b" " * 100)])
+
+    started = time.monotonic()
+    refused(tenant, grouped.url, r"summary\.json: the answer took over 1 seconds")
+    assert time.monotonic() - started < 5  # not the 20 s the whole body would take
+
+
+ODD_SHAPES = [
+    ("summary.json", lambda d: next(c for c in d["components"] if not c.get("group"))
+        .update(group_id=["a", "list"])),
+    ("summary.json", lambda d: next(c for c in d["components"] if c.get("group"))
+        .update(components=[{"id": "x"}])),
+    ("incidents.json", lambda d: d["incidents"][1].update(created_at="0001-01-01T00:00:00+01:00")),
+    ("incidents.json", lambda d: d["incidents"][1]["incident_updates"][0].update(
+        display_at="9999-12-31T23:59:59-01:00")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("document", "change"), ODD_SHAPES)
+def test_values_statuspage_never_sends_are_refused_with_a_message(
+    grouped, tenant, frozen, document, change
+):
+    data = load(GROUPED, document)
+    change(data)
+    grouped.replace(document, data)
+    refused(tenant, grouped.url, r"(not Statuspage's as documented|expected|missing)")
+
+
+def test_a_number_too_long_for_python_is_refused_as_no_json(grouped, tenant):
+    grouped.script("summary.json", [(200, {}, b'{"page": {"id": ' + b"9" * 5000 + b"}}")])
+    refused(tenant, grouped.url, r"summary\.json did not answer JSON")
+
+
+def test_a_web_address_in_a_text_is_linked_as_itself(grouped, tenant, frozen, client):
+    incidents = load(GROUPED, "incidents.json")
+    # (Not the first incident: summary.json has it too, and its copy there stands.)
+    update = incidents["incidents"][1]["incident_updates"][0]
+    update["body"] = (
+        "Reset steps: https://[Sign_in_to_your_account](https://evil.example/phish) and"
+        " see https://example.com/a_b_(c). Or www.example.com/help."
+    )
+    grouped.replace("incidents.json", incidents)
+
+    page = Page.objects.get(code=run(tenant, grouped.url, apply=True).splitlines()[-1])
+    incident = page.incidents.get(name=incidents["incidents"][1]["name"])
+    html = client.get(f"/p/{page.slug}/incidents/{incident.code}/").text
+
+    assert 'href="https://evil.example/phish"' not in html
+    assert ">https://[Sign_in_to_your_account](https://evil.example/phish)</a>" in html
+    assert '<a href="https://example.com/a_b_(c)"' in html
+    assert '<a href="http://www.example.com/help"' in html
+    assert "/help</a>." in html
+
+
+def test_an_address_with_a_password_is_refused(grouped, tenant):
+    refused(tenant, grouped.url.replace("http://", "http://user:secret@"), r"without a user name")
+    assert grouped.paths == []
 
 
 def test_an_answer_over_the_size_limit_is_refused(grouped, tenant, monkeypatch):
