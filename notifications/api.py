@@ -133,16 +133,14 @@ def subscribers(request, page_code):
         raise Unprocessable("Give an email, or an endpoint for a webhook.")
     if channel in (Channel.WEBHOOK, *CHAT_CHANNELS) and not data.get("endpoint"):
         raise Unprocessable(f"A {Channel(channel).label} subscriber needs an endpoint URL.")
-    phone_number = ""
+    phone_number, phone_country = "", None
     if channel == Channel.SMS:
         if not data.get("phone_number"):
             raise Unprocessable("An SMS subscriber needs a phone_number, e.g. +593991234567.")
         phone_number = data["phone_number"].strip()
         if not phone_number.startswith("+") or data.get("phone_country"):
             # As dialled in its country (Statuspage's phone_country, US when not given).
-            phone_number = sms.normalise_phone_number(
-                phone_number, data.get("phone_country") or "US"
-            )
+            phone_country = data.get("phone_country") or "US"
     components = components_by_code(page, data.get("component_ids") or [])
     events = data.get("events")
     try:
@@ -152,6 +150,7 @@ def subscribers(request, page_code):
             email=data.get("email", ""),
             endpoint=data.get("endpoint", "") if channel != Channel.EMAIL else "",
             phone_number=phone_number,
+            phone_country=phone_country,
             components=components,
             skip_confirmation=data.get("skip_confirmation_notification", False),
             events=None if events is None else set(events),

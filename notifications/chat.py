@@ -250,48 +250,54 @@ IMPACT_OF_COMPONENT_STATUS = {
 }
 
 
-def confirmation_message(page_name, page_url, confirm_url):
-    """The message a new chat subscription posts to its channel: confirm, or ignore it."""
+def subscription_notice(page_name, page_url, *, title, headline, status, text, link, label):
+    """A message about the channel's own subscription (not an event): `text` is Markdown, and
+    the button goes to `link`."""
     return Message(
         page_name=page_name,
         page_url=page_url,
+        title=title,
+        headline=headline,
+        status=status,
+        impact="",
+        body_html=str(render_markdown(text)),
+        link=link,
+        link_label=label,
+    )
+
+
+def confirmation_message(page_name, page_url, confirm_url):
+    """The message a new chat subscription posts to its channel: confirm, or ignore it."""
+    return subscription_notice(
+        page_name,
+        page_url,
         title=f"Subscribe this channel to {page_name}?",
         headline="Confirm the subscription",
         status="Waiting for confirmation",
-        impact="",
-        body_html=str(
-            render_markdown(
-                "Someone asked for this channel to get the status notifications of "
-                f"{page_url}. Nothing more is posted here unless somebody follows "
-                f"[this confirmation link]({confirm_url}) and confirms; if you did not ask, "
-                "ignore this message."
-            )
-        ),
+        text="Someone asked for this channel to get the status notifications of "
+        f"{page_url}. Nothing more is posted here unless somebody follows "
+        f"[this confirmation link]({confirm_url}) and confirms; if you did not ask, "
+        "ignore this message.",
         link=confirm_url,
-        link_label="Confirm",
+        label="Confirm",
     )
 
 
 def already_subscribed_message(page_name, page_url, manage_url):
     """What a request to subscribe a channel that is subscribed already posts there: its
     manage link (which events and components, or unsubscribe), and nothing changes."""
-    return Message(
-        page_name=page_name,
-        page_url=page_url,
+    return subscription_notice(
+        page_name,
+        page_url,
         title=f"This channel gets {page_name}'s status notifications",
         headline="Subscribed already",
         status="Confirmed",
-        impact="",
-        body_html=str(
-            render_markdown(
-                "Someone asked again for this channel to get the status notifications of "
-                f"{page_url}. It gets them already; nothing has changed. To choose which "
-                f"events and components it hears about, or to unsubscribe it, use "
-                f"[its manage page]({manage_url})."
-            )
-        ),
+        text="Someone asked again for this channel to get the status notifications of "
+        f"{page_url}. It gets them already; nothing has changed. To choose which "
+        "events and components it hears about, or to unsubscribe it, use "
+        f"[its manage page]({manage_url}).",
         link=manage_url,
-        link_label=MANAGE_LABEL,
+        label=MANAGE_LABEL,
     )
 
 

@@ -580,13 +580,22 @@ class SubscriberQuerySet(models.QuerySet):
         raise RuntimeError("could not create or find the subscriber")
 
     def checked_address(
-        self, page, *, channel, email="", endpoint="", phone_number="", confirmed=False
+        self,
+        page,
+        *,
+        channel,
+        email="",
+        endpoint="",
+        phone_number="",
+        phone_country=None,
+        confirmed=False,
     ):
         """The rules a subscriber staff add (create_subscriber) or a restore brings must meet
         on `page`, and the sending policy: (email, endpoint, phone_number) as stored
         (normalised, and blank where the channel has none), or ValidationError. `confirmed`:
         it reaches its address without confirming it, which only a tenant the platform trusts
-        may allow. Sends and counts nothing."""
+        may allow. `phone_country`: the country (ISO code) the number is written as dialled in,
+        if it is not in international format. Sends and counts nothing."""
         if confirmed and not page.tenant.trusted:
             raise ValidationError(SKIP_CONFIRMATION_REFUSED, code="untrusted")
         if not page.allows_subscribers(channel):
@@ -608,7 +617,7 @@ class SubscriberQuerySet(models.QuerySet):
                 raise ValidationError(SMS_NOT_OFFERED, code="sms_off")
             if not page.tenant.trusted:
                 raise ValidationError(SMS_UNTRUSTED, code="sms_untrusted")
-            phone_number = sms.normalise_phone_number(phone_number)
+            phone_number = sms.normalise_phone_number(phone_number, phone_country)
         return (
             normalise_email(email),
             endpoint if channel in HTTP_CHANNELS else "",
@@ -627,6 +636,7 @@ class SubscriberQuerySet(models.QuerySet):
         skip_confirmation=False,
         events=None,
         phone_number="",
+        phone_country=None,
         by=None,
     ):
         """A subscriber added by staff (console or API), recorded as "subscriber.create".
@@ -646,6 +656,7 @@ class SubscriberQuerySet(models.QuerySet):
             email=email,
             endpoint=endpoint,
             phone_number=phone_number,
+            phone_country=phone_country,
             confirmed=skip_confirmation,
         )
         if channel == Channel.SMS and not skip_confirmation:

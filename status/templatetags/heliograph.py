@@ -25,8 +25,8 @@ _TIME_MEMO = {}
 _MEMO_LIMIT = 20_000
 
 
-def _remember(memo, key, value):
-    if len(memo) > _MEMO_LIMIT:
+def _remember(memo, key, value, limit=_MEMO_LIMIT):
+    if len(memo) > limit:
         memo.clear()
     memo[key] = value
     return value
@@ -199,9 +199,7 @@ def _day_markup(day):
     )
     markup = _DAY_MEMO.get(key)
     if markup is None:
-        if len(_DAY_MEMO) > _DAY_MEMO_LIMIT:
-            _DAY_MEMO.clear()
-        markup = _DAY_MEMO[key] = _build_day_markup(day)
+        markup = _remember(_DAY_MEMO, key, _build_day_markup(day), _DAY_MEMO_LIMIT)
     return markup
 
 
