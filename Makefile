@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test format bench clean stack
+.PHONY: run test format bench clean stack messages
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -15,8 +15,16 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
+# The translations (locale/<lang>/LC_MESSAGES/django.po) compiled to the .mo files Django reads,
+# with GNU gettext's msgfmt (installed from Debian's packages when missing, as tests/services.py
+# installs PostgreSQL). tests/i18n/test_catalogs.py fails when a string is missing or fuzzy in
+# any language, or when `makemessages` would change a .po file.
+messages: $(STAMP)
+	@command -v msgfmt >/dev/null 2>&1 || $(PY) -c "from tests.services import apt_install; apt_install('gettext')"
+	$(PY) manage.py compilemessages --ignore=$(VENV) --verbosity 0
+
 # The scheduler (maintenance start/complete, reminders) runs beside the server and stops with it.
-run: $(STAMP)
+run: $(STAMP) messages
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo
 	$(PY) manage.py run_scheduler & trap 'kill $$!' EXIT INT TERM; \
@@ -25,7 +33,7 @@ run: $(STAMP)
 # Lint, formatting, the layer contract (lint-imports, in pyproject.toml), the deploy check (in
 # the suite) and every test, on a throwaway PostgreSQL and Redis that tests/services.py starts
 # (and installs from Debian's packages when missing).
-test: $(STAMP)
+test: $(STAMP) messages
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
@@ -52,6 +60,7 @@ bench: $(STAMP)
 	$(PY) -m bench.stack
 	$(PY) -m bench.monitors
 	$(PY) -m bench.metrics
+	$(PY) -m bench.statuspage_import
 
 # The production stack on this machine (deploy/stack.py): nginx on http://127.0.0.1:$(STACK_PORT)
 # in front of two gunicorn nodes, two Celery workers, beat, PostgreSQL, Redis (broker and

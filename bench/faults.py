@@ -69,7 +69,7 @@ def run(database_url, redis):
     def page(slug):
         # A customer the platform knows, sending more than a new one may in a day.
         tenant = Tenant.objects.create(name=slug.title(), slug=slug, trusted=True)
-        made = Page.objects.create(tenant=tenant, name=slug.title(), slug=slug)
+        made = Page.objects.create(tenant=tenant, name=slug.title(), slug=slug, visibility="public")
         group = ComponentGroup.objects.create(page=made, name="Core")
         return made, Component.objects.create(page=made, group=group, name="API")
 

@@ -120,7 +120,7 @@ def run(args, database_url, redis_url):
     url = f"http://127.0.0.1:{server.server_address[1]}/health"
 
     tenant = Tenant.objects.create(name="Bench", slug="bench", trusted=True)
-    page = Page.objects.create(tenant=tenant, name="Bench", slug="bench")
+    page = Page.objects.create(tenant=tenant, name="Bench", slug="bench", visibility="public")
     components = [Component.objects.create(page=page, name=f"Service {n}") for n in range(10)]
     log(f"creating {args.monitors} HTTP monitors")
     made = time.monotonic()

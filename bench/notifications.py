@@ -136,7 +136,7 @@ class Bench:
 
         # A customer the platform knows, sending more than a new one may in a day.
         tenant = Tenant.objects.create(name=slug.title(), slug=slug, trusted=True)
-        page = Page.objects.create(tenant=tenant, name=slug.title(), slug=slug)
+        page = Page.objects.create(tenant=tenant, name=slug.title(), slug=slug, visibility="public")
         group = ComponentGroup.objects.create(page=page, name="Core")
         Component.objects.create(page=page, group=group, name="API")
         now = timezone.now()

@@ -91,6 +91,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    # Two-factor authentication (status/twofactor.py): authenticator apps and recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "csp",
     "django_prometheus",
     "status",
@@ -123,6 +127,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): signed in with a second factor (django-otp); then the
+    # accounts' rules: 2FA and single sign-on required where they are, sessions recorded.
+    "django_otp.middleware.OTPMiddleware",
+    "status.accounts_views.AccountSecurityMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "status.htmx.SubmitOnceMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -144,6 +152,16 @@ AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# Two-factor authentication (status/twofactor.py): the name authenticator apps show. With DEBUG
+# off, platform staff need it for /admin/ (there is no switch to turn that off).
+OTP_TOTP_ISSUER = SITE_NAME
+# Platform staff may delete a person's devices in the admin (to reset two-factor), never read
+# their keys or recovery codes.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+ADMIN_REQUIRES_TWO_FACTOR = not DEBUG
+# Single sign-on (status/sso.py): tenants' OpenID providers must be https on public addresses;
+# this lets local providers on http and private addresses through (development and tests).
+SSO_ALLOW_PRIVATE_ISSUERS = env_bool("SSO_ALLOW_PRIVATE_ISSUERS", False)
 
 ROOT_URLCONF = "config.urls"
 PAGE_HOST_URLCONF = "config.urls_page"
@@ -234,6 +252,16 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
+# The languages public pages, subscribe pages and notifications speak (status/languages.py);
+# the console stays English. Translations: locale/<lang>/LC_MESSAGES/django.po.
+LANGUAGES = [
+    ("en", "English"),
+    ("es", "Español"),
+    ("pt-br", "Português (Brasil)"),
+    ("fr", "Français"),
+    ("de", "Deutsch"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 STATIC_URL = "/static/"
@@ -389,6 +417,9 @@ SMS_CODES_PER_NUMBER = (
 )
 SMS_CODES_PER_DAY = env_int("SMS_CODES_PER_DAY", 1000)
 SMS_ALLOWED_COUNTRIES = [c.upper() for c in env_list("SMS_ALLOWED_COUNTRIES")]
+# Imports from Statuspage's management API (notifications/statuspage_api.py) read it here
+# unless the import names another address (tests: a local fake).
+STATUSPAGE_API_URL = env("STATUSPAGE_API_URL", "https://api.statuspage.io/v1").rstrip("/")
 # Built-in monitors (incidents/monitors.py) call only public addresses too, under the same
 # setting. Their raw results are kept this many days (response times stay in the roll-ups).
 MONITOR_RESULTS_RETENTION_DAYS = env_int("MONITOR_RESULTS_RETENTION_DAYS", 30)

@@ -1,8 +1,8 @@
 """The console, /manage/: every route of it, for tenant staff.
 
-The list of the user's pages is the only route outside a page; every route under <page_code>/
-goes through status.tenancy.page_member (another tenant's page, and every object looked up
-through it, is 404). Areas and their views:
+The list of the user's pages and the Statuspage import wizard (the team's) are the only routes
+outside a page; every route under <page_code>/ goes through status.tenancy.page_member (another
+tenant's page, and every object looked up through it, is 404). Areas and their views:
 - pages, page settings, components and groups: status/console.py;
 - overview, incidents, maintenance and incident templates: incidents/console.py;
 - alert integrations: incidents/console_integrations.py;
@@ -21,8 +21,8 @@ from django.urls import path
 from incidents import console as incidents_console
 from incidents import console_integrations, console_monitors
 from notifications import console as notifications_console
-from notifications import console_export
-from status import console, console_metrics, team
+from notifications import console_export, console_import
+from status import console, console_metrics, console_security, team
 
 app_name = "manage"
 
@@ -32,6 +32,10 @@ urlpatterns = [
     # GET lists the user's pages; POST creates one (for owners) here rather than at a path of
     # its own, so no route outside a page can be mistaken for a page code.
     path("", console.home, name="home"),
+    # The Statuspage import wizard (notifications/console_import.py) belongs to the team, not to
+    # a page: before PAGE, which "import/" would match (a page code is 12 characters).
+    path("import/", console_import.import_start, name="import"),
+    path("import/<str:code>/", console_import.import_run, name="import-run"),
     # Pages and components
     path(PAGE + "settings/", console.page_settings, name="settings"),
     path(PAGE + "settings/domain/check/", console.domain_check, name="settings-domain-check"),
@@ -83,6 +87,8 @@ urlpatterns = [
     # Overview, incidents, maintenance and incident templates
     path(PAGE, incidents_console.overview, name="page"),
     path(PAGE + "start/", console.start_step, name="start-step"),
+    # A draft page's Publish button on the overview (incidents/console.py).
+    path(PAGE + "publish/", incidents_console.publish, name="publish"),
     path(PAGE + "incidents/", incidents_console.incident_list, name="incidents"),
     path(PAGE + "incidents/new/", incidents_console.incident_create, name="incident-create"),
     path(PAGE + "incidents/preview/", incidents_console.incident_preview, name="incident-preview"),
@@ -208,6 +214,8 @@ urlpatterns = [
     path(PAGE + "api-keys/new/", team.api_key_create, name="api-key-create"),
     path(PAGE + "api-keys/<str:key_code>/revoke/", team.api_key_revoke, name="api-key-revoke"),
     path(PAGE + "audit/", team.audit_log, name="audit"),
+    # The tenant's security: two-factor required, single sign-on (status/console_security.py).
+    path(PAGE + "security/", console_security.security, name="security"),
     # Subscribers and the delivery log
     path(PAGE + "subscribers/", notifications_console.subscribers, name="subscribers"),
     path(

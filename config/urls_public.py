@@ -9,7 +9,7 @@ from django.urls import path
 from incidents import api_public, badge, calendar, feeds
 from incidents import views as incident_views
 from notifications import views as notification_views
-from status import api_metrics
+from status import access_views, api_metrics, language_views
 
 app_name = "public"
 
@@ -54,4 +54,10 @@ urlpatterns = [
     path("subscribe/sms/<str:token>/", notification_views.sms_code, name="subscribe-sms-code"),
     path("subscribe/manage/<str:token>/", notification_views.manage, name="subscribe-manage"),
     path("subscribe/unsubscribe/<str:token>/", notification_views.unsubscribe, name="unsubscribe"),
+    # A private page's sign-in (status/access_views.py).
+    path("access/", access_views.sign_in, name="access"),
+    path("access/link/<str:token>/", access_views.use_link, name="access-link"),
+    path("access/sign-out/", access_views.sign_out, name="access-sign-out"),
+    # The language switcher (status/language_views.py).
+    path("language/", language_views.choose_language, name="language"),
 ]

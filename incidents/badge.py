@@ -3,6 +3,7 @@
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.html import escape
+from django.utils.translation import gettext, gettext_noop
 
 from incidents.models import Incident, IncidentStatus, Kind
 from incidents.queries import overall_status
@@ -16,7 +17,7 @@ COLOURS = {
     "critical": "#b91c1c",
     "maintenance": "#1d4ed8",
 }
-LABEL = "status"
+LABEL = gettext_noop("status")
 
 
 def text_width(text):
@@ -25,9 +26,10 @@ def text_width(text):
 
 
 def badge_svg(message, colour):
-    label_w, message_w = text_width(LABEL), text_width(message)
+    label = gettext(LABEL)
+    label_w, message_w = text_width(label), text_width(message)
     width = label_w + message_w
-    label, message = escape(LABEL), escape(message)
+    label, message = escape(label), escape(message)
     return f"""<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="20" \
 role="img" aria-label="{label}: {message}">
 <title>{label}: {message}</title>
@@ -56,7 +58,8 @@ def page_state(page):
 @public_page(framable=True)
 def badge(request, page):
     _open, overall = page_state(page)
-    svg = badge_svg(overall.description, COLOURS[overall.indicator])
+    # In the visitor's language (status/languages.py), as the page.
+    svg = badge_svg(gettext(overall.description), COLOURS[overall.indicator])
     return HttpResponse(svg, content_type="image/svg+xml; charset=utf-8")
 
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db.models import Prefetch, Q
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext
 from icalendar import Calendar, Event
 
 from incidents.models import Incident, IncidentStatus, IncidentUpdate
@@ -43,7 +44,7 @@ def maintenance_ics(request, page):
     calendar = Calendar()
     calendar.add("prodid", f"-//{settings.SITE_NAME}//{page.name} maintenance//EN")
     calendar.add("version", "2.0")
-    calendar.add("x-wr-calname", f"{page.name} scheduled maintenance")
+    calendar.add("x-wr-calname", gettext("%(name)s scheduled maintenance") % {"name": page.name})
     for maintenance in maintenances:
         updates = list(maintenance.updates.all())
         event = Event()

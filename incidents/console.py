@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Prefetch
+from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
@@ -40,9 +41,10 @@ from incidents.models import (
     Kind,
 )
 from incidents.queries import label_updates
+from status.access import Visibility
 from status.console import start_checklist
-from status.htmx import can_edit, done, recall_quick_change, render_form
-from status.models import ComponentStatus, Role, snapshot
+from status.htmx import can_edit, can_manage, done, recall_quick_change, render_form
+from status.models import ComponentStatus, Page, Role, snapshot
 from status.tenancy import page_member
 
 PER_PAGE = 20
@@ -87,8 +89,38 @@ def overview(request, page):
         "notify_default": bool(active or active_maintenance),
         "upcoming_maintenance": incidents.upcoming().order_by("scheduled_for", "id"),
         "start": start_checklist(request, page),
+        "publish": publish_checklist(page, components),
     }
     return render(request, "manage/overview.html", context)
+
+
+def publish_checklist(page, components):
+    """For a draft page's owners: what to do before publishing it ({step: done})."""
+    if page.visibility != Visibility.DRAFT or not can_manage(page):
+        return None
+    return {"components": bool(components), "time_zone": page.time_zone != "UTC"}
+
+
+PUBLISHED = {
+    Visibility.PUBLIC: "{name} is public now: anyone may see it.",
+    Visibility.PRIVATE: "{name} is private now: set who may see it in the settings.",
+}
+
+
+@page_member(role=Role.OWNER)
+@require_POST
+def publish(request, page):
+    """The overview's Publish button: the page becomes public (or, with visibility=private,
+    private; who is admitted is set in the settings)."""
+    visibility = request.POST.get("visibility", Visibility.PUBLIC)
+    if visibility not in PUBLISHED:
+        return HttpResponseBadRequest("Publish as public or private.", content_type="text/plain")
+    page = Page.objects.get(pk=page.pk)
+    if page.visibility != visibility:
+        page.visibility = visibility
+        page.save_audited(by=request.user)
+    messages.success(request, PUBLISHED[visibility].format(name=page.name))
+    return redirect("manage:page", page_code=page.code)
 
 
 # Incidents

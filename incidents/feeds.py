@@ -5,6 +5,7 @@ from django.contrib.syndication.views import Feed
 from django.db.models import Prefetch
 from django.template.loader import render_to_string
 from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
+from django.utils.translation import gettext
 
 from incidents.models import Incident, IncidentUpdate
 from status.hosts import public_page
@@ -19,13 +20,14 @@ class HistoryFeed(Feed):
         return page
 
     def title(self, page):
-        return f"{page.name} Status - Incident History"
+        # In the reader's language (status/languages.py), as the page.
+        return gettext("%(name)s Status - Incident History") % {"name": page.name}
 
     def link(self, page):
         return page.public_url()
 
     def description(self, page):
-        return f"Incidents and scheduled maintenance of {page.name}."
+        return gettext("Incidents and scheduled maintenance of %(name)s.") % {"name": page.name}
 
     def items(self, page):
         incidents = (

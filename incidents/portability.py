@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from incidents.markdown import render_markdown
+from incidents.markdown import MARKDOWN_MAX_LENGTH, render_markdown
 from incidents.models import (
     CLOSED_STATUSES,
     INCIDENT_STATUSES,
@@ -143,57 +143,8 @@ def restore_incidents(restore):
     now, overdue = timezone.now(), 0
     for item in items:
         ref = item.text("id")
-        postmortem = Reader(item.raw("postmortem", {}), item.at("postmortem"))
-        kind = item.choice("kind", Kind, Kind.INCIDENT)
-        incident = Incident(
-            page=page,
-            code=codes[ref],
-            kind=kind,
-            name=item.text("name"),
-            status=item.choice("status", IncidentStatus),
-            impact=item.choice("impact", Impact, Impact.NONE),
-            impact_override=item.text("impact_override", ""),
-            worst_component_status=item.text("worst_component_status", ""),
-            started_at=item.moment("started_at"),
-            identified_at=item.moment("identified_at", None),
-            monitoring_at=item.moment("monitoring_at", None),
-            resolved_at=item.moment("resolved_at", None),
-            backfilled=item.flag("backfilled", False),
-            scheduled_for=item.moment("scheduled_for", None),
-            scheduled_until=item.moment("scheduled_until", None),
-            auto_start=item.flag("auto_start", True),
-            auto_complete=item.flag("auto_complete", True),
-            notify_on_start=item.flag("notify_on_start", True),
-            notify_on_complete=item.flag("notify_on_complete", True),
-            remind_before_minutes=item.whole("remind_before_minutes", None),
-            reminder_sent_at=item.moment("reminder_sent_at", None),
-            postmortem_body=postmortem.text("body", ""),
-            postmortem_draft=postmortem.text("draft", ""),
-            postmortem_published_at=postmortem.moment("published_at", None),
-            created_at=item.moment("created_at", timezone.now()),
-            updated_at=item.moment("updated_at", None),
-        )
+        incident = Incident(page=page, code=codes[ref], **incident_fields(item))
         incident.page = page
-        allowed = (
-            MAINTENANCE_STATUSES
-            if kind == Kind.MAINTENANCE
-            else [*INCIDENT_STATUSES, IncidentStatus.POSTMORTEM]
-        )
-        if incident.status not in allowed:
-            raise RestoreError(f"{item.at('status')}: not a status of a {kind}.")
-        if kind == Kind.MAINTENANCE and not (incident.scheduled_for and incident.scheduled_until):
-            raise RestoreError(f"{item.path}: a maintenance needs scheduled_for and until.")
-        # What Incident.save computes, since bulk_create does not call it.
-        incident.postmortem_rendered = render_markdown(incident.postmortem_body)
-        if incident.scheduled_for and incident.remind_before_minutes is not None:
-            try:
-                incident.reminder_due_at = incident.scheduled_for - timedelta(
-                    minutes=incident.remind_before_minutes
-                )
-            except OverflowError:
-                raise RestoreError(
-                    f"{item.at('remind_before_minutes')}: a reminder before the year 1."
-                ) from None
         checked(incident, item.path, exclude=["page", "components", "updated_at"])
         overdue += quiet_if_overdue(incident, now)
         restore.remember("incident", ref, incident, item.path)
@@ -210,16 +161,7 @@ def restore_incidents(restore):
         if not update_items:
             raise RestoreError(f"{item.path}.updates: an incident has at least one update.")
         for update_item in update_items:
-            update = IncidentUpdate(
-                incident=incident,
-                status=update_item.choice("status", IncidentStatus),
-                body=update_item.text("body", ""),
-                display_at=update_item.moment("display_at"),
-                deliver_notifications=update_item.flag("deliver_notifications", True),
-                created_at=update_item.moment("created_at", timezone.now()),
-                updated_at=update_item.moment("updated_at", None),
-            )
-            update.body_rendered = render_markdown(update.body)  # as IncidentUpdate.save does
+            update = IncidentUpdate(incident=incident, **update_fields(update_item))
             updates.append((update, update_item))
     codes = restore.codes_for(IncidentUpdate, [item.text("id") for _, item in updates])
     for update, item in updates:
@@ -230,17 +172,7 @@ def restore_incidents(restore):
 
     impacts = []
     for update, item in updates:
-        for impact in item.items("impacts"):
-            impacts.append(
-                ComponentImpact(
-                    update=update,
-                    component=restore.find(
-                        "component", impact.text("component"), impact.at("component")
-                    ),
-                    old_status=impact.choice("old_status", ComponentStatus),
-                    new_status=impact.choice("new_status", ComponentStatus),
-                )
-            )
+        impacts += impacts_of(update, item, lambda ref, path: restore.find("component", ref, path))
     ComponentImpact.objects.bulk_create(impacts, batch_size=1000)
     restore.count("incidents", sum(1 for i, _ in incidents if i.kind == Kind.INCIDENT))
     restore.count("maintenances", sum(1 for i, _ in incidents if i.kind == Kind.MAINTENANCE))
@@ -251,6 +183,100 @@ def restore_incidents(restore):
             "the scheduler moves them on without notifying anyone."
         )
     restore_templates(restore)
+
+
+def incident_fields(item):
+    """An incident's or maintenance's fields from its document item (a Reader), checked
+    against the rules of its kind, with what Incident.save computes (bulk_create does not
+    call it)."""
+    postmortem = Reader(item.raw("postmortem", {}), item.at("postmortem"))
+    kind = item.choice("kind", Kind, Kind.INCIDENT)
+    fields = {
+        "kind": kind,
+        "name": item.text("name"),
+        "status": item.choice("status", IncidentStatus),
+        "impact": item.choice("impact", Impact, Impact.NONE),
+        "impact_override": item.text("impact_override", ""),
+        "worst_component_status": item.text("worst_component_status", ""),
+        "started_at": item.moment("started_at"),
+        "identified_at": item.moment("identified_at", None),
+        "monitoring_at": item.moment("monitoring_at", None),
+        "resolved_at": item.moment("resolved_at", None),
+        "backfilled": item.flag("backfilled", False),
+        "scheduled_for": item.moment("scheduled_for", None),
+        "scheduled_until": item.moment("scheduled_until", None),
+        "auto_start": item.flag("auto_start", True),
+        "auto_complete": item.flag("auto_complete", True),
+        "notify_on_start": item.flag("notify_on_start", True),
+        "notify_on_complete": item.flag("notify_on_complete", True),
+        "remind_before_minutes": item.whole("remind_before_minutes", None),
+        "reminder_sent_at": item.moment("reminder_sent_at", None),
+        "postmortem_body": markdown_text(postmortem, "body"),
+        "postmortem_draft": markdown_text(postmortem, "draft"),
+        "postmortem_published_at": postmortem.moment("published_at", None),
+        "created_at": item.moment("created_at", timezone.now()),
+        "updated_at": item.moment("updated_at", None),
+    }
+    allowed = (
+        MAINTENANCE_STATUSES
+        if kind == Kind.MAINTENANCE
+        else [*INCIDENT_STATUSES, IncidentStatus.POSTMORTEM]
+    )
+    if fields["status"] not in allowed:
+        raise RestoreError(f"{item.at('status')}: not a status of a {kind}.")
+    if kind == Kind.MAINTENANCE and not (fields["scheduled_for"] and fields["scheduled_until"]):
+        raise RestoreError(f"{item.path}: a maintenance needs scheduled_for and until.")
+    # What Incident.save computes, since bulk_create does not call it.
+    fields["postmortem_rendered"] = render_markdown(fields["postmortem_body"])
+    if fields["scheduled_for"] and fields["remind_before_minutes"] is not None:
+        try:
+            fields["reminder_due_at"] = fields["scheduled_for"] - timedelta(
+                minutes=fields["remind_before_minutes"]
+            )
+        except OverflowError:
+            raise RestoreError(
+                f"{item.at('remind_before_minutes')}: a reminder before the year 1."
+            ) from None
+    return fields
+
+
+def markdown_text(item, key):
+    """A Markdown text of the document, no longer than the write path allows."""
+    text = item.text(key, "")
+    if len(text) > MARKDOWN_MAX_LENGTH:
+        raise RestoreError(
+            f"{item.at(key)}: longer than {MARKDOWN_MAX_LENGTH:,} characters, the most a text "
+            "may have here."
+        )
+    return text
+
+
+def update_fields(item):
+    """An incident update's fields from its document item, rendered as IncidentUpdate.save
+    renders them."""
+    body = markdown_text(item, "body")
+    return {
+        "status": item.choice("status", IncidentStatus),
+        "body": body,
+        "body_rendered": render_markdown(body),
+        "display_at": item.moment("display_at"),
+        "deliver_notifications": item.flag("deliver_notifications", True),
+        "created_at": item.moment("created_at", timezone.now()),
+        "updated_at": item.moment("updated_at", None),
+    }
+
+
+def impacts_of(update, item, find_component):
+    """The component impacts (unsaved) an update's document item lists."""
+    return [
+        ComponentImpact(
+            update=update,
+            component=find_component(impact.text("component"), impact.at("component")),
+            old_status=impact.choice("old_status", ComponentStatus),
+            new_status=impact.choice("new_status", ComponentStatus),
+        )
+        for impact in item.items("impacts")
+    ]
 
 
 def quiet_if_overdue(incident, now):
@@ -276,28 +302,38 @@ def restore_templates(restore):
     codes = restore.codes_for(IncidentTemplate, [item.text("id") for item in items])
     for item in items:
         ref = item.text("id")
-        template = IncidentTemplate(
-            page=restore.page,
-            code=codes[ref],
-            name=item.text("name"),
-            title=item.text("title"),
-            body=item.text("body", ""),
-            status=item.choice("status", IncidentStatus, IncidentStatus.INVESTIGATING),
-            component_status=item.choice(
-                "component_status", ComponentStatus, ComponentStatus.DEGRADED_PERFORMANCE
-            ),
-            created_at=item.moment("created_at", timezone.now()),
-        )
-        if template.status not in INCIDENT_STATUSES:
-            raise RestoreError(f"{item.at('status')}: a template opens an incident.")
-        statuses = {}
-        for component_ref, status in item.mapping("components").items():
-            component = restore.find("component", component_ref, item.at("components"))
-            if status not in ComponentStatus.values:
-                raise RestoreError(f"{item.at('components')}.{component_ref}: not a status.")
-            statuses[component] = status
+        template = IncidentTemplate(page=restore.page, code=codes[ref], **template_fields(item))
+        statuses = template_statuses(item, lambda ref, path: restore.find("component", ref, path))
         checked(template, item.path, exclude=["page", "components"])
         template.save()
         template.set_statuses(statuses)
         restore.remember("incident_template", ref, template, item.path)
     restore.count("incident_templates", len(items))
+
+
+def template_fields(item):
+    """An incident template's fields from its document item."""
+    fields = {
+        "name": item.text("name"),
+        "title": item.text("title"),
+        "body": item.text("body", ""),
+        "status": item.choice("status", IncidentStatus, IncidentStatus.INVESTIGATING),
+        "component_status": item.choice(
+            "component_status", ComponentStatus, ComponentStatus.DEGRADED_PERFORMANCE
+        ),
+        "created_at": item.moment("created_at", timezone.now()),
+    }
+    if fields["status"] not in INCIDENT_STATUSES:
+        raise RestoreError(f"{item.at('status')}: a template opens an incident.")
+    return fields
+
+
+def template_statuses(item, find_component):
+    """{component: status} of the components a template's document item names."""
+    statuses = {}
+    for component_ref, status in item.mapping("components").items():
+        component = find_component(component_ref, item.at("components"))
+        if status not in ComponentStatus.values:
+            raise RestoreError(f"{item.at('components')}.{component_ref}: not a status.")
+        statuses[component] = status
+    return statuses

@@ -1,7 +1,13 @@
 from django.contrib import admin, messages
 from django.db import transaction
 
-from notifications.models import Delivery, NotificationEvent, Subscriber, SubscriberState
+from notifications.models import (
+    Delivery,
+    NotificationEvent,
+    PageImport,
+    Subscriber,
+    SubscriberState,
+)
 from status.admin_site import PlatformAdmin, SamePageMixin
 
 
@@ -65,3 +71,26 @@ class DeliveryAdmin(PlatformAdmin):
             for delivery in queryset.exclude(status="sending"):
                 delivery.resend()
         self.message_user(request, "Queued again.", messages.SUCCESS)
+
+
+@admin.register(PageImport)
+class PageImportAdmin(PlatformAdmin):
+    """Imports from Statuspage, to follow and explain them: read only (the source's key and
+    its converted document stay out of sight)."""
+
+    list_display = ["__str__", "tenant", "page", "source", "state", "created_at", "finished_at"]
+    list_filter = ["source", "state"]
+    search_fields = ["code", "source_url", "source_page_id", "tenant__name", "page__name"]
+    list_select_related = ["tenant", "page"]
+    date_hierarchy = "created_at"
+    fields = readonly_fields = [
+        "tenant", "code", "page", "source", "source_url", "source_page_id", "state", "error",
+        "summary", "steps_done", "progress", "report", "created_by", "created_at", "updated_at",
+        "finished_at",
+    ]  # fmt: skip
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,9 +1,10 @@
 """The emails subscribers get: notifications, confirmation, and notices about their subscription.
 
 Templates live in templates/emails/notifications/ as <name>_subject.txt, <name>.txt and
-<name>.html. A notification is rendered once per event and batch; each recipient's copy only
-has its own links put in (the renderer's placeholders), which keeps a batch of thousands of
-messages about as cheap as sending them.
+<name>.html. A notification is rendered once per event, language and batch; each recipient's
+copy only has its own links put in (the renderer's placeholders), which keeps a batch of
+thousands of messages about as cheap as sending them. Every message is written in its
+subscriber's language (Subscriber.language, status/languages.py).
 """
 
 import functools
@@ -16,10 +17,13 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.validators import validate_email
 from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.html import escape
+from django.utils.translation import gettext
 
 from incidents.markdown import markdown_to_text
 from notifications.models import CONFIRMATION_MAX_AGE
+from status import languages
 from status.models import ComponentStatus
 
 TEMPLATE_OF_KIND = {
@@ -80,7 +84,14 @@ def render(name, context):
 
 
 def status_label(status):
-    return ComponentStatus(status).label if status else ""
+    """A component status's words in the active language."""
+    return gettext(ComponentStatus(status).label) if status else ""
+
+
+def inline(label):
+    """A status's words inside a sentence: lower case, but for German, whose nouns keep
+    their capital."""
+    return label if translation.get_language() == "de" else label.lower()
 
 
 def event_context(event):
@@ -100,7 +111,7 @@ def event_context(event):
     if incident is not None:
         context["incident_url"] = page.public_url(f"incidents/{incident.code}/")
     if update is not None:
-        context["status_label"] = update.get_status_display()
+        context["status_label"] = gettext(update.get_status_display())
         context["body_text"] = markdown_to_text(update.body)
         context["body_html"] = update.body_html
         context["affected"] = [
@@ -110,7 +121,8 @@ def event_context(event):
             )
         ]
     elif incident is not None:
-        context["status_label"] = incident.get_status_display()
+        context["status_label"] = gettext(incident.get_status_display())
+    context["status_inline"] = inline(context.get("status_label", ""))
     if event.kind == "postmortem_published":
         context["postmortem_text"] = markdown_to_text(incident.postmortem_body)
         context["postmortem_html"] = incident.postmortem_html
@@ -118,6 +130,8 @@ def event_context(event):
         context["component"] = event.component
         context["old_status"] = status_label(event.old_status)
         context["new_status"] = status_label(event.new_status)
+        context["old_inline"] = inline(context["old_status"])
+        context["new_inline"] = inline(context["new_status"])
     return context
 
 
@@ -135,15 +149,19 @@ class NotificationRenderer:
         self.rendered = {}
         self.raw = {}
 
-    def rendering(self, event):
-        if event.pk not in self.rendered:
-            self.rendered[event.pk] = render(TEMPLATE_OF_KIND[event.kind], event_context(event))
-        return self.rendered[event.pk]
+    def rendering(self, event, language=languages.FALLBACK):
+        """(subject, text, html) of the event in `language`, rendered once."""
+        key = (event.pk, language)
+        if key not in self.rendered:
+            with translation.override(language):
+                self.rendered[key] = render(TEMPLATE_OF_KIND[event.kind], event_context(event))
+        return self.rendered[key]
 
-    def raw_template(self, event):
+    def raw_template(self, event, language=languages.FALLBACK):
         """The event's message as bytes with stand-ins, or None when they do not survive."""
-        if event.pk not in self.raw:
-            subject, text, html = self.rendering(event)
+        key = (event.pk, language)
+        if key not in self.raw:
+            subject, text, html = self.rendering(event, language)
             message = build_message(
                 event.page, RECIPIENT, subject, text, html, headers=self.headers(
                     MESSAGE_ID, UNSUBSCRIBE_URL
@@ -157,8 +175,8 @@ class NotificationRenderer:
                 UNSUBSCRIBE_URL: 1 + text.count(UNSUBSCRIBE_URL) + html.count(UNSUBSCRIBE_URL),
             }
             intact = all(raw.count(s.encode()) == n for s, n in expected.items())
-            self.raw[event.pk] = raw if intact else None
-        return self.raw[event.pk]
+            self.raw[key] = raw if intact else None
+        return self.raw[key]
 
     @staticmethod
     def headers(message_id, unsubscribe_url):
@@ -180,7 +198,7 @@ class NotificationRenderer:
     def raw_bytes(self, delivery, values=None):
         """The recipient's message as bytes made from the event's, or None when it cannot be."""
         values = values or self.values(delivery)
-        raw = self.raw_template(delivery.event)
+        raw = self.raw_template(delivery.event, languages.for_subscriber(delivery.subscriber))
         # The links go into the HTML part too, where they must need no escaping.
         plain = all(escape(values[link]) == values[link] for link in (MANAGE_URL, UNSUBSCRIBE_URL))
         if raw is None or not plain or not all(value.isascii() for value in values.values()):
@@ -192,7 +210,7 @@ class NotificationRenderer:
     def message(self, delivery, connection=None):
         """The recipient's message as a Django email (whose bytes are made as above)."""
         event, subscriber = delivery.event, delivery.subscriber
-        subject, text, html = self.rendering(event)
+        subject, text, html = self.rendering(event, languages.for_subscriber(subscriber))
         values = self.values(delivery)
         for placeholder in (MANAGE_URL, UNSUBSCRIBE_URL):
             text = text.replace(placeholder, values[placeholder])
@@ -270,7 +288,8 @@ def subscriber_message(subscriber, name, connection=None):
         "unsubscribe_url": subscriber.unsubscribe_url,
         "confirmation_days": CONFIRMATION_MAX_AGE.days,
     }
-    subject, text, html = render(name, context)
+    with translation.override(languages.for_subscriber(subscriber)):
+        subject, text, html = render(name, context)
     return build_message(page, subscriber.email, subject, text, html, connection=connection)
 
 

@@ -35,6 +35,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from incidents.models import Incident, IncidentStatus, IncidentUpdate
 from notifications import chat, outbox, sms, webhooks
+from status.access import Visibility
 from status.limits import over_limit
 from status.models import (
     Audited,
@@ -45,6 +46,7 @@ from status.models import (
     Page,
     SendingDay,
     SendingQuotaExceeded,
+    Tenant,
     next_sending_day,
     sending_day,
     snapshot,
@@ -394,7 +396,10 @@ def channel_not_offered(channel, *, to_staff=True):
 def allowed_channels(page):
     """The channels `page` offers subscribers (and delivers to): each one its settings allow;
     SMS only while the platform has a Twilio account, on pages of tenants the platform trusts
-    (each code and message costs the platform)."""
+    (each code and message costs the platform). None while the page is a draft: what its team
+    prepares (an import's scheduled maintenance, say) tells no one before it is published."""
+    if page.visibility == Visibility.DRAFT:
+        return []
     return [
         channel
         for channel in Channel
@@ -503,6 +508,7 @@ class SubscriberQuerySet(models.QuerySet):
         components=(),
         groups=(),
         events=None,
+        language=None,
     ):
         """A public subscription request: what the subscribe form does, whoever is asking.
 
@@ -512,9 +518,12 @@ class SubscriberQuerySet(models.QuerySet):
         one is sent its manage link (when it has an email) and changes nothing. The caller
         answers the same either way, so that the form does not tell who is subscribed. `events`:
         the EventChoice values it hears about (None: all). An SMS subscription (`phone_number`
-        in E.164) is sent a code by SMS, typed into the form to confirm. Returns the subscriber.
+        in E.164) is sent a code by SMS, typed into the form to confirm. `language`: the one
+        the request was in (status/languages.py), which every message to them is written in
+        (the page's default when None). Returns the subscriber.
         """
         email = normalise_email(email)
+        language = language or page.language
         if channel == Channel.EMAIL:
             lookup = {"email": email}
         elif channel == Channel.SMS:
@@ -542,6 +551,7 @@ class SubscriberQuerySet(models.QuerySet):
                             email=email,
                             endpoint=endpoint,
                             phone_number=phone_number,
+                            language=language,
                         )
                     elif subscriber.is_sms and subscriber.state == SubscriberState.CONFIRMED:
                         # Subscribed already: no code (the answer is the same as for others).
@@ -566,6 +576,7 @@ class SubscriberQuerySet(models.QuerySet):
                         subscriber.secret = new_webhook_secret()
                     subscriber.state = SubscriberState.PENDING
                     subscriber.email = email
+                    subscriber.language = language
                     subscriber.confirmation_sent_at = timezone.now()
                     if events is not None:
                         subscriber.set_events(events)
@@ -669,6 +680,8 @@ class SubscriberQuerySet(models.QuerySet):
                 email=email,
                 endpoint=endpoint,
                 phone_number=phone_number,
+                # Staff add them: they get the page's default language (status/languages.py).
+                language=page.language,
                 state=SubscriberState.CONFIRMED if skip_confirmation else SubscriberState.PENDING,
                 confirmed_at=now if skip_confirmation else None,
                 confirmation_sent_at=None if skip_confirmation else now,
@@ -763,6 +776,9 @@ class Subscriber(Audited, models.Model):
     notify_incidents = models.BooleanField(default=True)
     notify_maintenance = models.BooleanField(default=True)
     notify_component_changes = models.BooleanField(default=True)
+    # What every email, chat and SMS message to them is written in: the language they
+    # subscribed in (status/languages.py).
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en")
     components = models.ManyToManyField(Component, blank=True, related_name="subscribers")
     # A group stands for its components, including those added to it later.
     groups = models.ManyToManyField(ComponentGroup, blank=True, related_name="subscribers")
@@ -1652,3 +1668,67 @@ def retry_delay(attempts):
     """The wait after `attempts` failed attempts, with jitter."""
     base = RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1]
     return base * random.uniform(1 - RETRY_JITTER, 1 + RETRY_JITTER)
+
+
+class ImportState(models.TextChoices):
+    PLANNING = "planning", "Reading the source"
+    PLANNED = "planned", "Ready to import"
+    QUEUED = "queued", "Waiting for a worker"
+    RUNNING = "running", "Importing"
+    DONE = "done", "Imported"
+    FAILED = "failed", "Failed"
+
+
+class ImportSource(models.TextChoices):
+    API = "api", "Statuspage management API (API key)"
+    PUBLIC = "public", "A Statuspage page's public JSON"
+    EXPORT = "export", "A Heliograph export file"
+
+
+class PageImport(models.Model):
+    """One import of a Statuspage page into a tenant (notifications/importing.py): read and
+    planned first (a dry run: `summary`), then applied in steps, one transaction each, with the
+    steps done remembered here in the same transactions (`steps_done`), so that an interrupted
+    import resumes where it stopped. The source's API key is kept only until the import ends."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="page_imports")
+    code = CodeField()
+    page = models.ForeignKey(
+        Page, on_delete=models.SET_NULL, null=True, blank=True, related_name="imports"
+    )
+    source = models.CharField(max_length=16, choices=ImportSource.choices)
+    source_url = models.CharField(max_length=500)
+    source_page_id = models.CharField(max_length=64, blank=True, default="")
+    api_key = models.CharField(max_length=200, blank=True, default="")
+    state = models.CharField(
+        max_length=16, choices=ImportState.choices, default=ImportState.PLANNING
+    )
+    error = models.TextField(blank=True, default="")
+    document = models.JSONField(null=True, blank=True)  # the converted source (export format)
+    summary = models.JSONField(default=dict, blank=True)  # what the dry run found
+    steps_done = models.JSONField(default=list, blank=True)
+    progress = models.JSONField(default=dict, blank=True)  # {"done": n, "total": m, "step": …}
+    report = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    # Who pressed Import (the audit log names them).
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # The worker that holds the run now: each of its writes to the run is conditional on it,
+    # so a worker the sweeper gave up on cannot write over the one that took over.
+    claim = models.CharField(max_length=32, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"Import of {self.source_url} ({self.state})"

@@ -60,7 +60,7 @@ CONFIRMED_STATES = (
 def export_page(page, *, include_secrets=False):
     """The page as one JSON-ready dict (format heliograph.page, version 1)."""
     document = status_portability.envelope(page, include_secrets=include_secrets)
-    document.update(status_portability.export_status(page))
+    document.update(status_portability.export_status(page, include_secrets=include_secrets))
     document.update(incidents_portability.export_incidents(page))
     document["subscribers"] = export_subscribers(page, include_secrets=include_secrets)
     return document
@@ -184,7 +184,6 @@ def restore_subscribers(restore):
     sending policy); one that fails them is left out, with a warning, never restored
     unchecked."""
     page = restore.page
-    trusted = page.tenant.trusted
     items = restore.document.items("subscribers")
     codes = restore.codes_for(Subscriber, [item.text("id") for item in items])
     tokens = [item.text("token", "") for item in items]
@@ -202,47 +201,13 @@ def restore_subscribers(restore):
         if channel in CHAT_CHANNELS and not endpoint:
             skipped_chats += 1
             continue
-        state = item.choice("state", SubscriberState, SubscriberState.PENDING)
-        confirmed_at = item.moment("confirmed_at", None)
-        if state in CONFIRMED_STATES and not trusted:
-            # The sending policy: only the subscriber's own confirmation lets an untrusted
-            # tenant reach them (nothing is sent now; they confirm by subscribing again).
-            state, confirmed_at = SubscriberState.PENDING, None
-            pending_now += 1
         try:
-            email, endpoint, phone_number = Subscriber.objects.checked_address(
-                page,
-                channel=channel,
-                email=item.text("email", ""),
-                endpoint=endpoint if channel in HTTP_CHANNELS else "",
-                phone_number=item.text("phone_number", ""),
-                confirmed=state in CONFIRMED_STATES,
-            )
+            subscriber, made_pending = subscriber_from(item, page)
         except ValidationError as error:
             restore.warn(f"{item.path} ({channel}) was left out: {' '.join(error.messages)}")
             continue
-        events = item.refs("events") if item.raw("events", None) is not None else None
-        subscriber = Subscriber(
-            page=page,
-            code=codes[ref],
-            channel=channel,
-            email=email,
-            endpoint=endpoint,
-            phone_number=phone_number,
-            state=state,
-            created_at=item.moment("created_at", timezone.now()),
-            confirmation_sent_at=item.moment("confirmation_sent_at", None),
-            confirmed_at=confirmed_at,
-            unsubscribed_at=item.moment("unsubscribed_at", None),
-            quarantined_at=item.moment("quarantined_at", None),
-            consecutive_failures=item.whole("consecutive_failures", 0),
-            first_failure_at=item.moment("first_failure_at", None),
-        )
-        if events is not None:
-            unknown = set(events) - set(EventChoice.values)
-            if unknown:
-                raise RestoreError(f"{item.at('events')}: unknown {', '.join(sorted(unknown))}.")
-            subscriber.set_events(events)
+        subscriber.code = codes[ref]
+        pending_now += made_pending
         token = item.text("token", "")
         if TOKEN_SHAPE.match(token) and token not in taken_tokens:
             subscriber.token = token
@@ -256,9 +221,7 @@ def restore_subscribers(restore):
         else:
             subscriber.secret = new_webhook_secret()
             new_secrets += channel == Channel.WEBHOOK
-        address = (channel, subscriber.email if channel == Channel.EMAIL else (
-            subscriber.phone_number if channel == Channel.SMS else subscriber.endpoint
-        ))  # fmt: skip
+        address = address_of(subscriber)
         if not address[1]:
             raise RestoreError(f"{item.path}: a {channel} subscriber needs its address.")
         if address in seen:
@@ -272,24 +235,7 @@ def restore_subscribers(restore):
         restore.remember("subscriber", ref, subscriber, item.path)
         subscribers.append((subscriber, scope))
     Subscriber.objects.bulk_create([s for s, _ in subscribers], batch_size=1000)
-    Subscriber.components.through.objects.bulk_create(
-        [
-            Subscriber.components.through(subscriber=subscriber, component=component)
-            for subscriber, (components, _) in subscribers
-            for component in components
-        ],
-        batch_size=2000,
-        ignore_conflicts=True,
-    )
-    Subscriber.groups.through.objects.bulk_create(
-        [
-            Subscriber.groups.through(subscriber=subscriber, componentgroup=group)
-            for subscriber, (_, groups) in subscribers
-            for group in groups
-        ],
-        batch_size=2000,
-        ignore_conflicts=True,
-    )
+    create_scopes(subscribers)
     restore.count("subscribers", len(subscribers))
     if skipped_chats:
         restore.warn(
@@ -326,3 +272,77 @@ def strong_secret(secret):
     except (binascii.Error, ValueError, EmptyWebhookSecretError):
         return False
     return len(key) in SECRET_BYTES
+
+
+def subscriber_from(item, page):
+    """A subscriber of `page` (unsaved, without code, token or secret) from its document item,
+    held to the rules a subscriber staff add meets and to the sending policy: (subscriber,
+    whether the policy made a confirmed one pending). ValidationError when it fails them."""
+    channel = item.choice("channel", Channel)
+    state = item.choice("state", SubscriberState, SubscriberState.PENDING)
+    confirmed_at = item.moment("confirmed_at", None)
+    made_pending = False
+    if state in CONFIRMED_STATES and not page.tenant.trusted:
+        # The sending policy: only the subscriber's own confirmation lets an untrusted
+        # tenant reach them (nothing is sent now; they confirm by subscribing again).
+        state, confirmed_at, made_pending = SubscriberState.PENDING, None, True
+    email, endpoint, phone_number = Subscriber.objects.checked_address(
+        page,
+        channel=channel,
+        email=item.text("email", ""),
+        endpoint=item.text("endpoint", "") if channel in HTTP_CHANNELS else "",
+        phone_number=item.text("phone_number", ""),
+        confirmed=state in CONFIRMED_STATES,
+    )
+    subscriber = Subscriber(
+        page=page,
+        channel=channel,
+        email=email,
+        endpoint=endpoint,
+        phone_number=phone_number,
+        state=state,
+        created_at=item.moment("created_at", timezone.now()),
+        confirmation_sent_at=item.moment("confirmation_sent_at", None),
+        confirmed_at=confirmed_at,
+        unsubscribed_at=item.moment("unsubscribed_at", None),
+        quarantined_at=item.moment("quarantined_at", None),
+        consecutive_failures=item.whole("consecutive_failures", 0),
+        first_failure_at=item.moment("first_failure_at", None),
+    )
+    if item.raw("events", None) is not None:
+        events = item.refs("events")
+        unknown = set(events) - set(EventChoice.values)
+        if unknown:
+            raise RestoreError(f"{item.at('events')}: unknown {', '.join(sorted(unknown))}.")
+        subscriber.set_events(events)
+    return subscriber, made_pending
+
+
+def address_of(subscriber):
+    """(channel, the address a subscriber is reached at): one per page."""
+    channel = subscriber.channel
+    if channel == Channel.EMAIL:
+        return channel, subscriber.email
+    return channel, subscriber.phone_number if channel == Channel.SMS else subscriber.endpoint
+
+
+def create_scopes(subscribers):
+    """Give each of the saved subscribers its scope: [(subscriber, (components, groups))]."""
+    Subscriber.components.through.objects.bulk_create(
+        [
+            Subscriber.components.through(subscriber=subscriber, component=component)
+            for subscriber, (components, _) in subscribers
+            for component in components
+        ],
+        batch_size=2000,
+        ignore_conflicts=True,
+    )
+    Subscriber.groups.through.objects.bulk_create(
+        [
+            Subscriber.groups.through(subscriber=subscriber, componentgroup=group)
+            for subscriber, (_, groups) in subscribers
+            for group in groups
+        ],
+        batch_size=2000,
+        ignore_conflicts=True,
+    )

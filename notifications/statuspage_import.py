@@ -6,8 +6,9 @@ incidents) and `/api/v2/scheduled-maintenances.json` (the 50 most recent mainten
 The three documents are fetched over the platform's hardened outbound HTTP (the session of
 notifications/transports.py: its address filter, no redirects; here with a time limit and a size
 limit) and converted into an export document (format heliograph.page, version 1: the README's
-"Export and restore"), which `restore_page` restores into a new page. So the import writes
-through the restore's one transaction and, like any restore, sends nothing.
+"Export and restore"), whose ids are Statuspage's; notifications/importing.py imports it (a
+new page, or the page imported before from the same Statuspage page, updated), sending
+nothing.
 
 What is converted:
 - groups (components with `group: true`) and components, each with its current status, in
@@ -38,6 +39,7 @@ Maintenance is imported without automatic start and end unless the JSON has Stat
 does not say): staff turn them on, or move the maintenance on by hand.
 """
 
+import http.client
 import json
 import re
 import time
@@ -48,7 +50,6 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3
-from django.db import transaction
 from requests_hardened.ip_filter import InvalidIPAddress
 
 from incidents.models import (
@@ -61,10 +62,9 @@ from incidents.models import (
     Kind,
 )
 from notifications.models import TransportError
-from notifications.portability import restore_page
 from notifications.transports import check_endpoint, http_session, parse_retry_after
-from status.models import ComponentStatus, Page, worst_status
-from status.portability import FORMAT, VERSION, RestoreError, iso_utc
+from status.models import ComponentStatus, worst_status
+from status.portability import FORMAT, VERSION, iso_utc
 
 TIMEOUT = 20  # seconds, to connect and between bytes
 TOTAL_TIMEOUT = 60  # seconds for a whole document
@@ -79,10 +79,6 @@ SHOWN_NAMES = 5
 
 class ImportFailure(Exception):
     """The source cannot be imported; the message says why. Nothing was written."""
-
-
-class DryRun(Exception):
-    """Rolls a trial restore back."""
 
 
 @dataclass
@@ -125,21 +121,25 @@ def base_url(url):
     return url
 
 
-def http_get(url, *, max_bytes=None):
+def http_get(url, *, max_bytes=None, headers=None, timeout=None, total_timeout=None):
     """GET `url` over the hardened session (address filter, no redirects): (status, headers,
     body), the body at most `max_bytes` long (ImportFailure beyond), the whole answer within
-    TOTAL_TIMEOUT seconds. ImportFailure when it cannot be fetched."""
+    `total_timeout` seconds (TOTAL_TIMEOUT), with at most `timeout` seconds (TIMEOUT) to
+    connect and between bytes. `headers` are sent besides `accept`. ImportFailure when it
+    cannot be fetched."""
     try:
         check_endpoint(url)
     except TransportError as error:
         raise ImportFailure(f"{url}: {error}") from None
     max_bytes = MAX_BYTES if max_bytes is None else max_bytes
-    deadline = time.monotonic() + TOTAL_TIMEOUT
+    timeout = TIMEOUT if timeout is None else timeout
+    total_timeout = TOTAL_TIMEOUT if total_timeout is None else total_timeout
+    deadline = time.monotonic() + total_timeout
     try:
         response = http_session().get(
             url,
-            headers={"accept": "application/json"},
-            timeout=(TIMEOUT, TIMEOUT),
+            headers={"accept": "application/json", **(headers or {})},
+            timeout=(timeout, timeout),
             allow_redirects=False,
             stream=True,
         )
@@ -148,7 +148,7 @@ def http_get(url, *, max_bytes=None):
             f"{url}: refused, its host resolves to a private or reserved address."
         ) from None
     except requests.Timeout:
-        raise ImportFailure(f"{url}: no answer within {TIMEOUT} seconds.") from None
+        raise ImportFailure(f"{url}: no answer within {timeout} seconds.") from None
     except (requests.RequestException, ValueError) as error:
         raise ImportFailure(f"{url}: the request failed ({error.__class__.__name__}).") from None
     content = bytearray()
@@ -163,9 +163,19 @@ def http_get(url, *, max_bytes=None):
                         f"{url}: the answer is larger than {max_bytes // (1024 * 1024)} MiB."
                     )
                 if time.monotonic() > deadline:
-                    raise ImportFailure(f"{url}: the answer took over {TOTAL_TIMEOUT} seconds.")
+                    raise ImportFailure(f"{url}: the answer took over {total_timeout} seconds.")
     except requests.Timeout:
-        raise ImportFailure(f"{url}: the answer stopped for {TIMEOUT} seconds.") from None
+        raise ImportFailure(f"{url}: the answer stopped for {timeout} seconds.") from None
+    except (urllib3.exceptions.ProtocolError, http.client.IncompleteRead) as error:
+        # The connection closed before the length the answer announced.
+        if isinstance(error, http.client.IncompleteRead) or "IncompleteRead" in str(error):
+            raise ImportFailure(
+                f"{url}: the answer was cut short (the connection closed after "
+                f"{len(content)} bytes)."
+            ) from None
+        raise ImportFailure(
+            f"{url}: reading the answer failed ({error.__class__.__name__})."
+        ) from None
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
         raise ImportFailure(
             f"{url}: reading the answer failed ({error.__class__.__name__})."
@@ -340,17 +350,23 @@ def convert(base, documents):
     known = {c["id"]: c for c in components}
     incidents = convert_incidents(documents, known, warnings)
     rebuild_history(components, incidents)
-    document = {
+    document = export_document(page_data, groups, components, incidents)
+    return Plan(source=base, document=document, warnings=warnings)
+
+
+def export_document(page, groups, components, incidents, **more):
+    """An export document (format heliograph.page) of what a converter read."""
+    return {
         "format": FORMAT,
         "version": VERSION,
         "exported_at": iso_utc(datetime.now(UTC)),
         "includes_secrets": False,
-        "page": page_data,
+        "page": page,
         "groups": groups,
         "components": components,
         "incidents": incidents,
+        **more,
     }
-    return Plan(source=base, document=document, warnings=warnings)
 
 
 def known_time_zone(name, warnings):
@@ -478,10 +494,27 @@ def source_incidents(documents):
 
 
 def convert_incidents(documents, known, warnings):
+    converted = convert_incident_items(source_incidents(documents), known, warnings)
+    for name, key in (
+        ("incidents.json", "incidents"),
+        ("scheduled-maintenances.json", "scheduled_maintenances"),
+    ):
+        if len(Source(documents[name], name).items(key)) >= 50:
+            warnings.append(
+                f"{name} lists only the 50 most recent: older ones, and the status history they "
+                "hold, are not in the public JSON."
+            )
+    return converted
+
+
+def convert_incident_items(items, known, warnings):
+    """The document's incidents for Statuspage incident objects `items` ([Source], in the
+    shape of the public JSON or of the management API, which have the same fields here);
+    `known`: {component id: component document}. Oldest first."""
     converted = []
     unknown_components = set()
     by_hand = 0
-    for item in source_incidents(documents):
+    for item in items:
         name = item.text("name")
         status = item.text("status")
         maintenance = status in MAINTENANCE_STATUSES
@@ -625,15 +658,6 @@ def convert_incidents(documents, known, warnings):
             f"{len(unknown_components)} component(s) named by incidents are no longer on the "
             "page; they were left out of those incidents."
         )
-    for name, key in (
-        ("incidents.json", "incidents"),
-        ("scheduled-maintenances.json", "scheduled_maintenances"),
-    ):
-        if len(Source(documents[name], name).items(key)) >= 50:
-            warnings.append(
-                f"{name} lists only the 50 most recent: older ones, and the status history they "
-                "hold, are not in the public JSON."
-            )
     converted.sort(key=lambda i: (i["created_at"], i["id"]))
     return converted
 
@@ -717,28 +741,3 @@ def plan(url):
             f"{base}: the JSON is not Statuspage's as documented ({error.__class__.__name__}:"
             f" {str(error)[:200]})."
         ) from None
-
-
-def apply(tenant, plan, *, dry_run=False, by=None):
-    """Restore the plan's document as a new page of `tenant`: the Restore (page, counts,
-    warnings). With `dry_run`, the restore is tried and rolled back: the Restore says what
-    would be created, and nothing is written. ImportFailure when the restore refuses the
-    document."""
-    earlier = Page.objects.filter(tenant=tenant, code=plan.document["page"]["id"]).first()
-    if earlier is not None:
-        plan.warnings.append(
-            f"This Statuspage page was imported before, as {earlier.slug}: this makes another "
-            "copy (an import does not update an earlier one yet)."
-        )
-    content = json.dumps(plan.document)
-    try:
-        if not dry_run:
-            return restore_page(tenant, content, by=by)
-        try:
-            with transaction.atomic():
-                restore = restore_page(tenant, content, by=by)
-                raise DryRun
-        except DryRun:
-            return restore
-    except RestoreError as error:
-        raise ImportFailure(f"The converted page cannot be restored: {error}") from None

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from notifications import chat, emails, outbox, sms, webhooks
+from notifications import chat, emails, importing, outbox, sms, webhooks
 from notifications.models import (
     HTTP_CHANNELS,
     SMS_CODE_MAX_AGE,
@@ -250,6 +250,7 @@ def sweep():
         outbox.enqueue(fan_out, event_id)
     rows = Delivery.objects.sweep(now)
     outbox.enqueue_deliveries(rows)
+    importing.tend_imports(now)
     if events or rows:
         log.info("sweep: %d events to fan out, %d deliveries re-enqueued", len(events), len(rows))
     return {"events": len(events), "deliveries": len(rows)}
@@ -312,3 +313,15 @@ def send_sms_code(subscriber_id):
     except TransportError as error:
         log.warning("subscriber %s: the opt-in code failed: %s", subscriber.pk, error)
         return None
+
+
+@shared_task
+def plan_import(run_id):
+    """Read an import's source and try it, rolled back (notifications/importing.py)."""
+    importing.plan_run(run_id)
+
+
+@shared_task
+def apply_import(run_id):
+    """Apply a planned import, step by step (notifications/importing.py)."""
+    importing.apply_run(run_id)

@@ -27,6 +27,7 @@ from notifications.models import (
 )
 from notifications.sms import masked
 from notifications.subscribe_forms import ManageForm, SmsCodeForm, SubscribeForm
+from status import languages
 from status.hosts import page_reverse, public_page
 from status.limits import RATE_WINDOW, client_key, over_limit
 
@@ -79,6 +80,8 @@ def subscribe(request, page):
                     components=data["components"],
                     groups=data["groups"],
                     events=data["events"],
+                    # The language this page was read in (status/languages.py).
+                    language=languages.of_subscribe_request(request, page),
                 )
             except ValidationError as error:
                 # An SMS code refused by the platform's limits (the same for any number).
@@ -251,7 +254,9 @@ def manage(request, page, token):
 
 
 @csrf_exempt
-@public_page(cached=False)
+# Not gated by a private page's sign-in: the token is the subscriber's, and unsubscribing must
+# work from any mail client (RFC 8058's one-click POST carries no cookie).
+@public_page(cached=False, gate=False)
 @never_cache
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request, page, token):

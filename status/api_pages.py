@@ -2,6 +2,7 @@
 Statuspage's shapes (status/shapes.py); the plumbing they share with the other API modules is
 in status/api.py, the URLs in config/urls_api.py."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -10,6 +11,7 @@ from rest_framework import exceptions, serializers
 from rest_framework import status as http
 from rest_framework.response import Response
 
+from status.access import MAX_SESSION_DAYS, Visibility, validate_access_password
 from status.api import Unprocessable, endpoint, get_or_404, get_page, unwrap, wrapped
 from status.api_schema import (
     ComponentGroupSchema,
@@ -46,6 +48,12 @@ def page_data(page):
         "time_zone": page.time_zone,
         **{name: getattr(page, name) for name in SUBSCRIBER_SETTINGS},
         "page_url": page.public_url(),
+        # Who may see the page (status/access.py); the password itself is never returned.
+        "visibility": page.visibility,
+        "access_password_set": bool(page.access_password),
+        "allowed_ips": page.allowed_ips,
+        "allowed_email_domains": page.allowed_email_domains,
+        "access_session_days": page.access_session_days,
     }
 
 
@@ -62,6 +70,39 @@ class PageInput(serializers.Serializer):
     allow_teams_subscribers = serializers.BooleanField()
     allow_discord_subscribers = serializers.BooleanField()
     allow_google_chat_subscribers = serializers.BooleanField()
+    visibility = serializers.ChoiceField(Visibility.choices)
+    access_password = serializers.CharField(
+        allow_blank=True,
+        allow_null=True,
+        trim_whitespace=False,
+        max_length=200,
+        write_only=True,
+        help_text="A private page's password (at least 8 characters; never returned). Empty or"
+        " null removes it. A new one ends every sign-in made with the old one.",
+    )
+    allowed_ips = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        max_length=500,
+        help_text="Networks (CIDR, IPv4 or IPv6) whose visitors see a private page.",
+    )
+    allowed_email_domains = serializers.ListField(
+        child=serializers.CharField(max_length=254),
+        max_length=500,
+        help_text="Email domains (example.com) or addresses that may sign in by emailed link.",
+    )
+    access_session_days = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_SESSION_DAYS,
+        help_text="How many days a visitor who signed in stays signed in.",
+    )
+
+    def validate_access_password(self, value):
+        if value:
+            try:
+                validate_access_password(value)
+            except DjangoValidationError as error:
+                raise serializers.ValidationError(error.messages) from error
+        return value
 
 
 @extend_schema(operation_id="pages_list", responses=with_errors({200: PageSchema(many=True)}))
@@ -83,6 +124,8 @@ def page(request, page_code):
         return Response(page_data(page))
     data = unwrap(request, "page", PageInput, partial=True)
     renames = {"domain": "custom_domain", "url": "company_url"}
+    if "access_password" in data:
+        page.set_access_password(data.pop("access_password") or "")
     for name, value in data.items():
         setattr(page, renames.get(name, name), value if value is not None else "")
     page.custom_domain = page.custom_domain or None

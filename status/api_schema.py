@@ -102,6 +102,11 @@ class PageSchema(serializers.Serializer):
     allow_discord_subscribers = serializers.BooleanField()
     allow_google_chat_subscribers = serializers.BooleanField()
     page_url = serializers.URLField()
+    visibility = serializers.ChoiceField(["draft", "public", "private"])
+    access_password_set = serializers.BooleanField(help_text="The password is never returned.")
+    allowed_ips = serializers.ListField(child=serializers.CharField())
+    allowed_email_domains = serializers.ListField(child=serializers.CharField())
+    access_session_days = serializers.IntegerField()
 
 
 class ComponentSchema(serializers.Serializer):

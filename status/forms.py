@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils.text import slugify
 
+from status.access import validate_access_password
 from status.models import (
     RESERVED_SLUGS,
     SUBSCRIBER_SETTINGS,
@@ -336,6 +337,19 @@ class LogoInput(forms.ClearableFileInput):
     clear_checkbox_label = "Remove the logo"
 
 
+class LinesField(forms.CharField):
+    """A list edited as text, one entry a line (commas and spaces separate too)."""
+
+    widget = forms.Textarea(attrs={"rows": 3})
+
+    def prepare_value(self, value):
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value):
+        text = super().to_python(value) or ""
+        return [entry for entry in text.replace(",", " ").split() if entry]
+
+
 class PageSettingsForm(forms.ModelForm):
     time_zone = forms.ChoiceField(
         choices=time_zone_choices, help_text="Times on the public page are shown in this zone."
@@ -354,6 +368,28 @@ class PageSettingsForm(forms.ModelForm):
         assume_scheme="https",
         help_text="Shown as “Support” in the page's header.",
     )
+    # A private page's ways in (status/access.py).
+    access_password = forms.CharField(
+        label="Page password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="Private pages: visitors who know it may see the page. Empty keeps the current"
+        " one; a new one signs everybody out who signed in with the old one.",
+    )
+    remove_access_password = forms.BooleanField(label="Remove the page password", required=False)
+    allowed_ips = LinesField(
+        label="Allowed networks",
+        required=False,
+        help_text="Private pages: visitors from these addresses or networks (CIDR, IPv4 or IPv6,"
+        " such as 203.0.113.0/24), one a line, see the page without signing in.",
+    )
+    allowed_email_domains = LinesField(
+        label="Allowed email domains and addresses",
+        required=False,
+        help_text="Private pages: people with an address at these domains (example.com) or these"
+        " addresses (ann@example.com), one a line, may sign in with a link we email them.",
+    )
 
     class Meta:
         model = Page
@@ -367,6 +403,10 @@ class PageSettingsForm(forms.ModelForm):
             "logo",
             "accent_color",
             *SUBSCRIBER_SETTINGS,
+            "visibility",
+            "allowed_ips",
+            "allowed_email_domains",
+            "access_session_days",
         ]
         labels = {
             "slug": "Page address",
@@ -378,6 +418,8 @@ class PageSettingsForm(forms.ModelForm):
             "allow_teams_subscribers": "Visitors may subscribe in Microsoft Teams",
             "allow_discord_subscribers": "Visitors may subscribe in Discord",
             "allow_google_chat_subscribers": "Visitors may subscribe in Google Chat",
+            "visibility": "Who may see the page",
+            "access_session_days": "Days a visitor stays signed in",
         }
         help_texts = {
             "slug": "Changing it changes the page's address; old links stop working.",
@@ -397,6 +439,7 @@ class PageSettingsForm(forms.ModelForm):
         widgets = {
             "accent_color": forms.TextInput(attrs={"type": "color"}),
             "logo": LogoInput(attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}),
+            "visibility": forms.RadioSelect,
         }
         error_messages = {
             "slug": {"unique": "This address is taken; choose another."},
@@ -406,9 +449,33 @@ class PageSettingsForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["time_zone"].choices = time_zone_choices(current=self.instance.time_zone)
+        access_fields = [
+            "visibility", "access_password", "remove_access_password", "allowed_ips",
+            "allowed_email_domains", "access_session_days",
+        ]  # fmt: skip
+        self.order_fields([n for n in self.fields if n not in access_fields] + access_fields)
+        # A post without them (an older form, a script) keeps the page's values.
+        self.fields["visibility"].required = False
+        self.fields["access_session_days"].required = False
+        if not self.instance.access_password:
+            del self.fields["remove_access_password"]
 
     def clean_slug(self):
         return self.cleaned_data["slug"].strip().lower()
+
+    def clean_access_password(self):
+        raw = self.cleaned_data["access_password"]
+        if raw:
+            validate_access_password(raw)
+        return raw
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("access_password"):
+            self.instance.set_access_password(cleaned["access_password"])
+        elif cleaned.get("remove_access_password"):
+            self.instance.set_access_password("")
+        return cleaned
 
     def clean_custom_domain(self):
         domain = normalise_domain(self.cleaned_data["custom_domain"])

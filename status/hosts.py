@@ -12,18 +12,21 @@ database, and fails (status.middleware answers 503).
 """
 
 from functools import wraps
+from urllib.parse import urlencode
 
 from csp.constants import NONE, SELF
 from django.conf import settings
 from django.core.cache import cache
 from django.dispatch import receiver
-from django.http import Http404, HttpResponseNotFound
+from django.http import Http404, HttpResponseNotFound, HttpResponseRedirect, JsonResponse
 from django.http.request import split_domain_port, validate_host
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
 
-from status import pagecache
+from status import access, languages, pagecache
 from status.memo import LocalMemo
 from status.models import Page
 from status.pagecache import DATABASE_DOWN
@@ -144,7 +147,16 @@ def on_page_host(request):
 LIVE_REFRESH_HEADER = "X-Live-Refresh"
 
 
-def public_page(view=None, *, cached=True, reads=(), framable=False):
+# The public views a private page refuses with 404 rather than the sign-in page: formats read
+# by programs (feeds, calendar, badge, widget). API v2's ("api-…") answer 401 with JSON.
+REFUSED_WITH_404 = {"history-atom", "history-rss", "maintenance-ics", "badge", "embed"}
+PRIVATE_API_MESSAGE = (
+    "This status page is private. Send its read token as ?api_key=…, in an X-Api-Key header or "
+    "as Authorization: Bearer …."
+)
+
+
+def public_page(view=None, *, cached=True, reads=(), framable=False, gate=True):
     """Give a public view the page it is for: from the Host, or from /p/<page_slug>/.
 
     With `cached`, whole GET responses are kept in the cache under the page's version and
@@ -157,12 +169,23 @@ def public_page(view=None, *, cached=True, reads=(), framable=False):
     but for a page that refreshes itself while something is going on (it sets the
     LIVE_REFRESH_HEADER): that one may run our own static scripts ('self').
     With `framable`, any site may show the response in a frame (the embeddable widget).
+
+    Draft and private pages (status/access.py) are never cached: a visitor the page does not
+    admit gets a 404 (draft; feeds, calendar, badge and widget of a private page), the private
+    page's sign-in page (HTML), or 401 JSON (API v2), none of which shows anything of the page;
+    one it admits gets the view's answer with `Cache-Control: private, no-store`. Without
+    `gate`, the view decides itself (the sign-in pages, and unsubscribing, which must work
+    from any email client).
     """
 
     def decorator(view):
         @wraps(view)
         def wrapper(request, *args, page_slug=None, **kwargs):
-            return with_public_policy(answer(request, *args, page_slug=page_slug, **kwargs))
+            # Languages (issue 18): `render` activates the visitor's language
+            # (status/languages.py); the one active before is back once the view has answered.
+            with translation.override(translation.get_language()):
+                response = answer(request, *args, page_slug=page_slug, **kwargs)
+            return with_public_policy(languages.varied(response))
 
         def answer(request, *args, page_slug=None, **kwargs):
             host_page = on_page_host(request)
@@ -170,15 +193,31 @@ def public_page(view=None, *, cached=True, reads=(), framable=False):
             if page_id is None:
                 raise Http404("No such page")
             if not cached or request.method not in ("GET", "HEAD"):
-                return render(request, get_object_or_404(Page, pk=page_id), *args, **kwargs)
+                return checked(request, get_object_or_404(Page, pk=page_id), *args, **kwargs)
             try:
+                state = pagecache.page_state(page_id)
+                if state is None:
+                    raise Http404("No such page")
+                if state[1] != access.Visibility.PUBLIC:
+                    return checked(request, get_object_or_404(Page, pk=page_id), *args, **kwargs)
                 return cached_answer(request, page_id, *args, **kwargs)
             except DATABASE_DOWN:
-                # The last good copy, as it was when the database went away.
+                # The last good copy, as it was when the database went away: only of a page
+                # last known to be public.
+                if not pagecache.known_public(page_id):
+                    raise
                 stale = pagecache.previous(request, page_id, reads)
                 if stale is None:
                     raise
                 return stale
+
+        def checked(request, page, *args, **kwargs):
+            """The answer of a page not served from the cache: gated unless it is public."""
+            if page.is_public or not gate:
+                return render(request, page, *args, **kwargs)
+            if not access.admitted(request, page):
+                return refused(request, page)
+            return private(render(request, page, *args, **kwargs))
 
         def cached_answer(request, page_id, *args, **kwargs):
             hit = pagecache.lookup(request, page_id, reads)
@@ -197,13 +236,17 @@ def public_page(view=None, *, cached=True, reads=(), framable=False):
                     if hit is not None:
                         return hit
                 page = get_object_or_404(Page, pk=page_id)
+                if not page.is_public:
+                    # It stopped being public since its state was read: never stored.
+                    return checked(request, page, *args, **kwargs)
                 return pagecache.store(request, page, render(request, page, *args, **kwargs), reads)
             finally:
                 pagecache.release_render(lock)
 
         def render(request, page, *args, **kwargs):
             request.page = page
-            return view(request, page, *args, **kwargs)
+            languages.activate_for(request, page)  # Languages (issue 18)
+            return languages.in_language(view(request, page, *args, **kwargs), request)
 
         def with_public_policy(response):
             # Read by csp.middleware.CSPMiddleware (and Django's XFrameOptionsMiddleware) on
@@ -222,6 +265,38 @@ def public_page(view=None, *, cached=True, reads=(), framable=False):
         return wrapper
 
     return decorator(view) if view is not None else decorator
+
+
+def private(response):
+    """No shared cache keeps it, and a browser keeps it only for the visitor it was sent to.
+    Nor may another site's scripts read it (API v2 allows any origin for public pages): a
+    visitor admitted by their network would otherwise hand it to any site they visit."""
+    response["Cache-Control"] = "private, no-store"
+    for name in (
+        "CDN-Cache-Control", "ETag", "Last-Modified", "Expires", "Access-Control-Allow-Origin",
+    ):  # fmt: skip
+        if name in response:
+            del response[name]
+    patch_vary_headers(response, ["Cookie"])
+    return response
+
+
+def refused(request, page):
+    """The answer to a visitor `page` does not admit: nothing of the page in it."""
+    name = request.resolver_match.url_name if request.resolver_match else ""
+    if page.visibility != access.Visibility.PRIVATE or name in REFUSED_WITH_404:
+        raise Http404("No such page")
+    if name.startswith("api-"):
+        response = JsonResponse(
+            {"error": "unauthorized", "message": PRIVATE_API_MESSAGE}, status=401
+        )
+        response["WWW-Authenticate"] = 'Bearer realm="status page"'
+    else:
+        sign_in = page_reverse(request, page, "access")
+        response = HttpResponseRedirect(
+            f"{sign_in}?{urlencode({'next': request.get_full_path()})}", status=303
+        )
+    return private(response)
 
 
 def page_reverse(request, page, name, **kwargs):

@@ -8,16 +8,18 @@ import zoneinfo
 from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
+from django.contrib.auth.signals import user_logged_in
+from django.contrib.sessions.models import Session
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
-from django.core.validators import MaxValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import connections, models, transaction
 from django.db.models import F, Q
 from django.http.request import validate_host
 from django.urls import reverse
 from django.utils import timezone
 
-from status import domains, signals
+from status import access, domains, signals, twofactor
 
 CODE_ALPHABET = string.ascii_lowercase + string.digits
 # A verified domain whose TXT record has been gone this long is released.
@@ -296,6 +298,11 @@ class Tenant(models.Model):
         help_text="Messages a day (UTC) on this tenant's behalf; empty for the platform's "
         "default (SENDING_QUOTA_PER_DAY, or SENDING_QUOTA_TRUSTED_PER_DAY when trusted).",
     )
+    # Members without a confirmed authenticator are sent to set one up before any of this
+    # tenant's console pages (status/accounts_views.py's AccountSecurityMiddleware).
+    require_two_factor = models.BooleanField(
+        default=False, help_text="Every member needs two-factor authentication."
+    )
 
     class Meta:
         ordering = ["name"]
@@ -441,11 +448,23 @@ SUBSCRIBER_SETTINGS = (
 )
 
 
+def all_languages():
+    """Every language Heliograph speaks (settings.LANGUAGES): what a page offers at first."""
+    return [code for code, _name in settings.LANGUAGES]
+
+
+def validate_languages(value):
+    known = all_languages()
+    if not isinstance(value, list) or not value or any(code not in known for code in value):
+        raise ValidationError(f"Choose one or more of: {', '.join(known)}.")
+
+
 class Page(Audited, models.Model):
     AUDIT_NAME = "page"
     AUDIT_FIELDS = (
         "name", "slug", "custom_domain", "time_zone", "company_url", "support_url", "logo",
-        "accent_color", *SUBSCRIBER_SETTINGS,
+        "accent_color", *SUBSCRIBER_SETTINGS, "visibility", "access_password", "allowed_ips",
+        "allowed_email_domains", "access_session_days",
     )  # fmt: skip
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="pages")
@@ -478,6 +497,10 @@ class Page(Audited, models.Model):
     support_url = models.URLField(blank=True)
     logo = models.ImageField(upload_to="logos/", blank=True)
     accent_color = models.CharField(max_length=7, default="#2563eb", validators=[validate_colour])
+    # Languages (status/languages.py): the one visitors get unless they choose or their browser
+    # asks for another the page offers, and those it offers (all of settings.LANGUAGES at first).
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en")
+    languages = models.JSONField(default=all_languages, validators=[validate_languages])
     # The channels visitors may subscribe on (each one the page offers is also delivered to).
     allow_email_subscribers = models.BooleanField(default=True)
     allow_webhook_subscribers = models.BooleanField(default=True)
@@ -486,6 +509,26 @@ class Page(Audited, models.Model):
     allow_teams_subscribers = models.BooleanField(default=True)
     allow_discord_subscribers = models.BooleanField(default=True)
     allow_google_chat_subscribers = models.BooleanField(default=True)
+    # Who may see the page (status/access.py): new pages start as drafts; pages made before
+    # visibility existed were public, and stay so (migration 0018).
+    visibility = models.CharField(
+        max_length=10, choices=access.Visibility.choices, default=access.Visibility.DRAFT
+    )
+    # A private page's ways in: a password (a Django password hash, "" for none), client
+    # networks (CIDR), and email domains or addresses that may ask for a sign-in link.
+    access_password = models.CharField(max_length=128, blank=True, editable=False)
+    allowed_ips = models.JSONField(default=list, blank=True, validators=[access.validate_networks])
+    allowed_email_domains = models.JSONField(
+        default=list, blank=True, validators=[access.validate_email_entries]
+    )
+    access_session_days = models.PositiveSmallIntegerField(
+        default=access.DEFAULT_SESSION_DAYS,
+        validators=[MinValueValidator(1), MaxValueValidator(access.MAX_SESSION_DAYS)],
+        help_text="How long a visitor admitted by password or email link stays signed in.",
+    )
+    # What visitors' sessions, links and read tokens are derived from; renewed when the
+    # password changes or an allow-list loses an entry, which ends them all.
+    access_key = models.CharField(max_length=32, default=access.new_access_key, editable=False)
     # Bumped by every write that changes what the public page shows; part of its cache key.
     version = models.PositiveBigIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now)
@@ -511,9 +554,15 @@ class Page(Audited, models.Model):
         self.custom_domain = normalise_domain(self.custom_domain)
         stored = (
             Page.objects.filter(pk=self.pk)
-            .values_list("custom_domain", "domain_verified_at", "time_zone")
+            .values_list(
+                "custom_domain", "domain_verified_at", "time_zone", "access_password",
+                "allowed_ips", "allowed_email_domains",
+            )
             .first()
-        )
+        )  # fmt: skip
+        access_now = (self.access_password, self.allowed_ips, self.allowed_email_domains)
+        if stored and access.narrowed(stored[3:], access_now):
+            self.access_key = access.new_access_key()
         if stored and stored[0] != self.custom_domain and stored[1] == self.domain_verified_at:
             # A new domain proves nothing yet (unless its proof comes with it, as in check_domain).
             self.domain_verified_at = self.domain_checked_at = self.domain_missing_since = None
@@ -526,10 +575,33 @@ class Page(Audited, models.Model):
                 UptimeDay.objects.rebuild(self.components.values_list("pk", flat=True))
         if self.pk and isinstance(self.version, F):
             self.refresh_from_db(fields=["version"])
-        signals.page_changed.send(sender=Page, page_id=self.pk, hosts_changed=True)
+        signals.page_changed.send(
+            sender=Page, page_id=self.pk, hosts_changed=True, visibility=self.visibility
+        )
 
     def get_absolute_url(self):
         return reverse("public:page", kwargs={"page_slug": self.slug})
+
+    def audit_values(self):
+        values = super().audit_values()
+        values["access_password"] = "set" if self.access_password else ""  # never the hash
+        return values
+
+    def set_access_password(self, raw):
+        """Set the private page's password ("" or None removes it); saved with the page."""
+        self.access_password = access.password_hash(raw)
+
+    def has_member(self, user):
+        return Membership.objects.filter(tenant_id=self.tenant_id, user_id=user.pk).exists()
+
+    @property
+    def is_public(self):
+        return self.visibility == access.Visibility.PUBLIC
+
+    @property
+    def read_token(self):
+        """The private page's read token for API v2 clients and feed readers."""
+        return access.read_token(self)
 
     def audit_page(self):
         return self
@@ -571,6 +643,10 @@ class Page(Audited, models.Model):
         # Before the field validators, so that every way in (console, API) stores
         # "Status.Example.COM." as status.example.com instead of refusing it.
         self.custom_domain = normalise_domain(self.custom_domain)
+        if isinstance(self.allowed_ips, list):
+            self.allowed_ips = access.normalise_networks(self.allowed_ips)
+        if isinstance(self.allowed_email_domains, list):
+            self.allowed_email_domains = access.normalise_email_entries(self.allowed_email_domains)
         super().clean_fields(exclude=exclude)
 
     def clean(self):
@@ -1832,3 +1908,158 @@ class MetricRollup(models.Model):
     @property
     def average(self):
         return self.total / self.count
+
+
+class ExternalRefQuerySet(models.QuerySet):
+    def known(self, page, kind):
+        """{external id: (object id, digest)} of `page`'s objects of `kind` that came from an
+        import."""
+        return {
+            ref: (object_id, digest)
+            for ref, object_id, digest in self.filter(page=page, kind=kind).values_list(
+                "external_id", "object_id", "digest"
+            )
+        }
+
+    def written(self, page, kind):
+        """{object id: its updated_at as the last import wrote it} of `page`'s objects of
+        `kind`."""
+        return dict(self.filter(page=page, kind=kind).values_list("object_id", "written_at"))
+
+
+class ExternalRef(models.Model):
+    """An object of a page that came from another platform (a Statuspage import), by the id it
+    has there: a re-run of the import updates that object instead of adding another. `digest`
+    is a hash of the source's object as last imported, so that what did not change there is
+    left alone here. `kind` names the model ("group", "component", "incident",
+    "incident_update", "subscriber", "incident_template", "metric", "history", "page");
+    `object_id` is the row's primary key (for "history", the component's last status period
+    the import wrote, to tell whether it changed here since)."""
+
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="external_refs")
+    kind = models.CharField(max_length=32)
+    external_id = models.CharField(max_length=64)
+    object_id = models.BigIntegerField()
+    digest = models.CharField(max_length=32, blank=True, default="")
+    # The object's updated_at as the import wrote it: a later one means it changed here since.
+    written_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ExternalRefQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["page", "kind", "external_id"], name="external_ref_once"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.external_id} → {self.object_id}"
+
+
+class SingleSignOn(models.Model):
+    """A tenant's OpenID Connect provider (status/sso.py): its members may sign in through it,
+    and with `sso_only`, through nothing else. The secret is write-only in the console."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="single_sign_on")
+    enabled = models.BooleanField(default=False)
+    issuer = models.URLField(max_length=300, blank=True)
+    client_id = models.CharField(max_length=200, blank=True)
+    client_secret = models.CharField(max_length=500, blank=True)
+    sso_only = models.BooleanField(
+        default=False, help_text="Members may not sign in with a password."
+    )
+    default_role = models.CharField(
+        max_length=10,
+        choices=Role.choices,
+        default=Role.VIEWER,
+        help_text="The role of people who join through single sign-on.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.tenant}: {self.issuer}"
+
+
+class UserSessionQuerySet(models.QuerySet):
+    def live(self):
+        """Sessions whose row in Django's session store has not expired or been deleted."""
+        keys = Session.objects.filter(expire_date__gt=timezone.now()).values("session_key")
+        return self.filter(session_key__in=keys)
+
+    def end(self):
+        """Sign these sessions out: their rows in Django's session store go, so the next
+        request of each is anonymous."""
+        keys = list(self.values_list("session_key", flat=True))
+        Session.objects.filter(session_key__in=keys).delete()
+        return self.filter(session_key__in=keys).delete()
+
+
+class UserSession(models.Model):
+    """One signed-in browser of a user, as the sessions page lists it (recorded by
+    status/accounts_views.py's AccountSecurityMiddleware). The session itself is Django's
+    (django.contrib.sessions, in the database): ending it deletes that row."""
+
+    code = CodeField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="signed_in_sessions"
+    )
+    session_key = models.CharField(max_length=40, unique=True)
+    signed_in_with = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    user_agent = models.CharField(max_length=300, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = UserSessionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+
+    def __str__(self):
+        return f"{self.user} since {self.created_at:%Y-%m-%d %H:%M}"
+
+    @classmethod
+    def record(cls, request, user):
+        """Note that `request`'s session (signed in as `user`) was seen now: its row, made on
+        first sight. The session remembers when, so that this writes at most once a minute."""
+        session = request.session
+        key = session.session_key
+        if not key:
+            return
+        now = timezone.now()
+        seen = session.get(SESSION_SEEN_KEY)
+        if seen and seen[0] == key and now.timestamp() - seen[1] < SESSION_SEEN_SECONDS:
+            return
+        address = request.META.get("REMOTE_ADDR") or None
+        agent = request.headers.get("User-Agent", "")[:300]
+        cls.objects.update_or_create(
+            session_key=key,
+            defaults={"user": user, "last_seen_at": now, "user_agent": agent,
+                      "ip_address": address},
+            create_defaults={"user": user, "created_at": now, "last_seen_at": now,
+                             "user_agent": agent, "ip_address": address},
+        )  # fmt: skip
+        session[SESSION_SEEN_KEY] = [key, now.timestamp()]
+
+
+# Where the session notes when its UserSession row was last written, and how often it is.
+SESSION_SEEN_KEY = "session_seen"
+SESSION_SEEN_SECONDS = 60
+
+
+# Set at every sign-in of someone with two-factor: until the session is verified with a code
+# (django-otp), status/accounts_views.py's middleware lets it reach only the code step. Sign-ins
+# other than ours (the admin's form) cannot skip the second factor so.
+SECOND_FACTOR_DUE_KEY = "second_factor_due"
+
+
+def record_sign_in(sender, request, user, **kwargs):
+    """Every sign-in (a password, a code, single sign-on, an invitation's) starts its row, and
+    notes whether a second factor is due."""
+    if request is not None and hasattr(request, "session"):
+        UserSession.record(request, user)
+        request.session[SECOND_FACTOR_DUE_KEY] = twofactor.has_two_factor(user)
+
+
+user_logged_in.connect(record_sign_in, dispatch_uid="status.models.record_sign_in")

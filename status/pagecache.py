@@ -34,6 +34,12 @@ Two more things keep pages up and fast when something fails:
   previous version is served for as long as the render takes, never more than
   RENDER_LOCK_SECONDS (a renderer that died, a lock left behind by a Redis call that timed out),
   and it is the newest copy known (this process's, or the shared one when that is newer).
+
+Only public pages are cached (status.hosts.public_page answers draft and private ones itself,
+`Cache-Control: private, no-store`). A page's visibility is read with its version and is part of
+every response key, so an entry stored while a page was public is never found for it once it is
+not, whatever its version; and the last good copy is served while the database is down only for
+a page last known to be public (`known_public`).
 """
 
 import hashlib
@@ -51,6 +57,8 @@ from django.http import HttpResponse
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import http_date
 
+from status import languages
+from status.access import Visibility
 from status.memo import LocalMemo
 from status.models import Page
 from status.observability import count_page_cache
@@ -77,7 +85,8 @@ WRITER_SECONDS = 5
 DATABASE_DOWN = (OperationalError, InterfaceError)
 
 
-_local_versions = LocalMemo()  # page id -> version
+_local_versions = LocalMemo()  # page id -> (version, visibility)
+_known_visibility = {}  # page id -> the visibility last read or written here
 _local_responses = OrderedDict()  # response key -> (entry, deadline), least recently used first
 _local_bytes = 0
 _last_good = OrderedDict()  # last-good key -> (version, entry), least recently stored first
@@ -98,22 +107,49 @@ def versions_in_cache():
     return isinstance(caches["default"], LocMemCache)
 
 
-def page_version(page_id):
-    version = _local_versions.get(page_id)
-    if version is not None:
-        return version
+def page_state(page_id):
+    """(version, visibility) of the page, or None when there is no such page."""
+    state = _local_versions.get(page_id)
+    if state is not None:
+        return state
     in_cache = versions_in_cache()
-    version = cache.get(version_key(page_id)) if in_cache else None
-    if version is None:
-        version = Page.objects.filter(pk=page_id).values_list("version", flat=True).first()
-        if version is None:
+    state = cache.get(version_key(page_id)) if in_cache else None
+    if state is None:
+        found = Page.objects.filter(pk=page_id).values_list("version", "visibility").first()
+        if found is None:
             return None
+        state = tuple(found)
+        remember_visibility(page_id, state[1])
         if in_cache:
             # Briefly: another process (the scheduler beside `make run`, a shell) writes to the
             # same database but cannot reach this memory, so its changes show within seconds.
-            cache.set(version_key(page_id), version, MEMORY_VERSION_SECONDS)
-    _local_versions.set(page_id, version)
-    return version
+            cache.set(version_key(page_id), state, MEMORY_VERSION_SECONDS)
+    _local_versions.set(page_id, state)
+    return state
+
+
+def page_version(page_id):
+    state = page_state(page_id)
+    return state[0] if state is not None else None
+
+
+def visibility_key(page_id):
+    return f"page-visibility:{page_id}"
+
+
+def remember_visibility(page_id, visibility):
+    """Keep the page's visibility here and in the shared cache (when it changed) for
+    `known_public`, which is asked when the database cannot be."""
+    if _known_visibility.get(page_id) != visibility:
+        _known_visibility[page_id] = visibility
+        cache.set(visibility_key(page_id), visibility, STALE_SECONDS)
+
+
+def known_public(page_id):
+    """Whether the page was public when last seen here or by another process: only then may its
+    last good copy be served while the database is down."""
+    visibility = _known_visibility.get(page_id) or cache.get(visibility_key(page_id))
+    return visibility == Visibility.PUBLIC
 
 
 def forget_version(page_id):
@@ -123,8 +159,10 @@ def forget_version(page_id):
 
 
 @receiver(page_changed)
-def forget_changed_page(sender, page_id, **kwargs):
+def forget_changed_page(sender, page_id, visibility=None, **kwargs):
     _written_here[page_id] = time.monotonic() + WRITER_SECONDS
+    if visibility is not None:
+        remember_visibility(page_id, visibility)
     forget_version(page_id)
     # A reader may have cached the old version before the writer's transaction commits.
     transaction.on_commit(lambda: forget_version(page_id), robust=True)
@@ -162,6 +200,7 @@ def _local_drop(key):
 def clear_local():
     global _local_bytes, _last_good_bytes
     LocalMemo.clear_all()
+    _known_visibility.clear()
     _local_responses.clear()
     _local_bytes = 0
     _last_good.clear()
@@ -169,11 +208,12 @@ def clear_local():
     _written_here.clear()
 
 
-def response_key(request, page_id, version, reads=()):
+def response_key(request, page_id, version, reads=(), visibility=Visibility.PUBLIC):
     """The entry of this request's answer: its host and path, and of its query string only the
     parameters the view reads (`reads`), so that `?cb=1`, `?cb=2`, … share one entry instead
-    of each filling the cache with a copy."""
-    return f"page-response:{page_id}:{version}:{_where(request, reads)}"
+    of each filling the cache with a copy. The page's visibility is part of it: an entry of a
+    public page is never found once the page is draft or private."""
+    return f"page-response:{page_id}:{version}:{visibility}:{_where(request, reads)}"
 
 
 def last_good_key(request, page_id, reads=()):
@@ -183,6 +223,9 @@ def last_good_key(request, page_id, reads=()):
 
 def _where(request, reads):
     variant = "htmx" if request.headers.get("HX-Request") else "full"
+    # What decides the answer's language, with the page's version (status/languages.py): never
+    # one visitor's language for another's.
+    variant += ":" + languages.preference_key(request)
     query = urlencode(sorted((name, request.GET.getlist(name)) for name in reads), doseq=True)
     # Hashed: the query string is the client's, of any length.
     where = hashlib.blake2b(
@@ -203,10 +246,10 @@ def answer_from(request, entry, cache_status):
 
 
 def lookup(request, page_id, reads=()):
-    version = page_version(page_id)
-    if version is None:
+    state = page_state(page_id)
+    if state is None or state[1] != Visibility.PUBLIC:
         return None
-    key = response_key(request, page_id, version, reads)
+    key = response_key(request, page_id, state[0], reads, state[1])
     entry = _local_get(key)
     if entry is None:
         entry = cache.get(key)
@@ -275,6 +318,8 @@ def release_render(key):
 
 def store(request, page, response, reads=()):
     count_page_cache(hit=False)  # a miss: the page was rendered
+    if not page.is_public:
+        raise ValueError("Only a public page's responses are stored.")
     if response.status_code != 200 or response.streaming or response.cookies:
         return response
     body = response.content
@@ -306,7 +351,7 @@ def store(request, page, response, reads=()):
     }
     # Stored under the version read before rendering: a write during the render can only
     # make this entry unreachable, never serve stale content under a newer version.
-    key = response_key(request, page.pk, page.version, reads)
+    key = response_key(request, page.pk, page.version, reads, page.visibility)
     entry = (body, headers, etag, last_modified)
     cache.set(key, entry, CACHE_SECONDS)
     _local_set(key, entry)

@@ -22,13 +22,14 @@ import json
 import re
 from datetime import UTC, date, datetime
 
+from django.contrib.auth.hashers import identify_hasher
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.images import get_image_dimensions
 from django.db import models, transaction
 from django.utils import timezone
 
-from status import signals
+from status import access, signals
 from status.models import (
     CODE_LENGTH,
     SUBSCRIBER_SETTINGS,
@@ -53,7 +54,10 @@ VERSION = 1
 # The settings of a page a document carries (its address and domain are the restorer's).
 PAGE_SETTINGS = (
     "name", "time_zone", "company_url", "support_url", "accent_color", *SUBSCRIBER_SETTINGS,
+    "visibility", "allowed_ips", "allowed_email_domains", "access_session_days",
 )  # fmt: skip
+# Settings that are lists of text.
+LIST_SETTINGS = ("allowed_ips", "allowed_email_domains")
 LOGO_MAX_BYTES = 2 * 1024 * 1024
 CODE_SHAPE = re.compile(rf"^[a-z0-9]{{{CODE_LENGTH}}}$")
 MISSING = object()
@@ -82,10 +86,13 @@ def envelope(page, *, include_secrets):
     }
 
 
-def export_status(page):
-    """The page's settings, groups, components (with their history) and metrics."""
+def export_status(page, *, include_secrets=False):
+    """The page's settings, groups, components (with their history) and metrics (with
+    secrets: a private page's password, as its hash)."""
     page_data = {"id": page.code, "slug": page.slug, "custom_domain": page.custom_domain}
     page_data.update({name: getattr(page, name) for name in PAGE_SETTINGS})
+    if include_secrets:
+        page_data["access_password"] = page.access_password
     page_data.update(
         created_at=iso_utc(page.created_at),
         updated_at=iso_utc(page.updated_at),
@@ -447,11 +454,20 @@ def slug_is_valid(slug):
     return True
 
 
-def apply_settings(page, data):
+def apply_settings(page, data, *, present_only=False):
+    """The document's page settings on `page` (a missing one takes its default, unless
+    `present_only`: then it is left as it is, as a re-import leaves what its source does not
+    say)."""
     for name in PAGE_SETTINGS:
+        if present_only and data.raw(name, None) is None:
+            continue
         field = Page._meta.get_field(name)
         if isinstance(field, models.BooleanField):
             setattr(page, name, data.flag(name, field.get_default()))
+        elif name in LIST_SETTINGS:
+            setattr(page, name, data.refs(name) if data.raw(name, None) is not None else [])
+        elif isinstance(field, models.PositiveSmallIntegerField):
+            setattr(page, name, data.whole(name, field.get_default()))
         elif name == "name":
             page.name = data.text("name")
         else:
@@ -466,6 +482,53 @@ def check_no_structure(page):
         raise RestoreError(
             f"The page {page.slug} has components or metrics already: restore into an empty page."
         )
+
+
+def group_fields(item, position):
+    """A group's fields from its document item (a Reader), at `position`."""
+    return {
+        "name": item.text("name"),
+        "description": item.text("description", ""),
+        "collapsed": item.flag("collapsed", False),
+        "position": position,
+        "created_at": item.moment("created_at", timezone.now()),
+        "updated_at": item.moment("updated_at", None),
+    }
+
+
+def component_fields(item, group, position):
+    """A component's fields from its document item, but its status (which comes with its
+    history), in `group` at `position`."""
+    return {
+        "group": group,
+        "name": item.text("name"),
+        "description": item.text("description", ""),
+        "position": position,
+        "showcase": item.flag("showcase", True),
+        "only_show_if_degraded": item.flag("only_show_if_degraded", False),
+        "start_date": item.day("start_date", None),
+        "created_at": item.moment("created_at", timezone.now()),
+        "updated_at": item.moment("updated_at", None),
+    }
+
+
+def metric_fields(item, position):
+    """A metric's fields from its document item, but its source."""
+    return {
+        "name": item.text("name"),
+        "suffix": item.text("suffix", ""),
+        "tooltip_description": item.text("tooltip_description", ""),
+        "decimal_places": item.whole("decimal_places", 0),
+        "y_axis_min": item.number("y_axis_min", None),
+        "y_axis_max": item.number("y_axis_max", None),
+        "y_axis_hidden": item.flag("y_axis_hidden", False),
+        "display": item.flag("display", True),
+        "position": position,
+        "most_recent_data_at": item.moment("most_recent_data_at", None),
+        "most_recent_value": item.number("most_recent_value", None),
+        "created_at": item.moment("created_at", timezone.now()),
+        "updated_at": item.moment("updated_at", None),
+    }
 
 
 def restore_structure(restore):
@@ -488,10 +551,12 @@ def restore_structure(restore):
             restore.warn(f"The custom domain {domain} is another page's here; it was left out.")
             domain = None
         page.custom_domain, page.domain_verified_at = domain, None
+    restore_access_password(restore, data)
     checked(page, "$.page", exclude=["tenant", "logo", "slug"])
     restore_logo(restore, data)
     Page.objects.filter(pk=page.pk).update(
         **{name: getattr(page, name) for name in PAGE_SETTINGS},
+        access_password=page.access_password,
         custom_domain=page.custom_domain,
         domain_verified_at=page.domain_verified_at,
         created_at=page.created_at,
@@ -504,16 +569,7 @@ def restore_structure(restore):
     codes = restore.codes_for(ComponentGroup, [item.text("id") for item in items])
     for position, item in enumerate(items):
         ref = item.text("id")
-        group = ComponentGroup(
-            page=page,
-            code=codes[ref],
-            name=item.text("name"),
-            description=item.text("description", ""),
-            collapsed=item.flag("collapsed", False),
-            position=position,
-            created_at=item.moment("created_at", timezone.now()),
-            updated_at=item.moment("updated_at", None),
-        )
+        group = ComponentGroup(page=page, code=codes[ref], **group_fields(item, position))
         checked(group, item.path, exclude=["page", "updated_at"])
         restore.remember("group", ref, group, item.path)
         groups.append(group)
@@ -529,17 +585,9 @@ def restore_structure(restore):
         position = positions[group_ref] = positions.get(group_ref, -1) + 1
         component = Component(
             page=page,
-            group=group,
             code=codes[ref],
-            name=item.text("name"),
-            description=item.text("description", ""),
             status=item.choice("status", ComponentStatus, ComponentStatus.OPERATIONAL),
-            position=position,
-            showcase=item.flag("showcase", True),
-            only_show_if_degraded=item.flag("only_show_if_degraded", False),
-            start_date=item.day("start_date", None),
-            created_at=item.moment("created_at", timezone.now()),
-            updated_at=item.moment("updated_at", None),
+            **component_fields(item, group, position),
         )
         component.page = page
         checked(component, item.path, exclude=["page", "group", "updated_at"])
@@ -552,6 +600,24 @@ def restore_structure(restore):
     restore.count("groups", len(groups))
     restore.count("components", len(components))
     restore_metrics(restore)
+
+
+def restore_access_password(restore, data):
+    """A private page's password, as its hash (only in an export with secrets)."""
+    page = restore.page
+    hashed = data.text("access_password", "")
+    try:
+        usable = bool(hashed) and bool(identify_hasher(hashed))
+    except ValueError:
+        usable = False
+    page.access_password = hashed if usable else ""
+    if hashed and not usable:
+        restore.warn("The private page's password is not a password hash here; it was left out.")
+    elif page.visibility == access.Visibility.PRIVATE and "access_password" not in data.data:
+        restore.warn(
+            "This private page comes without its password (the export has no secrets): if it "
+            "had one, set it again in the page's settings."
+        )
 
 
 def restore_logo(restore, data):
@@ -588,24 +654,7 @@ def restore_metrics(restore):
             # Monitors are not exported: their response times stay as a metric of its own.
             restore.warn(f"The metric “{item.text('name')}” was a monitor's; it is kept as data.")
             source = "api"
-        metric = Metric(
-            page=page,
-            code=codes[ref],
-            name=item.text("name"),
-            suffix=item.text("suffix", ""),
-            tooltip_description=item.text("tooltip_description", ""),
-            decimal_places=item.whole("decimal_places", 0),
-            y_axis_min=item.number("y_axis_min", None),
-            y_axis_max=item.number("y_axis_max", None),
-            y_axis_hidden=item.flag("y_axis_hidden", False),
-            display=item.flag("display", True),
-            position=position,
-            source=source,
-            most_recent_data_at=item.moment("most_recent_data_at", None),
-            most_recent_value=item.number("most_recent_value", None),
-            created_at=item.moment("created_at", timezone.now()),
-            updated_at=item.moment("updated_at", None),
-        )
+        metric = Metric(page=page, code=codes[ref], source=source, **metric_fields(item, position))
         metric.page = page
         checked(metric, item.path, exclude=["page", "updated_at"])
         restore.remember("metric", ref, metric, item.path)
@@ -647,50 +696,55 @@ def restore_history(restore):
     totals follow (ComponentStatusChange's bulk_create rebuilds them)."""
     rows = []
     for component, item in restore.components:
-        periods = item.items("history")
-        if not periods:
-            # A component without history (an import from a plain list): its status since its
-            # history's start.
-            rows.append(
-                ComponentStatusChange(
-                    component=component,
-                    status=component.status,
-                    started_at=component.history_start(),
-                )
-            )
-            continue
-        previous_end = None
-        for n, period in enumerate(periods):
-            started_at = period.moment("started_at")
-            ended_at = period.moment("ended_at", None)
-            last = n == len(periods) - 1
-            if previous_end is not None and started_at < previous_end:
-                raise RestoreError(f"{period.path}: starts before the period before it ends.")
-            if ended_at is not None and ended_at < started_at:
-                raise RestoreError(f"{period.path}: ends before it starts.")
-            if (ended_at is None) != last:
-                raise RestoreError(f"{period.path}: only the last period is open (no ended_at).")
-            status = period.choice("status", ComponentStatus)
-            if last and status != component.status:
-                raise RestoreError(
-                    f"{period.path}: the open period's status is not the component's status."
-                )
-            cause = period.text("incident", None)
-            rows.append(
-                ComponentStatusChange(
-                    component=component,
-                    status=status,
-                    started_at=started_at,
-                    ended_at=ended_at,
-                    incident=restore.find("incident", cause, period.at("incident"))
-                    if cause
-                    else None,
-                )
-            )
-            previous_end = ended_at
+        rows += history_rows(component, item, lambda ref, path: restore.find("incident", ref, path))
     # One rebuild of the uptime totals for all of them (the QuerySet's bulk_create).
     ComponentStatusChange.objects.bulk_create(rows, batch_size=2000)
     restore.count("status_changes", len(rows))
+
+
+def history_rows(component, item, find_incident):
+    """The status periods (unsaved ComponentStatusChanges) of `component` that its document
+    item lists, checked; `find_incident(id, path)` gives the incident a period names. Its
+    last period's status is the component's."""
+    periods = item.items("history")
+    if not periods:
+        # A component without history (an import from a plain list): its status since its
+        # history's start.
+        return [
+            ComponentStatusChange(
+                component=component,
+                status=component.status,
+                started_at=component.history_start(),
+            )
+        ]
+    rows, previous_end = [], None
+    for n, period in enumerate(periods):
+        started_at = period.moment("started_at")
+        ended_at = period.moment("ended_at", None)
+        last = n == len(periods) - 1
+        if previous_end is not None and started_at < previous_end:
+            raise RestoreError(f"{period.path}: starts before the period before it ends.")
+        if ended_at is not None and ended_at < started_at:
+            raise RestoreError(f"{period.path}: ends before it starts.")
+        if (ended_at is None) != last:
+            raise RestoreError(f"{period.path}: only the last period is open (no ended_at).")
+        status = period.choice("status", ComponentStatus)
+        if last and status != component.status:
+            raise RestoreError(
+                f"{period.path}: the open period's status is not the component's status."
+            )
+        cause = period.text("incident", None)
+        rows.append(
+            ComponentStatusChange(
+                component=component,
+                status=status,
+                started_at=started_at,
+                ended_at=ended_at,
+                incident=find_incident(cause, period.at("incident")) if cause else None,
+            )
+        )
+        previous_end = ended_at
+    return rows
 
 
 def finish(restore, *, by=None):

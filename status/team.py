@@ -37,6 +37,7 @@ from status.models import (
     Membership,
     Role,
     SendingQuotaExceeded,
+    UserSession,
     record_audit,
     snapshot,
 )
@@ -238,6 +239,12 @@ def member_remove(request, page, member_code):
         # Their keys go with them, in the same transaction.
         revoked = membership.revoke_api_keys()
         membership.delete()
+        # And so do their sessions (every one: a session is the person's, not the tenant's),
+        # but the one of a member leaving on their own.
+        sessions = UserSession.objects.filter(user=membership.user_id)
+        if membership.user_id == request.user.id:
+            sessions = sessions.exclude(session_key=request.session.session_key)
+        sessions.end()
         record_audit(page, "member.remove", membership, before=before, by=request.user)
         for key in revoked:
             record_audit(page, "api_key.revoke", key, before={"revoked_at": None},

@@ -1,22 +1,21 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from status import views
-from status.forms import SignInForm
+from status import accounts_views, views
 from status.tenancy import public_view
 
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("signup/confirm/<uidb64>/<token>/", views.signup_confirm, name="signup-confirm"),
-    path(
-        "login/",
-        public_view(
-            auth_views.LoginView.as_view(
-                authentication_form=SignInForm, redirect_authenticated_user=True
-            )
-        ),
-        name="login",
-    ),
+    # Django's sign-in with the two-factor step and "SSO only" (status/accounts_views.py).
+    path("login/", accounts_views.sign_in, name="login"),
+    path("two-factor/", accounts_views.two_factor, name="two-factor"),
+    path("two-factor/setup/", accounts_views.two_factor_setup, name="two-factor-setup"),
+    path("two-factor/verify/", accounts_views.two_factor_verify, name="two-factor-verify"),
+    path("sessions/", accounts_views.sessions, name="sessions"),
+    path("sessions/<str:code>/end/", accounts_views.session_end, name="session-end"),
+    path("sso/", accounts_views.sso_start, name="sso"),
+    path("sso/callback/", accounts_views.sso_callback, name="sso-callback"),
     path("logout/", public_view(auth_views.LogoutView.as_view()), name="logout"),
     path(
         "password/reset/",

@@ -50,6 +50,7 @@ def make_tenant(name, slug, members=(), trusted=False):
 
 def make_page(tenant, slug, **fields):
     """A page of `tenant` with one group, Core, of two components: API and Website."""
+    fields.setdefault("visibility", "public")  # new pages start as drafts; most tests need one seen
     page = Page.objects.create(
         tenant=tenant, name=fields.pop("name", slug.title()), slug=slug, **fields
     )
@@ -62,6 +63,7 @@ def make_page(tenant, slug, **fields):
 def make_empty_page(slug, name, time_zone="UTC", **fields):
     """A page without components, in a tenant of its own (same name and slug, no members)."""
     tenant = make_tenant(name, slug)
+    fields.setdefault("visibility", "public")
     return Page.objects.create(tenant=tenant, name=name, slug=slug, time_zone=time_zone, **fields)
 
 

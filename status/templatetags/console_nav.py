@@ -23,6 +23,7 @@ SECTIONS = [
     ("Team", "manage:team", ["team", "member", "invite"]),
     ("API keys", "manage:api-keys", ["api-keys", "api-key"]),
     ("Audit log", "manage:audit", ["audit"]),
+    ("Security", "manage:security", ["security"]),
     ("Settings", "manage:settings", ["settings"]),
 ]  # fmt: skip
 

@@ -1,15 +1,19 @@
 import functools
 import math
 from datetime import timedelta
+from urllib.parse import quote, urlencode
 
 from django import template
 from django.conf import settings
 from django.urls import get_script_prefix
 from django.utils import timezone, translation
 from django.utils.dateformat import format as date_format
+from django.utils.formats import number_format
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext, gettext_noop, ngettext, pgettext
 
+from status import languages
 from status.hosts import page_reverse
 from status.models import ComponentStatus
 from status.uptime import format_seconds
@@ -71,7 +75,7 @@ def local_time(value, tz, fmt="M j, Y, g:i A T"):
             '<time datetime="{}" title="{}">{}</time>',
             local.isoformat(timespec="seconds"),
             long_time(local),
-            date_format(local, fmt),
+            date_format(local, gettext(fmt)),
         )
         _remember(_TIME_MEMO, key, markup)
     return markup
@@ -81,8 +85,14 @@ def local_time(value, tz, fmt="M j, Y, g:i A T"):
 def local_period(start, end, tz, fmt):
     """'from 7:00 AM to 7:47 AM' in <time> elements, or 'at 7:00 AM' when both read the same."""
     if date_format(start.astimezone(tz), fmt) == date_format(end.astimezone(tz), fmt):
-        return format_html("at {}", local_time(start, tz, fmt))
-    return format_html("from {} to {}", local_time(start, tz, fmt), local_time(end, tz, fmt))
+        # Translators: a moment of a component's timeline; {time} is a time of day.
+        return format_html(gettext("at {time}"), time=local_time(start, tz, fmt))
+    return format_html(
+        # Translators: a period of a component's timeline; {start} and {end} are times of day.
+        gettext("from {start} to {end}"),
+        start=local_time(start, tz, fmt),
+        end=local_time(end, tz, fmt),
+    )
 
 
 @register.simple_tag
@@ -99,9 +109,29 @@ def local_window(start, end, tz):
     return format_html("{} – {}", local_time(start, tz), local_time(end, tz))
 
 
+# The date formats public pages and notifications use (Django's `date` format characters): each
+# language writes them its own way in its catalog.
+DATE_FORMATS = (
+    gettext_noop("M j, Y, g:i A T"),
+    gettext_noop("M j, Y, g:i A"),
+    gettext_noop("M j, Y"),
+    gettext_noop("M j, g:i A"),
+    gettext_noop("M j, g:i A T"),
+    gettext_noop("g:i A"),
+    gettext_noop("g:i A T"),
+    gettext_noop("F Y"),
+    gettext_noop("F j, Y, H:i e"),
+    # The title of every time shown: its full date and time.
+    gettext_noop("l, F j, Y, g:i:s A T"),
+)
+
+
 def long_time(local):
     """'Wednesday, April 1, 2026, 12:26:00 AM -05 (America/Guayaquil)', quickly: public pages
     show dozens of these."""
+    zone = local.tzinfo.key if hasattr(local.tzinfo, "key") else "UTC"
+    if translation.get_language() not in (None, "en", "en-us"):
+        return f"{date_format(local, gettext('l, F j, Y, g:i:s A T'))} ({zone})"
     hour = local.hour % 12 or 12
     meridiem = "AM" if local.hour < 12 else "PM"
     return (
@@ -122,8 +152,16 @@ def relative_time(value, tz, now=None):
     )
 
 
-def plural(n, word):
-    return f"{n} {word}{'' if n == 1 else 's'}"
+def _days(n):
+    return ngettext("%(count)d day", "%(count)d days", n) % {"count": n}
+
+
+def _hours(n):
+    return ngettext("%(count)d hour", "%(count)d hours", n) % {"count": n}
+
+
+def _minutes(n):
+    return ngettext("%(count)d minute", "%(count)d minutes", n) % {"count": n}
 
 
 @register.filter
@@ -133,13 +171,17 @@ def human_duration(value):
         return ""
     seconds = int(value.total_seconds() if isinstance(value, timedelta) else value)
     if seconds < 60:
-        return "less than a minute"
+        return gettext("less than a minute")
     minutes, hours, days = seconds // 60 % 60, seconds // 3600 % 24, seconds // 86400
+    # Translators: a duration of two parts, "2 days 4 hours", "3 hours 5 minutes".
+    both = pgettext("duration", "%(larger)s %(smaller)s")
     if days:
-        return plural(days, "day") + (f" {plural(hours, 'hour')}" if hours else "")
+        return both % {"larger": _days(days), "smaller": _hours(hours)} if hours else _days(days)
     if hours:
-        return plural(hours, "hour") + (f" {plural(minutes, 'minute')}" if minutes else "")
-    return plural(minutes, "minute")
+        if minutes:
+            return both % {"larger": _hours(hours), "smaller": _minutes(minutes)}
+        return _hours(hours)
+    return _minutes(minutes)
 
 
 @register.filter
@@ -149,29 +191,36 @@ def time_ago(value, now=None):
         return ""
     seconds = int(((now or timezone.now()) - value).total_seconds())
     if seconds < 0:
-        return "in " + human_duration(-seconds)
+        # Translators: a moment to come, "in 3 hours".
+        return gettext("in %(duration)s") % {"duration": human_duration(-seconds)}
     if seconds < 60:
-        return "less than a minute ago"
+        return gettext("less than a minute ago")
     days = seconds // 86400
     if days >= 365:
-        return plural(days // 365, "year") + " ago"
+        n = days // 365
+        return ngettext("%(count)d year ago", "%(count)d years ago", n) % {"count": n}
     if days >= 45:
-        return plural(round(days / 30.4), "month") + " ago"
+        n = round(days / 30.4)
+        return ngettext("%(count)d month ago", "%(count)d months ago", n) % {"count": n}
     if days:
-        return plural(days, "day") + " ago"
+        return ngettext("%(count)d day ago", "%(count)d days ago", days) % {"count": days}
     if seconds >= 3600:
-        return plural(seconds // 3600, "hour") + " ago"
-    return plural(seconds // 60, "minute") + " ago"
+        n = seconds // 3600
+        return ngettext("%(count)d hour ago", "%(count)d hours ago", n) % {"count": n}
+    n = seconds // 60
+    return ngettext("%(count)d minute ago", "%(count)d minutes ago", n) % {"count": n}
 
 
 @register.filter
 def percent(value):
     """An uptime percentage as Statuspage shows it: 99.98 % (never rounded up to 100)."""
     if value is None:
-        return "no data"
+        return gettext("no data")
     # Rounded to a millionth first: 92.5 can be 92.4999999… in floating point.
     floored = math.floor(round(value * 100, 6)) / 100
-    return f"{floored:.2f} %"
+    if translation.get_language() in (None, "en", "en-us"):
+        return f"{floored:.2f} %"
+    return f"{number_format(floored, 2)} %"
 
 
 # The fewer days phones show instead of squeezing 90 bars (heliograph.css hides the oldest days
@@ -190,6 +239,7 @@ _DAY_END = "</div></li>"
 
 def _day_markup(day):
     key = (
+        translation.get_language(),
         day.date,
         day.status,
         day.major_seconds,
@@ -204,18 +254,19 @@ def _day_markup(day):
 
 
 def _build_day_markup(day):
-    label = day.label
+    english = translation.get_language() in (None, "en", "en-us")
+    label = day.label if english else date_format(day.date, gettext("M j, Y"))
     if day.status is None:
-        summary, lines = "No data", []
+        summary, lines = gettext("No data"), []
     else:
         lines = [
-            f"{ComponentStatus(status).label}: {format_seconds(seconds)}"
+            f"{gettext(ComponentStatus(status).label)}: {_seconds(seconds, english)}"
             for status, seconds in day.durations
         ]
         summary = (
-            "No downtime"
+            gettext("No downtime")
             if day.status == ComponentStatus.OPERATIONAL
-            else ComponentStatus(day.status).label
+            else gettext(ComponentStatus(day.status).label)
         )
     # The button's name says it all (date, status, minutes) so that a screen reader reads it
     # on focus; the popover shows the same, and the links, which Tab reaches next.
@@ -237,6 +288,13 @@ def _build_day_markup(day):
     return head, f"{button}</li>"
 
 
+def _seconds(seconds, english):
+    """status.uptime.format_seconds() ("1 h 5 min", "under 1 min") in the active language."""
+    if english or seconds >= 60 or seconds <= 0:
+        return format_seconds(seconds)
+    return gettext("under 1 min")
+
+
 def _incident_links(incidents, memo):
     """The popover's links to `incidents`; `memo` keeps them for the render, as an incident
     often spans days and components."""
@@ -247,7 +305,8 @@ def _incident_links(incidents, memo):
             f'<li><a href="{escape(incident.public_url)}">{escape(incident.name)}</a></li>'
             for incident in incidents
         )
-        links = memo[key] = f'<p class="day-incidents">Incidents</p><ul>{items}</ul>'
+        title = gettext("Incidents")
+        links = memo[key] = f'<p class="day-incidents">{title}</p><ul>{items}</ul>'
     return links
 
 
@@ -303,16 +362,27 @@ def legend_markup(ranges):
     """uptime_legend()'s markup for [(days, uptime percentage or None)], all days first."""
     # Kept by what it shows: most legends recur from one render to the next.
     shown = tuple(
-        (days, "No data yet" if value is None else percent(value) + " uptime")
+        (
+            days,
+            gettext("No data yet")
+            if value is None
+            else gettext("%(percent)s uptime") % {"percent": percent(value)},
+        )
         for days, value in ranges
-    )
+    ) + (translation.get_language(),)
     markup = _LEGEND_MEMO.get(shown)
     if markup is None:
-        ago = "".join(f'<span class="range-{days}">{days} days ago</span>' for days, _ in shown)
-        uptimes = "".join(f'<span class="range-{days}">{text}</span>' for days, text in shown)
+        ago = "".join(
+            f'<span class="range-{days}">'
+            + ngettext("%(count)d day ago", "%(count)d days ago", days) % {"count": days}
+            + "</span>"
+            for days, _ in shown[:-1]
+        )
+        uptimes = "".join(f'<span class="range-{days}">{text}</span>' for days, text in shown[:-1])
+        today = gettext("Today")
         markup = mark_safe(  # noqa: S308 (numbers and our own words only)
             f'<div class="uptime-legend muted small"><span>{ago}</span><span>{uptimes}</span>'
-            "<span>Today</span></div>"
+            f"<span>{today}</span></div>"
         )
         _remember(_LEGEND_MEMO, shown, markup)
     return markup
@@ -327,7 +397,7 @@ def status_label(status):
     markup = _STATUS_LABELS.get(key)
     if markup is None:
         markup = _STATUS_LABELS[key] = mark_safe(  # noqa: S308 (one of our own labels)
-            f'<span class="status status-{status}">{ComponentStatus(status).label}</span>'
+            f'<span class="status status-{status}">{gettext(ComponentStatus(status).label)}</span>'
         )
     return markup
 
@@ -398,3 +468,54 @@ def accent_style(colour):
         dark,
         text_on(dark),
     )
+
+
+@register.simple_tag(takes_context=True)
+def language_switcher(context):
+    """Links to the page in each language it offers (status/language_views.py remembers the
+    choice in a cookie), the current one marked; nothing when it offers one only."""
+    request, page = context.get("request"), context["page"]
+    offered = languages.names(page.languages)
+    if len(offered) < 2 or request is None:
+        return ""
+    current = translation.get_language()
+    target = page_url(context, "language")
+    # Back to this page: its path below the page's root (status/language_views.py).
+    root = page_url(context, "page")
+    here = request.path[len(root) :] if request.path.startswith(root) else ""
+    links = []
+    for code, name in offered:
+        if code == current:
+            links.append(format_html('<span lang="{}" aria-current="true">{}</span>', code, name))
+        else:
+            query = {"lang": code, **({"next": here} if here else {})}
+            href = f"{target}?{urlencode(query, safe='/', quote_via=quote)}"
+            links.append(
+                format_html('<a href="{}" lang="{}" hreflang="{}">{}</a>', href, code, code, name)
+            )
+    return format_html(
+        '<nav class="languages" aria-label="{}">{}</nav>',
+        gettext("Language"),
+        mark_safe(" · ".join(links)),  # noqa: S308 (format_html's escaped links)
+    )
+
+
+@register.simple_tag(takes_context=True)
+def language_alternates(context):
+    """<link rel="alternate" hreflang> of the page in each language it offers (`?lang=` names
+    one outright), and x-default: the page as its visitors' language chooses it."""
+    request, page = context.get("request"), context["page"]
+    if request is None or len(page.languages) < 2:
+        return ""
+    base = request.build_absolute_uri(request.path)
+    links = [
+        format_html(
+            '<link rel="alternate" hreflang="{}" href="{}?{}">',
+            code,
+            base,
+            urlencode({languages.QUERY_PARAMETER: code}),
+        )
+        for code, _name in languages.names(page.languages)
+    ]
+    links.append(format_html('<link rel="alternate" hreflang="x-default" href="{}">', base))
+    return mark_safe("\n  ".join(links))  # noqa: S308 (format_html's escaped links)

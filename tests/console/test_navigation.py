@@ -26,7 +26,8 @@ def test_the_navigation_lists_every_section_and_marks_the_current_one(client, te
         links = nav.find("div", class_="console-links")
         assert [a.text for a in links.find_all("a")] == [
             "Overview", "Incidents", "Maintenance", "Components", "Templates", "Integrations",
-            "Monitors", "Metrics", "Subscribers", "Team", "API keys", "Audit log", "Settings",
+            "Monitors", "Metrics", "Subscribers", "Team", "API keys", "Audit log", "Security",
+            "Settings",
         ]  # fmt: skip
         assert [a.text for a in links.find_all("a", **{"aria-current": "page"})] == [current]
         assert f"/manage/{page.code}/audit/" in hrefs(links)

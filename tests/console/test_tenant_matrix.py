@@ -28,7 +28,14 @@ from incidents.models import (
     IncidentTemplate,
     Integration,
 )
-from notifications.models import Delivery, NotificationEvent, Subscriber
+from notifications.models import (
+    Delivery,
+    ImportSource,
+    ImportState,
+    NotificationEvent,
+    PageImport,
+    Subscriber,
+)
 from status.models import (
     ApiKey,
     AuditLogEntry,
@@ -59,8 +66,10 @@ KWARGS = {
     "metric_code": "metric",
     "code": {"incidents": "incident", "maintenance": "maintenance", "templates": "template"},
 }
-# The one tenant route outside a page: the user's own pages (tested at the end of this file).
-OUTSIDE_A_PAGE = {"manage:home"}
+# The tenant routes outside a page: the user's own pages and the team's Statuspage import
+# wizard (tested at the end of this file), with URL arguments for the sign-in check.
+OUTSIDE_A_PAGE = {"manage:home", "manage:import", "manage:import-run"}
+OUTSIDE_KWARGS = {"manage:import-run": {"code": "0123456789ab"}}
 
 
 @dataclass
@@ -145,6 +154,9 @@ ROUTES = {
     "manage:start-step": Route(
         Role.OWNER, lambda t: {"step": "dismiss"}, writes=False, post_only=True
     ),
+    # A draft page's Publish button (tests/status/test_visibility.py); A's page is public, so
+    # the matrix publishes it as private.
+    "manage:publish": Route(Role.OWNER, lambda t: {"visibility": "private"}, post_only=True),
     "manage:incidents": Route(Role.VIEWER, writes=False),
     "manage:incident-create": Route(
         Role.EDITOR,
@@ -294,6 +306,18 @@ ROUTES = {
     "manage:api-key-create": Route(Role.OWNER, lambda t: {"name": "Mallory"}, post_only=True),
     "manage:api-key-revoke": Route(Role.OWNER),
     "manage:audit": Route(Role.VIEWER, writes=False),
+    # The tenant's security settings (status/console_security.py): a real form posts every
+    # field; two-factor stays off (turning it on needs the owner's own authenticator).
+    "manage:security": Route(
+        Role.OWNER,
+        lambda t: {
+            "enabled": "",
+            "issuer": "",
+            "client_id": "",
+            "client_secret": "",
+            "default_role": "editor",
+        },
+    ),
     # Subscribers (notifications/console.py)
     "manage:subscribers": Route(Role.VIEWER, writes=False),
     # The export writes an audit log entry: addresses left the console.
@@ -692,7 +716,7 @@ def test_the_matrix_data_does_change_the_page_for_its_own_owner(client, a, owner
 @pytest.mark.parametrize("name", sorted(CONSOLE))
 def test_every_console_route_asks_to_sign_in(client, a, name):
     if name in OUTSIDE_A_PAGE:
-        spec, url = Route(Role.VIEWER), reverse(name)
+        spec, url = Route(Role.VIEWER), reverse(name, kwargs=OUTSIDE_KWARGS.get(name))
     else:
         spec, url = check(name), url_for(name, a)
     before = snapshot(a.tenant)
@@ -807,6 +831,37 @@ def test_the_list_of_pages_shows_only_ones_own_and_creates_only_there(client, a,
 
     client.post(reverse("manage:home"), {"tenant": "alpha", "name": "Mine", "slug": "mine-now"})
     assert not Page.objects.filter(tenant=a.tenant, slug="mine-now").exists()
+    assert snapshot(a.tenant) == before
+
+
+def test_another_tenants_import_is_404_and_the_wizard_imports_only_into_ones_own(
+    client, a, b, owner_b
+):
+    """The Statuspage import wizard (notifications/console_import.py): A's import, seen, polled
+    or confirmed by B's owner, is 404; B's owner cannot start one into A."""
+    run = PageImport.objects.create(
+        tenant=a.tenant,
+        source=ImportSource.PUBLIC,
+        source_url="https://status.alpha.example",
+        state=ImportState.PLANNED,
+        document={},
+        summary={"page_name": "Alpha secrets", "counts": {}, "first": {}, "warnings": []},
+    )
+    before = snapshot(a.tenant)
+    client.force_login(owner_b)
+
+    url = reverse("manage:import-run", kwargs={"code": run.code})
+    assert client.get(url).status_code == 404
+    assert client.get(url, headers={"hx-request": "true"}).status_code == 404
+    assert client.post(url).status_code == 404
+    wizard = client.get(reverse("manage:import"))
+    assert wizard.status_code == 200 and run.code not in wizard.text
+    response = client.post(
+        reverse("manage:import"),
+        {"tenant": "alpha", "source": "public", "public_url": "https://status.alpha.example"},
+    )
+    assert response.status_code == 200  # the form again, with its error
+    assert PageImport.objects.filter(tenant=a.tenant).count() == 1
     assert snapshot(a.tenant) == before
 
 

@@ -68,7 +68,11 @@ def jelou_response(django_db_setup, django_db_blocker):
         cache.clear()
         call_command("demo", stdout=io.StringIO())
         incident = Incident.objects.get(name="Authentication Service Degradation")
-        response = Client().get(f"/p/jelou/incidents/{incident.code}/")
+        # The demo's Jelou page is Spanish-first; a reader of English gets it in English
+        # (tests/i18n/ reads it in Spanish).
+        response = Client(headers={"Accept-Language": "en"}).get(
+            f"/p/jelou/incidents/{incident.code}/"
+        )
         transaction.set_rollback(True)
     cache.clear()
     return response

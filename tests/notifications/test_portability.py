@@ -376,7 +376,7 @@ def test_a_page_is_built_from_a_plain_dict_and_its_ids_are_remembered(db, client
     document = {
         "format": "heliograph.page",
         "version": 1,
-        "page": {"name": "Imported", "slug": "imported"},
+        "page": {"name": "Imported", "slug": "imported", "visibility": "public"},
         "groups": [{"id": "group-1", "name": "Web"}],
         "components": [
             {"id": "cmp-1", "group": "group-1", "name": "Site", "status": "partial_outage"}
@@ -459,7 +459,7 @@ def small_document(change=None):
     document = {
         "format": "heliograph.page",
         "version": 1,
-        "page": {"name": "Imported", "slug": "imported"},
+        "page": {"name": "Imported", "slug": "imported", "visibility": "public"},
         "components": [{"id": "cmp-1", "name": "Site", "status": "operational"}],
         "metrics": [{"id": "m-1", "name": "Latency", "points": [], "rollups": []}],
         "incidents": [

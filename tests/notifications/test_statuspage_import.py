@@ -134,6 +134,12 @@ def load(folder, name):
     return json.loads((folder / name).read_text())
 
 
+def publish(page):
+    """What the owner does once the imported page (a draft) is checked."""
+    page.visibility = "public"
+    page.save()
+
+
 def run(tenant, url, *, apply, **options):
     out = io.StringIO()
     args = ["import_statuspage", tenant.slug, "--public-url", url]
@@ -184,12 +190,14 @@ def test_apply_imports_the_page_with_its_groups_incidents_and_history(
     with django_capture_on_commit_callbacks(execute=True):
         out = run(tenant, grouped.url + "/", apply=True)
     page = Page.objects.get(code=out.splitlines()[-1])
+    publish(page)  # an imported page starts as a draft, as every new page
     assert page.tenant == tenant and page.name == "Example Cloud"
     assert f"Imported Example Cloud as {page.public_url()}" in out
+    assert f"Imported from {grouped.url} (into a new page):" in out
     assert "  components: 7" not in out  # groups are not components
-    assert "  groups: 2 — Platform, Regions" in out
-    assert "  components: 5 — Website, API, Database, Europe, US East" in out
-    assert "  incidents: 3" in out and "  maintenances: 3" in out
+    assert "  groups: 2 created — Platform, Regions" in out
+    assert "  components: 5 created — Website, API, Database, Europe, US East" in out
+    assert "  incidents: 3 created" in out and "  maintenances: 3 created" in out
 
     # The status page: the groups with their components, in Statuspage's order.
     status_page = client.get(f"/p/{page.slug}/").content.decode()
@@ -241,14 +249,18 @@ def test_apply_imports_the_page_with_its_groups_incidents_and_history(
 
     nothing_sent()
 
+    # Again: the same page is found, and nothing changed upstream.
     again = run(tenant, grouped.url, apply=False)
-    assert f"Warning: This Statuspage page was imported before, as {page.slug}" in again
+    assert f"Would import from {grouped.url} (updating {page.slug}):" in again
+    assert "  groups: 2 unchanged — Platform, Regions" in again
+    assert "  incident updates: 13 unchanged" in again
 
 
 def test_the_real_github_samples_import(github, tenant, client):
     with time_machine.travel(datetime(2024, 9, 17, 12, 0, tzinfo=UTC), tick=False):
         out = run(tenant, github.url, apply=True)
         page = Page.objects.get(code=out.splitlines()[-1])
+        publish(page)  # an imported page starts as a draft, as every new page
         summary = client.get(f"/p/{page.slug}/api/v2/summary.json").json()
         incident = page.incidents.get(name="Incident with Pages and Actions")
         html = client.get(f"/p/{page.slug}/incidents/{incident.code}/").content.decode()
@@ -279,11 +291,14 @@ def test_a_dry_run_shows_what_would_be_created_and_writes_nothing(grouped, tenan
     before = written()
     out = run(tenant, grouped.url, apply=False)
     assert written() == before
-    assert f"Would create from {grouped.url}:" in out
-    assert "  groups: 2 — Platform, Regions" in out
-    assert "  incidents: 3 — Elevated API error rates, Database outage, Slow page loads" in out
-    assert "  maintenances: 3 — US East power work, Europe network upgrade, Database upgrade" in out
-    assert "  incident updates: 13" in out
+    assert f"Would import from {grouped.url} (into a new page):" in out
+    assert "  groups: 2 new — Platform, Regions" in out
+    assert "  incidents: 3 new — Elevated API error rates, Database outage, Slow page loads" in out
+    assert (
+        "  maintenances: 3 new — US East power work, Europe network upgrade, Database upgrade"
+        in out
+    )
+    assert "  incident updates: 13 new" in out
     assert "Warning: 2 maintenance(s) not completed yet will not start or end by themselves" in out
     assert out.splitlines()[-1] == "Dry run: nothing was written. Run again with --apply to import."
     assert sorted(grouped.paths) == sorted(f"/api/v2/{name}" for name in DOCUMENTS)
@@ -301,7 +316,7 @@ def test_what_is_left_out_is_warned_about(grouped, tenant, frozen):
     assert "Warning: “Database outage” has the unknown status 'exploded'; it was left out." in out
     assert "Warning: 1 component(s) named by incidents are no longer on the page" in out
     assert "Warning: Statuspage shows some ungrouped components between groups" in out
-    assert "  incidents: 2 — Elevated API error rates, Slow page loads" in out
+    assert "  incidents: 2 new — Elevated API error rates, Slow page loads" in out
 
 
 def test_a_group_that_lists_a_member_gets_it(grouped, tenant, frozen, client):
@@ -312,6 +327,7 @@ def test_a_group_that_lists_a_member_gets_it(grouped, tenant, frozen, client):
     database["group_id"] = None
     grouped.replace("summary.json", summary)
     page = Page.objects.get(code=run(tenant, grouped.url, apply=True).splitlines()[-1])
+    publish(page)  # an imported page starts as a draft, as every new page
     components = client.get(f"/p/{page.slug}/api/v2/components.json").json()["components"]
     platform = next(c for c in components if c["name"] == "Platform")
     database = next(c for c in components if c["name"] == "Database")
@@ -428,6 +444,7 @@ def test_a_web_address_in_a_text_is_linked_as_itself(grouped, tenant, frozen, cl
     grouped.replace("incidents.json", incidents)
 
     page = Page.objects.get(code=run(tenant, grouped.url, apply=True).splitlines()[-1])
+    publish(page)  # an imported page starts as a draft, as every new page
     incident = page.incidents.get(name=incidents["incidents"][1]["name"])
     html = client.get(f"/p/{page.slug}/incidents/{incident.code}/").text
 

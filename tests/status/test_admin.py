@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from incidents.models import Incident, IncidentTemplate
-from notifications.models import Delivery, NotificationEvent, Subscriber
+from notifications.models import Delivery, NotificationEvent, PageImport, Subscriber
 from status.models import (
     ApiKey,
     AuditLogEntry,
@@ -26,6 +26,9 @@ from tests.html import parse_html, visible
 
 # Models the admin leaves out, and why.
 NOT_IN_THE_ADMIN = {
+    # Which objects of a page came from a Statuspage import, by their Statuspage ids: kept for
+    # re-runs of the import (the imports themselves are in the admin).
+    "status.externalref",
     # Shown, and edited, inside its incident's page.
     "incidents.incidentupdate",
     # One-use tokens of console forms: nothing an operator reads or changes.
@@ -57,6 +60,11 @@ NOT_IN_THE_ADMIN = {
     "status.metric",
     "status.metricpoint",
     "status.metricrollup",
+    # A tenant's single sign-on (it holds the provider's client secret): set by its owners in the
+    # console's security settings (status/console_security.py); changes are in the audit log.
+    "status.singlesignon",
+    # Each person's signed-in browsers: theirs to see and end on their sessions page.
+    "status.usersession",
 }
 
 
@@ -145,6 +153,10 @@ def test_every_admin_page_opens(client, staff, tenant_a, owner_a):
     IdempotentRequest.objects.create(
         tenant=tenant_a, key="k1", fingerprint="f", status_code=201, body="{}"
     )
+    PageImport.objects.create(
+        tenant=tenant_a, source="api", source_url="https://api.statuspage.io/v1",
+        source_page_id="abc123", api_key="statuspage-key-0123456789", document={"secret": 1},
+    )  # fmt: skip
 
     for model, model_admin in admin.site._registry.items():
         if model._meta.app_label not in ("status", "incidents", "notifications"):
@@ -158,6 +170,18 @@ def test_every_admin_page_opens(client, staff, tenant_a, owner_a):
         assert change.status_code == 200, info
         add = client.get(reverse("admin:{}_{}_add".format(*info)))
         assert add.status_code == (200 if model_admin.has_add_permission(add.wsgi_request) else 403)
+
+
+def test_imports_are_there_without_the_source_key(client, staff, tenant_a):
+    run = PageImport.objects.create(
+        tenant=tenant_a, source="api", source_url="https://api.statuspage.io/v1",
+        source_page_id="abc123", api_key="statuspage-key-0123456789", error="Stopped: 401",
+    )  # fmt: skip
+    listing = client.get(reverse("admin:notifications_pageimport_changelist")).text
+    change = client.get(reverse("admin:notifications_pageimport_change", args=[run.pk])).text
+    assert "https://api.statuspage.io/v1" in listing and "Stopped: 401" in change
+    assert "statuspage-key" not in listing + change
+    assert client.get(reverse("admin:notifications_pageimport_add")).status_code == 403
 
 
 def test_api_keys_are_there_without_their_secrets(client, staff, tenant_a, owner_a):

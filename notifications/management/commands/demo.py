@@ -111,7 +111,10 @@ class Command(BaseCommand):
             defaults={
                 "tenant": tenant,
                 "name": "Jelou",
+                "visibility": "public",
                 "time_zone": "America/Guayaquil",
+                # Spanish-first (its visitors are in Ecuador), English one click away.
+                "language": "es",
                 "company_url": "https://jelou.ai",
                 "accent_color": "#6d28d9",
             },
@@ -156,7 +159,9 @@ class Command(BaseCommand):
             defaults={
                 "tenant": tenant,
                 "name": "Acme",
+                "visibility": "public",
                 "time_zone": "Europe/Berlin",
+                "language": "en",
                 "company_url": "https://acme.example",
                 "support_url": "https://acme.example/support",
             },
