@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods
 
 from notifications import importing
 from notifications.models import ImportSource, ImportState, PageImport
-from status.accounts_views import sso_tenant_of
+from status import access
 from status.htmx import done, render_form
 from status.models import Membership, Role, Tenant
 from status.tenancy import tenant_view
@@ -132,20 +132,10 @@ class ImportForm(forms.Form):
 
 
 def owned_tenants(request):
-    """The organisations the user owns whose sign-in rules this session meets (as on their
-    pages: status/accounts_views.py's tenant gate): a session opened through one's single
-    sign-on reaches that one only; one that allows only its single sign-on, or requires two-factor
-    authentication of a session that has no code, is left out."""
-    user = request.user
-    tenants = Tenant.objects.filter(memberships__user=user, memberships__role=Role.OWNER)
-    through = sso_tenant_of(request)
-    if through is not None:
-        tenants = tenants.filter(pk=through)
-    else:
-        tenants = tenants.exclude(single_sign_on__enabled=True, single_sign_on__sso_only=True)
-        if not user.is_verified():
-            tenants = tenants.exclude(require_two_factor=True)
-    return tenants.order_by("name")
+    """The organisations the user owns whose sign-in rules this session meets, as on their
+    pages (status.access.usable_tenants: single sign-on, two-factor authentication)."""
+    owned = Tenant.objects.filter(memberships__user=request.user, memberships__role=Role.OWNER)
+    return access.usable_tenants(request, owned).order_by("name")
 
 
 def run_url(run):

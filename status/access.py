@@ -24,7 +24,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.core import signing
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import models
@@ -173,9 +173,50 @@ def admission(request, page):
     return None
 
 
+# The session key naming the tenant whose single sign-on opened the session (status/sso.py):
+# such a session reaches that tenant's pages only.
+SSO_SESSION_KEY = "sso_tenant"
+
+
 def is_member(request, page):
+    """Whether the visitor is a member of the page's tenant, signed in as the tenant asks."""
     user = getattr(request, "user", None)
-    return bool(user is not None and user.is_authenticated and page.has_member(user))
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and page.has_member(user)
+        and meets_sign_in_rules(request, page.tenant)
+    )
+
+
+def meets_sign_in_rules(request, tenant):
+    """Whether the signed-in session meets `tenant`'s sign-in rules, as the console's tenant
+    gate holds them (status/accounts_views.py): a session opened through a tenant's single
+    sign-on reaches that tenant only; a tenant that allows only its single sign-on admits its
+    members through it alone; one that requires two-factor authentication, sessions that gave
+    a code (or came through its single sign-on)."""
+    through = request.session.get(SSO_SESSION_KEY) if hasattr(request, "session") else None
+    if through is not None:
+        return through == tenant.pk
+    try:
+        config = tenant.single_sign_on
+    except ObjectDoesNotExist:
+        config = None
+    if config is not None and config.enabled and config.sso_only:
+        return False
+    verified = getattr(request.user, "is_verified", lambda: False)()
+    return not tenant.require_two_factor or verified
+
+
+def usable_tenants(request, tenants):
+    """Of `tenants` (a queryset), those whose sign-in rules this session meets."""
+    through = request.session.get(SSO_SESSION_KEY) if hasattr(request, "session") else None
+    if through is not None:
+        return tenants.filter(pk=through)
+    tenants = tenants.exclude(single_sign_on__enabled=True, single_sign_on__sso_only=True)
+    if not getattr(request.user, "is_verified", lambda: False)():
+        tenants = tenants.exclude(require_two_factor=True)
+    return tenants
 
 
 def address_admits(page, address):

@@ -28,7 +28,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice
 
-from status import sso, twofactor
+from status import access, sso, twofactor
 from status.forms import SignInForm
 from status.models import (
     SECOND_FACTOR_DUE_KEY,
@@ -40,7 +40,7 @@ from status.models import (
 
 PENDING = "two_factor_pending"
 SSO_PENDING = "sso_pending"
-SSO_TENANT = "sso_tenant"
+SSO_TENANT = access.SSO_SESSION_KEY
 # A password accepted this long ago, without a code since, has to be typed again.
 PENDING_SECONDS = 600
 # Wrong codes after a password before it has to be typed again (django-otp also slows each
@@ -372,7 +372,8 @@ def refuse_through_sso(request):
         {
             "title": "Sign in with your password",
             "text": "You signed in through your organisation's single sign-on. To change your "
-            "account's two-factor authentication, sign in with your password.",
+            "account's security (two-factor authentication, sessions), sign in with your "
+            "password.",
             "link": with_next("login", request.get_full_path()),
             "link_text": "Sign in with your password",
         },
@@ -479,6 +480,9 @@ def two_factor_setup(request):
 @require_http_methods(["GET", "POST"])
 def sessions(request):
     """The person's signed-in browsers; POST signs out every one but this."""
+    refused = refuse_through_sso(request)
+    if refused:
+        return refused
     user = request.user
     current = request.session.session_key
     if request.method == "POST":
@@ -503,6 +507,9 @@ def sessions(request):
 @account_view
 @require_POST
 def session_end(request, code):
+    refused = refuse_through_sso(request)
+    if refused:
+        return refused
     row = get_object_or_404(UserSession, user=request.user, code=code)
     if row.session_key == request.session.session_key:
         messages.info(request, "That is this session: use Sign out.")

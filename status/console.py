@@ -21,7 +21,7 @@ from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from status import domains
+from status import access, domains
 from status.forms import ComponentForm, GroupForm, PageCreateForm, PageSettingsForm
 from status.htmx import (
     can_edit,
@@ -31,7 +31,7 @@ from status.htmx import (
     remember_quick_change,
     render_form,
 )
-from status.models import Component, ComponentGroup, ComponentStatus, Page, Role
+from status.models import Component, ComponentGroup, ComponentStatus, Page, Role, Tenant
 from status.tenancy import page_member, tenant_view
 
 SLUG_TAKEN = "This address is taken; choose another."
@@ -49,13 +49,16 @@ def components_url(page, anchor=""):
 @require_http_methods(["GET", "POST"])
 def home(request):
     """The user's pages across their tenants, and a form to create one where they own."""
-    pages = Page.objects.for_user(request.user).select_related("tenant")
-    create_form = PageCreateForm(user=request.user)
+    # Of the user's tenants, those whose sign-in rules this session meets (single sign-on,
+    # two-factor authentication): the others' pages are not listed, nor created in.
+    usable = access.usable_tenants(request, Tenant.objects.all())
+    pages = Page.objects.for_user(request.user).filter(tenant__in=usable).select_related("tenant")
+    create_form = within(PageCreateForm(user=request.user), usable)
     can_create = create_form.fields["tenant"].queryset.exists()
     if request.method == "POST":
         if not can_create:
             raise PermissionDenied("Only a team's owners can create its pages.")
-        create_form = PageCreateForm(request.POST, user=request.user)
+        create_form = within(PageCreateForm(request.POST, user=request.user), usable)
         if create_form.is_valid():
             try:
                 with transaction.atomic():
@@ -69,6 +72,13 @@ def home(request):
                 return done(request, components_url(page))
     context = {"pages": pages, "form": create_form, "can_create": can_create}
     return render_form(request, "manage/home.html", "page-form", context)
+
+
+def within(form, tenants):
+    """`form` offering only the tenants of its choice that are in `tenants`."""
+    field = form.fields["tenant"]
+    field.queryset = field.queryset.filter(pk__in=tenants.values("pk"))
+    return form
 
 
 def dns_record(page):

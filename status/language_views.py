@@ -9,7 +9,9 @@ from status import languages
 from status.hosts import page_reverse, public_page
 
 
-@public_page(cached=False, gate=False)
+# Gated as every public view: a draft's or a private page's switcher tells an outsider nothing
+# (not even that the page exists, nor its languages).
+@public_page(cached=False)
 def choose_language(request, page):
     code = request.GET.get(languages.QUERY_PARAMETER, "")
     if code not in page.languages:

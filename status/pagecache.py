@@ -146,9 +146,10 @@ def remember_visibility(page_id, visibility):
 
 
 def known_public(page_id):
-    """Whether the page was public when last seen here or by another process: only then may its
-    last good copy be served while the database is down."""
-    visibility = _known_visibility.get(page_id) or cache.get(visibility_key(page_id))
+    """Whether the page was public when last seen by any process (the shared record first: the
+    process that changed it wrote it there; this one's may be older): only then may its last
+    good copy be served while the database is down."""
+    visibility = cache.get(visibility_key(page_id)) or _known_visibility.get(page_id)
     return visibility == Visibility.PUBLIC
 
 

@@ -316,6 +316,14 @@ def member_for(config, claims):
             user = users[0]
             if not user.is_active:
                 raise SignOnError("The account with this email address is disabled.")
+            if not Membership.objects.filter(user=user, tenant=config.tenant).exists():
+                # An account of its own already: a tenant's provider (which its owner controls)
+                # may vouch for its own members, not take over anyone else's account.
+                raise SignOnError(
+                    "An account with this email address already exists and is not a member of "
+                    f"{config.tenant.name}: sign in with your password, and ask an owner of "
+                    f"{config.tenant.name} to invite you."
+                )
         else:
             if User.objects.filter(username__iexact=email).exists():
                 raise SignOnError(

@@ -178,7 +178,8 @@ def test_a_new_person_signs_in_and_joins_with_the_default_role(client, sso, prov
     assert not user.has_usable_password()
     assert Membership.objects.get(user=user, tenant=tenant_a).role == Role.EDITOR
     assert client.get(response["Location"]).status_code == 200
-    assert "Alpha's single sign-on" in text(client.get("/accounts/sessions/"))
+    # The account's sessions are managed after a password sign-in only.
+    assert client.get("/accounts/sessions/").status_code == 403
 
 
 def test_an_account_is_matched_by_its_verified_email(client, sso, provider, editor_a, tenant_a):
@@ -187,6 +188,16 @@ def test_an_account_is_matched_by_its_verified_email(client, sso, provider, edit
     assert int(client.session["_auth_user_id"]) == editor_a.pk
     # Already a member: the role stays.
     assert Membership.objects.get(user=editor_a, tenant=tenant_a).role == Role.EDITOR
+
+
+def test_an_account_that_is_not_a_member_is_not_taken_over(client, sso, provider, owner_b):
+    # Alpha's provider (which Alpha's owner controls) vouches for Bravo's owner's address.
+    provider.user = {"sub": "66", "email": owner_b.email, "email_verified": True}
+    response = sso_sign_in(client)
+    assert response.status_code == 400
+    assert "already exists and is not a member of Alpha" in text(response)
+    assert not signed_in(client)
+    assert not Membership.objects.filter(user=owner_b, tenant__slug="alpha").exists()
 
 
 def test_an_unverified_email_signs_nobody_in(client, sso, provider, editor_a):
