@@ -11,7 +11,8 @@ Cache-Control) gets one padding header, X-Cache-Align, whose length puts its bod
 multiple of 4,096 bytes in the cache file; nginx hides it from visitors.
 
 What comes before the body is known here: the key is deploy/nginx.conf's
-`proxy_cache_key "$scheme://$host$request_uri $http_hx_request"`, and a sync gunicorn worker
+`proxy_cache_key "$scheme://$host$request_uri $http_hx_request $cookie_django_language
+$http_accept_language"`, and a sync gunicorn worker
 writes its status line, `Server: gunicorn`, `Date` (fixed width), `Connection: close`, then the
 application's headers (hop-by-hop ones dropped) as `name: value` lines (gunicorn/http/wsgi.py).
 Other servers and worker classes get no padding. tests/stack/test_stack.py reads a real cache
@@ -38,6 +39,20 @@ def nginx_host(environ):
     return host.lower()
 
 
+# The language cookie (settings.LANGUAGE_COOKIE_NAME), in nginx's cache key.
+LANGUAGE_COOKIE = "django_language"
+
+
+def nginx_cookie(environ, name):
+    """The value nginx's $cookie_<name> has for this request: the raw text after the first
+    "<name>=" of the Cookie header, up to its ";" (empty when there is none)."""
+    for part in environ.get("HTTP_COOKIE", "").split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key == name:
+            return value.split(";", 1)[0]
+    return ""
+
+
 def padding(environ, status, headers):
     """The X-Cache-Align value that puts the body on a page boundary, or None when this answer
     is not one nginx keeps or its bytes before the body cannot be known."""
@@ -54,6 +69,7 @@ def padding(environ, status, headers):
     key = (
         f"{environ.get('wsgi.url_scheme', 'http')}://{nginx_host(environ)}"
         f"{environ.get('RAW_URI', '')} {environ.get('HTTP_HX_REQUEST', '')}"
+        f" {nginx_cookie(environ, LANGUAGE_COOKIE)} {environ.get('HTTP_ACCEPT_LANGUAGE', '')}"
     )
     before = (
         NGINX_CACHE_HEADER_BYTES

@@ -82,14 +82,25 @@ def test_a_kept_answer_puts_its_body_on_a_page(server, extra):
     path = f"/p/acme/?e={extra}"
     raw = raw_answer(server, path)
     assert raw.endswith(BODY)
-    # nginx's $host: lower case, no port; then $request_uri and $http_hx_request.
-    assert body_offset(raw, f"http://status.example.com{path} ") % PAGE_BYTES == 0
+    # nginx's $host: lower case, no port; then $request_uri, $http_hx_request,
+    # $cookie_django_language and $http_accept_language (here all three empty).
+    assert body_offset(raw, f"http://status.example.com{path}   ") % PAGE_BYTES == 0
     assert b"\r\nX-Cache-Align: ." in raw
 
 
 def test_an_htmx_request_has_its_own_key(server):
     raw = raw_answer(server, "/p/acme/", headers=["HX-Request: true"])
-    assert body_offset(raw, "http://status.example.com/p/acme/ true") % PAGE_BYTES == 0
+    assert body_offset(raw, "http://status.example.com/p/acme/ true  ") % PAGE_BYTES == 0
+
+
+def test_the_language_a_visitor_asks_for_is_in_the_key(server):
+    raw = raw_answer(
+        server,
+        "/p/acme/",
+        headers=["Cookie: a=1; django_language=es; b=2", "Accept-Language: es-EC,es;q=0.9"],
+    )
+    key = "http://status.example.com/p/acme/  es es-EC,es;q=0.9"
+    assert body_offset(raw, key) % PAGE_BYTES == 0
 
 
 @pytest.mark.parametrize("control", ["private, max-age=0", "no-store", "public, max-age=60"])
