@@ -73,6 +73,21 @@ def run_import(tenant, fake, apply=True):
     return out.getvalue()
 
 
+def confirmed_run(tenant, fake):
+    """An import of `fake`'s page through its management API, planned and confirmed (queued
+    for apply_run), run here rather than by a worker."""
+    run = importing.start(
+        tenant,
+        source=ImportSource.API,
+        api_url=fake.api_url,
+        page_id=fake.page_id,
+        api_key=fake.api_key,
+        enqueue=False,
+    )
+    importing.plan_run(run.pk)
+    return importing.confirm(PageImport.objects.get(pk=run.pk), enqueue=False)
+
+
 def rows():
     """How many of each kind of row there are: a re-run must not change these."""
     return {
@@ -211,16 +226,7 @@ def test_history_changed_here_since_the_import_is_kept(tenant, fake, frozen):
 
 
 def test_an_interrupted_import_resumes_after_its_last_step_done(tenant, fake, frozen, monkeypatch):
-    run = importing.start(
-        tenant,
-        source=ImportSource.API,
-        api_url=fake.api_url,
-        page_id=fake.page_id,
-        api_key=fake.api_key,
-        enqueue=False,
-    )
-    importing.plan_run(run.pk)
-    importing.confirm(PageImport.objects.get(pk=run.pk), enqueue=False)
+    run = confirmed_run(tenant, fake)
 
     # The worker dies in the middle: the history step fails once.
     real = importing.Importer.import_history
@@ -370,16 +376,7 @@ def test_a_bad_export_file_is_refused_with_a_message(tenant, content, message):
 def test_the_sweeper_resumes_an_import_whose_worker_went_away(
     tenant, fake, frozen, monkeypatch, django_capture_on_commit_callbacks
 ):
-    run = importing.start(
-        tenant,
-        source=ImportSource.API,
-        api_url=fake.api_url,
-        page_id=fake.page_id,
-        api_key=fake.api_key,
-        enqueue=False,
-    )
-    importing.plan_run(run.pk)
-    importing.confirm(PageImport.objects.get(pk=run.pk), enqueue=False)
+    run = confirmed_run(tenant, fake)
 
     # The worker is killed during the templates step: the run stays "running".
     def killed(self):
@@ -514,16 +511,7 @@ def test_what_staff_changed_here_stands_through_a_rerun(tenant, fake, frozen):
 
 
 def test_a_worker_that_lost_its_run_writes_nothing_more(tenant, fake, frozen, monkeypatch):
-    run = importing.start(
-        tenant,
-        source=ImportSource.API,
-        api_url=fake.api_url,
-        page_id=fake.page_id,
-        api_key=fake.api_key,
-        enqueue=False,
-    )
-    importing.plan_run(run.pk)
-    importing.confirm(PageImport.objects.get(pk=run.pk), enqueue=False)
+    run = confirmed_run(tenant, fake)
     real = importing.Importer.import_templates
 
     def handed_over(self):
